@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from numpy_sae import functional as F
+from numpy_sae.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
+
+BOUND = 1e-6
+
+
+def check_array_fn(forward, backward, x, rng):
+    """Analytic VJP vs centered differences of sum(forward(x) * dout)."""
+    out, cache = forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = backward(dout, cache)
+    dx_num = numerical_gradient_array(lambda: forward(x)[0], x, dout)
+    return relative_error(dx, dx_num)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "identity", "softmax"])
+def test_activation_gradients(name, rng):
+    x = rng.standard_normal((4, 5))
+    forward = getattr(F, f"{name}_forward")
+    backward = getattr(F, f"{name}_backward")
+    assert check_array_fn(forward, backward, x, rng) < BOUND
+
+
+def test_relu_gradient_away_from_kink(rng):
+    x = rng.standard_normal((4, 5))
+    x[np.abs(x) < 0.01] = 0.5  # finite differences are meaningless at the kink
+    assert check_array_fn(F.relu_forward, F.relu_backward, x, rng) < BOUND
+
+
+def test_dense_gradients(rng):
+    x = rng.standard_normal((3, 4))
+    W = rng.standard_normal((4, 5))
+    b = rng.standard_normal(5)
+    out, cache = F.dense_forward(x, W, b)
+    dout = rng.standard_normal(out.shape)
+    dx, dW, db = F.dense_backward(dout, cache)
+    fwd = lambda: F.dense_forward(x, W, b)[0]  # noqa: E731
+    assert relative_error(dx, numerical_gradient_array(fwd, x, dout)) < BOUND
+    assert relative_error(dW, numerical_gradient_array(fwd, W, dout)) < BOUND
+    assert relative_error(db, numerical_gradient_array(fwd, b, dout)) < BOUND
+    assert dW.shape == W.shape and db.shape == b.shape
+
+
+def test_tanh_matches_numpy_and_saturates():
+    x = np.array([[-1000.0, -20.0, -1e-3, 0.0, 1e-3, 0.7, 20.0, 1000.0]])
+    out, _ = F.tanh_forward(x)
+    np.testing.assert_allclose(out, np.tanh(x), rtol=0, atol=1e-15)
+    out32, _ = F.tanh_forward(x.astype(np.float32))
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, np.tanh(x), rtol=0, atol=3e-7)
+
+
+def test_sigmoid_values():
+    out, _ = F.sigmoid_forward(np.array([[-800.0, 0.0, 2.0, 800.0]]))
+    np.testing.assert_allclose(out, [[0.0, 0.5, 1 / (1 + np.exp(-2.0)), 1.0]], atol=1e-15)
+
+
+def test_softmax_rows_sum_to_one_and_shift_invariant(rng):
+    z = rng.standard_normal((3, 4))
+    p, _ = F.softmax_forward(z)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    np.testing.assert_allclose(F.softmax_forward(z + 100.0)[0], p)
+
+
+def test_cross_entropy_gradient(rng):
+    logits = rng.standard_normal((5, 4))
+    y = rng.integers(0, 4, size=5)
+    loss, dlogits = F.softmax_cross_entropy(logits, y)
+    num = numerical_gradient(lambda: F.softmax_cross_entropy(logits, y)[0], logits)
+    assert relative_error(dlogits, num) < BOUND
+    # The fused gradient is (p - onehot) / N.
+    p, _ = F.softmax_forward(logits)
+    onehot = np.eye(4)[y]
+    np.testing.assert_allclose(dlogits, (p - onehot) / 5, atol=1e-15)
+    np.testing.assert_allclose(loss, -np.mean(np.log(p[np.arange(5), y])))
+
+
+def test_cross_entropy_is_finite_for_extreme_logits():
+    logits = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 1000.0]])
+    y = np.array([1, 0])  # both targets have probability ~0
+    loss, dlogits = F.softmax_cross_entropy(logits, y)
+    assert np.isfinite(loss) and np.isfinite(dlogits).all()
+    # Row 1: -log p = 1000 - (-1000) = 2000; row 2: 1000 - (-1000) + log 2.
+    assert loss == pytest.approx((2000.0 + 2000.0 + np.log(2.0)) / 2)
+    loss32, d32 = F.softmax_cross_entropy(logits.astype(np.float32), y)
+    assert np.isfinite(loss32) and np.isfinite(d32).all() and d32.dtype == np.float32
+
+
+def test_sum_squared_error_value_and_gradient(rng):
+    x_hat = rng.standard_normal((3, 6))
+    x = rng.standard_normal((3, 6))
+    loss, grad = F.sum_squared_error(x_hat.copy(), x)
+    assert loss == pytest.approx(np.sum((x - x_hat) ** 2) / 3)
+    num = numerical_gradient(lambda: F.sum_squared_error(x_hat.copy(), x)[0], x_hat)
+    assert relative_error(grad, num) < BOUND
+
+
+def test_relative_error_floor_and_shapes():
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert relative_error([1.0, 2.0], [1.0, 2.0 + 4e-6]) == pytest.approx(1e-6, rel=1e-3)
+    with pytest.raises(ValueError, match="shapes differ"):
+        relative_error(np.zeros(2), np.zeros(3))

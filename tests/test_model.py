@@ -1,0 +1,180 @@
+import numpy as np
+import pytest
+
+from numpy_sae import SoftmaxAutoencoderNetwork
+from numpy_sae.gradcheck import check_model
+
+BOUND = 1e-6
+
+
+def tiny_model(gamma=0.9, dtype=np.float64, seed=3, **kw):
+    return SoftmaxAutoencoderNetwork(input_dim=7, n_classes=3, code_dim=3, encoder_hidden=(6, 5),
+                                     classifier_hidden=4, gamma=gamma, dtype=dtype, seed=seed, **kw)
+
+
+def batch(rng, n=5, d=7, c=3):
+    return rng.standard_normal((n, d)), rng.integers(0, c, size=n)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9, 1.0])
+def test_whole_model_gradients(gamma, rng):
+    model = tiny_model(gamma)
+    x, y = batch(rng)
+    model.fit_scaling(rng.standard_normal((20, 7)) * 3 + 1)  # exercise the scaling path too
+    report = check_model(model, x, y)
+    assert set(report) == set(model.parameters())
+    worst = {k: v["max_rel_error"] for k, v in report.items() if v["max_rel_error"] >= BOUND}
+    assert not worst
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_other_activations_gradients(activation, rng):
+    # One hidden layer: through a deep sigmoid stack the first layer's gradients
+    # shrink to ~1e-5 (vanishing gradients), where the loss's round-off, not the
+    # backward pass, would limit the relative error.
+    model = SoftmaxAutoencoderNetwork(input_dim=7, n_classes=3, code_dim=3, encoder_hidden=(5,),
+                                      classifier_hidden=4, gamma=0.7, dtype=np.float64, seed=3,
+                                      activation=activation)
+    x, y = batch(rng)
+    report = check_model(model, x, y)
+    assert max(v["max_rel_error"] for v in report.values()) < BOUND
+
+
+def test_gamma_extremes_zero_the_other_head(rng):
+    x, y = batch(rng)
+    _, grads = tiny_model(1.0).loss_and_gradients(x, y)
+    assert all(not grads[k].any() for k in grads if k.startswith("classifier."))
+    _, grads = tiny_model(0.0).loss_and_gradients(x, y)
+    assert all(not grads[k].any() for k in grads if k.startswith("decoder."))
+
+
+def test_loss_terms_combine_with_gamma(rng):
+    model = tiny_model(0.25)
+    x, y = batch(rng)
+    loss, _ = model.loss_and_gradients(x, y)
+    terms = model.last_loss
+    assert loss == pytest.approx(0.25 * terms.reconstruction + 0.75 * terms.cross_entropy)
+    assert model.loss(x, y) == pytest.approx(terms)
+
+
+def test_default_architecture_is_the_study():
+    model = SoftmaxAutoencoderNetwork(n_classes=4)
+    shapes = {k: v.shape for k, v in model.parameters().items()}
+    assert shapes["encoder.0.W"] == (500, 256) and shapes["encoder.6.W"] == (128, 64)
+    assert shapes["decoder.0.W"] == (64, 128) and shapes["decoder.6.W"] == (256, 500)
+    assert shapes["classifier.0.W"] == (64, 128) and shapes["classifier.2.W"] == (128, 4)
+    assert model.n_parameters == 430_392
+    assert model.gamma == 0.9
+
+
+def test_grads_match_parameter_keys_shapes_dtypes(rng):
+    model = tiny_model(dtype=np.float32)
+    x, y = batch(rng)
+    _, grads = model.loss_and_gradients(x.astype(np.float32), y)
+    params = model.parameters()
+    assert grads.keys() == params.keys()
+    for k in params:
+        assert grads[k].shape == params[k].shape and grads[k].dtype == np.float32
+
+
+def test_float32_end_to_end(rng, monkeypatch):
+    model = SoftmaxAutoencoderNetwork(input_dim=20, n_classes=3, code_dim=4, encoder_hidden=(8,),
+                                      dtype=np.float32)
+    x = rng.standard_normal((6, 20)).astype(np.float32)
+    y = rng.integers(0, 3, 6)
+    seen = []
+    # Every array a layer produces, forward and backward, must stay float32.
+    for part in (model.encoder, model.decoder, model.classifier):
+        for layer in part.layers:
+            for name in ("forward", "backward"):
+                original = getattr(layer, name)
+
+                def spy(a, _f=original):
+                    out = _f(a)
+                    seen.append(out.dtype)
+                    return out
+                monkeypatch.setattr(layer, name, spy)
+    model.loss_and_gradients(x, y)
+    assert seen and set(seen) == {np.dtype(np.float32)}
+    assert model.predict_proba(x).dtype == np.float32
+    assert model.encode(x).dtype == np.float32
+
+
+def test_same_seed_is_bit_identical_and_seeds_differ(rng):
+    x, y = batch(rng)
+    a, b, c = tiny_model(seed=5), tiny_model(seed=5), tiny_model(seed=6)
+    for k in a.parameters():
+        np.testing.assert_array_equal(a.parameters()[k], b.parameters()[k])
+    assert not np.array_equal(a.parameters()["encoder.0.W"], c.parameters()["encoder.0.W"])
+    la, ga = a.loss_and_gradients(x, y)
+    lb, gb = b.loss_and_gradients(x, y)
+    assert la == lb
+    for k in ga:
+        np.testing.assert_array_equal(ga[k], gb[k])
+    np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
+
+
+def test_inference_shapes_and_consistency(rng):
+    model = tiny_model()
+    x, _ = batch(rng, n=9)
+    proba = model.predict_proba(x)
+    assert proba.shape == (9, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(model.predict(x), proba.argmax(axis=1))
+    assert model.encode(x).shape == (9, 3)
+    assert model.reconstruct(x).shape == (9, 7)
+
+
+def test_reconstruct_returns_input_units(rng):
+    model = tiny_model()
+    x, _ = batch(rng)
+    before = model.reconstruct(x)
+    model.input_mean[:] = 10.0  # shift the scaling: output shifts by the same mean
+    model.input_scale[:] = 1.0
+    after = model.reconstruct(x + 10.0)
+    np.testing.assert_allclose(after, before + 10.0)
+
+
+def test_fit_scaling_standardizes_and_guards_constant_features(rng):
+    model = tiny_model()
+    x = rng.standard_normal((50, 7)) * 4 + 2
+    x[:, 3] = 1.5
+    model.fit_scaling(x)
+    z = model._standardize(x)
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-12)
+    assert model.input_scale[3] == 1.0
+    np.testing.assert_allclose(np.delete(z.std(axis=0), 3), 1.0)
+
+
+@pytest.mark.parametrize("x_shape, y, message", [
+    ((4, 6), [0, 1, 2, 0], r"shape \(N, 7\)"),
+    ((4, 7), [0, 1, 2, 3], r"labels must be in \[0, 2\]"),
+    ((4, 7), [0, 1, -1, 0], r"labels must be in"),
+    ((4, 7), [0.0, 1.0, 2.0, 0.0], "integer class labels"),
+    ((4, 7), [0, 1, 2], r"y must have shape \(4,\)"),
+])
+def test_bad_batches_raise_clear_errors(x_shape, y, message):
+    model = tiny_model()
+    with pytest.raises(ValueError, match=message):
+        model.loss_and_gradients(np.zeros(x_shape), np.array(y))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_rejected(bad):
+    x = np.zeros((2, 7))
+    x[1, 3] = bad
+    with pytest.raises(ValueError, match="NaN or inf"):
+        tiny_model().predict(x)
+
+
+@pytest.mark.parametrize("gamma", [-0.1, 1.5, "0.5", float("nan")])
+def test_gamma_outside_unit_interval_rejected(gamma):
+    with pytest.raises(ValueError, match="gamma must be"):
+        tiny_model(gamma=gamma)
+
+
+def test_bad_constructor_values():
+    with pytest.raises(ValueError, match="dtype"):
+        tiny_model(dtype=np.int32)
+    with pytest.raises(ValueError, match="n_classes"):
+        SoftmaxAutoencoderNetwork(n_classes=1)

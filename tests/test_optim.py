@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+
+from numpy_sae.optim import SGD, Adam, Momentum
+
+GRADS = [np.array([0.5, -1.0]), np.array([0.1, 0.2]), np.array([-0.3, 0.4])]
+
+
+def run(opt, start=(1.0, 2.0)):
+    params = {"w": np.array(start)}
+    live = params["w"]
+    history = []
+    for g in GRADS:
+        opt.step(params, {"w": g.copy()})
+        history.append(params["w"].copy())
+    assert params["w"] is live  # updated in place: layers keep holding the same array
+    return history
+
+
+def test_sgd_by_hand():
+    h = run(SGD(lr=0.1))
+    np.testing.assert_allclose(h[0], [0.95, 2.1])
+    np.testing.assert_allclose(h[1], [0.94, 2.08])
+    np.testing.assert_allclose(h[2], [0.97, 2.04])
+
+
+def test_momentum_by_hand():
+    # v1 = -0.1 g1 = [-0.05, 0.1];          p1 = [0.95, 2.1]
+    # v2 = 0.9 v1 - 0.1 g2 = [-0.055, 0.07]; p2 = [0.895, 2.17]
+    # v3 = 0.9 v2 - 0.1 g3 = [-0.0195, 0.023]; p3 = [0.8755, 2.193]
+    h = run(Momentum(lr=0.1, momentum=0.9))
+    np.testing.assert_allclose(h[0], [0.95, 2.1])
+    np.testing.assert_allclose(h[1], [0.895, 2.17])
+    np.testing.assert_allclose(h[2], [0.8755, 2.193])
+
+
+def adam_by_hand(lr, b1, b2, eps, p):
+    m = np.zeros(2)
+    v = np.zeros(2)
+    out = []
+    for t, g in enumerate(GRADS, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - b1 ** t)
+        v_hat = v / (1 - b2 ** t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+        out.append(p)
+    return out
+
+
+def test_adam_first_step_is_lr_times_sign():
+    # With bias correction the first step is lr * g / (|g| + eps): about lr * sign(g).
+    h = run(Adam(lr=0.01))
+    np.testing.assert_allclose(h[0], [0.99, 2.01], rtol=1e-7)
+
+
+def test_adam_three_steps_by_hand():
+    h = run(Adam(lr=0.01, eps=1e-8))
+    expected = adam_by_hand(0.01, 0.9, 0.999, 1e-8, np.array([1.0, 2.0]))
+    for got, want in zip(h, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    # Step 2 written out: m = [0.055, -0.07], v = [0.00025975, 0.001039],
+    # m_hat = m / 0.19 = [0.2894737, -0.3684211], v_hat = v / 0.001999 = [0.1299400, 0.5197599],
+    # p = [0.99, 2.01] - 0.01 * m_hat / sqrt(v_hat) = [0.9819696, 2.0151103].
+    np.testing.assert_allclose(h[1], [0.9819696, 2.0151103], atol=1e-7)
+
+
+def test_adam_without_bias_correction_would_differ():
+    # A classic bug: forgetting the power t in 1 - beta**t. Guard the third step.
+    h = run(Adam(lr=0.01))
+    b1, b2 = 0.9, 0.999
+    m = np.zeros(2)
+    v = np.zeros(2)
+    p = np.array([1.0, 2.0])
+    for g in GRADS:
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p = p - 0.01 * (m / (1 - b1)) / (np.sqrt(v / (1 - b2)) + 1e-8)
+    assert not np.allclose(h[2], p)
+
+
+def test_adamw_decays_weights_not_biases():
+    opt = Adam(lr=0.1, weight_decay=0.5)
+    params = {"W": np.ones((2, 2)), "b": np.ones(2)}
+    opt.step(params, {"W": np.zeros((2, 2)), "b": np.zeros(2)})
+    np.testing.assert_allclose(params["W"], 0.95)  # p * (1 - lr * wd), zero gradient
+    np.testing.assert_allclose(params["b"], 1.0)
+
+
+def test_float32_state_stays_float32():
+    opt = Adam(lr=1e-3)
+    params = {"w": np.ones(3, dtype=np.float32)}
+    opt.step(params, {"w": np.full(3, 0.5, dtype=np.float32)})
+    assert params["w"].dtype == np.float32
+    assert opt.m["w"].dtype == np.float32 and opt.v["w"].dtype == np.float32
+
+
+def test_state_dict_round_trip_continues_identically():
+    a = Adam(lr=0.01)
+    pa = {"w": np.array([1.0, 2.0])}
+    a.step(pa, {"w": GRADS[0]})
+    b = Adam(lr=0.01)
+    b.load_state_dict(a.state_dict())
+    pb = {"w": pa["w"].copy()}
+    a.step(pa, {"w": GRADS[1]})
+    b.step(pb, {"w": GRADS[1]})
+    np.testing.assert_array_equal(pa["w"], pb["w"])
+    assert b.t == 2
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(lr=0), lambda: Adam(lr=-1),
+                                  lambda: Adam(beta1=1.0), lambda: Momentum(0.1, momentum=1.2),
+                                  lambda: Adam(weight_decay=-1)])
+def test_bad_hyperparameters(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_mismatched_keys():
+    with pytest.raises(ValueError, match="same keys"):
+        SGD(0.1).step({"a": np.zeros(1)}, {"b": np.zeros(1)})
