@@ -1,0 +1,309 @@
+"""From a folder of GTZAN-style music to arrays: discovery, loading, windows and a cache.
+
+A dataset is kept as downsampled *signals* (one per clip, about 16,500 samples
+for 30 s at 551 Hz), not as windows: the fixed grid of windows the study used
+is cut from them on demand, and so are random crops for augmentation. A clip
+that cannot be read is skipped with a warning naming it and the reason; the
+skipped files are listed in ``ClipSet.skipped``.
+"""
+
+import hashlib
+import json
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AUDIO_EXTENSIONS, AudioError, downsample, frame, load_audio, n_windows
+
+ALL_GENRES = ("blues", "classical", "country", "disco", "hiphop",
+              "jazz", "metal", "pop", "reggae", "rock")
+DEFAULT_GENRES = ("classical", "country", "metal", "pop")
+CACHE_VERSION = 1
+
+
+class DataError(ValueError):
+    """A dataset problem the user must fix (missing folder, unknown genre, no usable file)."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How clips become windows. Part of the cache key and of every model file.
+
+    sample_rate : rate every file is brought to before downsampling (Hz)
+    factor : integer downsampling factor (40: 22050 Hz -> 551.25 Hz)
+    method : "mean" (the study) or "poly" (anti-aliased)
+    window : samples per window
+    hop : step between windows of the fixed grid (None: = window)
+    max_windows : windows per clip on the fixed grid (None: all)
+    """
+
+    sample_rate: int = 22050
+    factor: int = 40
+    method: str = "mean"
+    window: int = 500
+    hop: int | None = None
+    max_windows: int | None = 25
+
+    def __post_init__(self):
+        for name in ("sample_rate", "factor", "window"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.hop is not None and self.hop < 1:
+            raise ValueError(f"hop must be a positive integer, got {self.hop}")
+        if self.max_windows is not None and self.max_windows < 1:
+            raise ValueError(f"max_windows must be a positive integer, got {self.max_windows}")
+        if self.method not in ("mean", "poly"):
+            raise ValueError(f"method must be 'mean' or 'poly', got {self.method!r}")
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+
+@dataclass
+class ClipSet:
+    """Downsampled clips and their labels.
+
+    signals : float32 (total_samples,), every clip's downsampled signal, end to end
+    offsets : int64 (n_clips + 1,), clip i is ``signals[offsets[i]:offsets[i + 1]]``
+    labels : int64 (n_clips,), index into ``genre_names``
+    paths : list of str, each clip's path relative to the genre root
+    genre_names : list of str
+    preprocessing : Preprocessing
+    skipped : list of (path, reason) for files that could not be used
+    """
+
+    signals: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray
+    paths: list
+    genre_names: list
+    preprocessing: Preprocessing
+    skipped: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def signal(self, i):
+        """Downsampled signal of clip i, float32 (n_samples_i,)."""
+        return self.signals[self.offsets[i]:self.offsets[i + 1]]
+
+    def windows(self, clips=None):
+        """The fixed grid of windows of the chosen clips.
+
+        Parameters
+        ----------
+        clips : int array of clip indices, or None for all
+
+        Returns
+        -------
+        X : float32 (n_windows, window)
+        y : int64 (n_windows,), genre of each window
+        song : int64 (n_windows,), clip index of each window
+        """
+        clips = np.arange(len(self)) if clips is None else np.asarray(clips)
+        p = self.preprocessing
+        counts = np.array([n_windows(self.offsets[i + 1] - self.offsets[i], p.window, p.hop,
+                                     p.max_windows) for i in clips], dtype=np.int64)
+        X = np.empty((counts.sum(), p.window), dtype=np.float32)
+        row = 0
+        for i, count in zip(clips, counts):
+            if count:
+                X[row:row + count] = frame(self.signal(i), p.window, p.hop, count)
+                row += count
+        song = np.repeat(clips, counts).astype(np.int64)
+        return X, self.labels[song], song
+
+
+# ----- discovery ---------------------------------------------------------------------
+def resolve_root(root):
+    """The folder whose subfolders are genres, from any of the layouts users have.
+
+    Accepts the Kaggle tree (``Data/genres_original/<genre>``; the root may be the
+    parent of ``Data``, ``Data`` or ``genres_original``), the Marsyas tree
+    (``genres/<genre>``) or any ``<root>/<genre>/*.wav|.au``.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"data folder not found: {root}")
+    for candidate in (root / "Data" / "genres_original", root / "genres_original",
+                      root / "genres"):
+        if candidate.is_dir():
+            return candidate
+    return root
+
+
+def _is_audio(path):
+    # Hidden files include macOS AppleDouble "._name.wav" companions, which are not audio.
+    return (path.is_file() and not path.name.startswith(".")
+            and path.suffix.lower() in AUDIO_EXTENSIONS)
+
+
+def find_clips(root, genres=DEFAULT_GENRES):
+    """List the audio files of the chosen genres.
+
+    Parameters
+    ----------
+    root : str or Path, any layout :func:`resolve_root` accepts
+    genres : sequence of names, or "all" for every genre folder present
+
+    Returns
+    -------
+    genre_root : Path
+    files : list of (Path, genre_index), sorted by genre then name
+    genre_names : list of str
+    """
+    genre_root = resolve_root(root)
+    present = sorted(d.name for d in genre_root.iterdir()
+                     if d.is_dir() and not d.name.startswith(".") and any(map(_is_audio, d.iterdir())))
+    if genres == "all" or list(genres) == ["all"]:
+        genre_names = present
+        if not genre_names:
+            raise DataError(f"no genre folders with .wav or .au files under {genre_root}")
+    else:
+        genre_names = list(dict.fromkeys(genres))
+        missing = [g for g in genre_names if g not in present]
+        if missing:
+            raise DataError(f"genre(s) {', '.join(missing)} not found under {genre_root} "
+                            f"(found: {', '.join(present) or 'no genre folders with audio'})")
+    if len(genre_names) < 2:
+        raise DataError(f"need at least two genres to classify, got {genre_names}")
+    files = [(path, label) for label, genre in enumerate(genre_names)
+             for path in sorted(filter(_is_audio, (genre_root / genre).iterdir()))]
+    return genre_root, files, genre_names
+
+
+# ----- building ----------------------------------------------------------------------
+def _load_clip(path, preprocessing):
+    """Worker: one file -> (downsampled float32 signal, None) or (None, reason)."""
+    p = preprocessing
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            signal = downsample(load_audio(path, p.sample_rate), p.factor, p.method)
+    except AudioError as exc:
+        return None, str(exc).removeprefix(f"{path}: ")
+    except (OSError, MemoryError) as exc:
+        return None, f"cannot read ({exc})"
+    if len(signal) < p.window:
+        return None, (f"too short: {len(signal)} samples after downsampling, "
+                      f"fewer than one window of {p.window}")
+    return signal, None
+
+
+def _cache_key(genre_root, files, genre_names, preprocessing):
+    h = hashlib.sha256()
+    h.update(json.dumps({"version": CACHE_VERSION, "root": str(genre_root.resolve()),
+                         "genres": genre_names, "pre": preprocessing.to_dict()}).encode())
+    for path, label in files:
+        st = path.stat()
+        h.update(f"{path.relative_to(genre_root)}|{label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def save_clipset(clipset, path):
+    """Write a ClipSet to ``path`` (.npz) atomically: a temp file, then os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    skipped = np.array(clipset.skipped, dtype=str).reshape(-1, 2)
+    with open(tmp, "wb") as fh:
+        np.savez(fh, signals=clipset.signals, offsets=clipset.offsets, labels=clipset.labels,
+                 paths=np.array(clipset.paths, dtype=str),
+                 genre_names=np.array(clipset.genre_names, dtype=str), skipped=skipped,
+                 preprocessing=np.array(json.dumps(clipset.preprocessing.to_dict())))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_clipset(path):
+    """Read a ClipSet written by :func:`save_clipset` (no pickles)."""
+    with np.load(path, allow_pickle=False) as data:
+        return ClipSet(signals=data["signals"], offsets=data["offsets"], labels=data["labels"],
+                       paths=data["paths"].tolist(), genre_names=data["genre_names"].tolist(),
+                       preprocessing=Preprocessing(**json.loads(str(data["preprocessing"]))),
+                       skipped=[tuple(r) for r in data["skipped"].tolist()])
+
+
+def default_cache_dir():
+    """``$NUMPY_SAE_CACHE``, else ``$XDG_CACHE_HOME/numpy_sae``, else ``~/.cache/numpy_sae``."""
+    if os.environ.get("NUMPY_SAE_CACHE"):
+        return Path(os.environ["NUMPY_SAE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "numpy_sae"
+
+
+def build_clipset(root, genres=DEFAULT_GENRES, preprocessing=Preprocessing(), cache_dir=None,
+                  use_cache=True, workers=None, log=print):
+    """Load every clip of the chosen genres, downsampled, with a cache.
+
+    Parameters
+    ----------
+    root : str or Path, a GTZAN tree in any layout :func:`resolve_root` accepts
+    genres : sequence of names or "all"
+    preprocessing : Preprocessing
+    cache_dir : folder for the ``.npz`` cache (default :func:`default_cache_dir`)
+    use_cache : False rebuilds and writes nothing
+    workers : processes to load with (default: both cores when there are 64+ files)
+    log : callable taking one line of progress text
+
+    Returns
+    -------
+    ClipSet
+
+    Raises
+    ------
+    DataError
+        Missing folder, unknown genre, or a selected genre without one usable file.
+    """
+    genre_root, files, genre_names = find_clips(root, genres)
+    cache_file = None
+    if use_cache:
+        key = _cache_key(genre_root, files, genre_names, preprocessing)
+        cache_file = Path(cache_dir or default_cache_dir()) / f"clips-{key}.npz"
+        if cache_file.exists():
+            try:
+                clipset = load_clipset(cache_file)
+                log(f"loaded {len(clipset)} clips from cache {cache_file}")
+                return clipset
+            except Exception as exc:  # a damaged cache is rebuilt, never trusted
+                log(f"ignoring unreadable cache {cache_file} ({exc})")
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 2) if len(files) >= 64 else 1
+    load = partial(_load_clip, preprocessing=preprocessing)
+    paths = [path for path, _ in files]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(load, paths, chunksize=16))
+    else:
+        results = [load(path) for path in paths]
+
+    signals, labels, rel_paths, skipped = [], [], [], []
+    for (path, label), (signal, reason) in zip(files, results):
+        rel = str(path.relative_to(genre_root))
+        if signal is None:
+            skipped.append((rel, reason))
+            warnings.warn(f"skipping {path}: {reason}", stacklevel=2)
+            continue
+        signals.append(signal)
+        labels.append(label)
+        rel_paths.append(rel)
+    empty = [g for i, g in enumerate(genre_names) if i not in set(labels)]
+    if empty:
+        raise DataError(f"genre(s) {', '.join(empty)} under {genre_root} have no usable audio file")
+    lengths = np.array([len(s) for s in signals], dtype=np.int64)
+    clipset = ClipSet(signals=np.concatenate(signals), offsets=np.concatenate([[0], np.cumsum(lengths)]),
+                      labels=np.array(labels, dtype=np.int64), paths=rel_paths,
+                      genre_names=genre_names, preprocessing=preprocessing, skipped=skipped)
+    if skipped:
+        log(f"skipped {len(skipped)} of {len(files)} files:")
+        for rel, reason in skipped:
+            log(f"  {rel}: {reason}")
+    if cache_file is not None:
+        save_clipset(clipset, cache_file)
+    return clipset
