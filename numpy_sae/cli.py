@@ -1,0 +1,351 @@
+"""The ``numpy-sae`` command: train, evaluate, predict, synth, gradcheck, baselines, cv.
+
+Every user mistake (a bad value, a missing folder, a damaged model file, an
+unreadable song) ends with one line on stderr and a non-zero exit status,
+never a traceback. ``main(argv)`` returns the exit status, so tests and
+examples can call it directly.
+"""
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+class CommandError(Exception):
+    """A problem to report in one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad values in one line (without the usage block)."""
+
+    def error(self, message):
+        raise CommandError(f"{self.prog}: {message} (see --help)")
+
+
+# ----- argument types: each rejects a bad value with a message naming it -------------------
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (value >= 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def unit_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def genre_list(text):
+    names = [g.strip() for g in text.split(",") if g.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated genre names, got {text!r}")
+    return names
+
+
+def fractions(text):
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three fractions like 0.7,0.15,0.15, "
+                                         f"got {text!r}") from None
+    if len(values) != 3 or min(values) < 0 or values[0] <= 0 or values[1] <= 0 \
+            or abs(sum(values) - 1) > 1e-6:
+        raise argparse.ArgumentTypeError(f"expected three fractions >= 0 summing to 1 (train and "
+                                         f"validation > 0), got {text!r}")
+    return values
+
+
+# ----- the parser --------------------------------------------------------------------------
+def _data_options(p, with_training=True):
+    p.add_argument("--data", metavar="DIR", help="GTZAN folder (Kaggle Data/, genres_original/, "
+                   "Marsyas genres/ or any <genre>/*.wav|.au tree); default: $GTZAN_DIR, "
+                   "./Data/genres_original, ./data/gtzan, else the synthetic dataset")
+    p.add_argument("--genres", type=genre_list, default=None, metavar="A,B,...",
+                   help="genres to use, comma-separated, or 'all' for every genre folder found "
+                   "(default: classical,country,metal,pop)")
+    p.add_argument("--method", choices=("mean", "poly"), default="mean",
+                   help="downsampling: 'mean' of blocks (the study) or anti-aliased 'poly'")
+    p.add_argument("--no-cache", action="store_true", help="rebuild the arrays; write no cache")
+    p.add_argument("--cache-dir", metavar="DIR", help="where arrays and synthetic data are cached "
+                   "(default: $NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
+    if not with_training:
+        return
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="training epochs (default 200; --quick 15)")
+    p.add_argument("--batch-size", type=positive_int, default=512, help="minibatch size (512)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="learning rate (default 1e-4, the study's; --quick 1e-3)")
+    p.add_argument("--gamma", type=unit_float, default=0.9,
+                   help="weight of the reconstruction term in [0, 1] (0.9)")
+    p.add_argument("--code-dim", type=positive_int, default=64, help="code size (64)")
+    p.add_argument("--optimizer", choices=("adam", "sgd", "momentum"), default="adam")
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.0,
+                   help="decoupled weight decay for adam (AdamW); 0 is off (default)")
+    p.add_argument("--patience", type=positive_int, default=None,
+                   help="early stopping: epochs without a lower validation loss (off by default)")
+    p.add_argument("--input", choices=("waveform", "spectrum"), default="waveform",
+                   help="network input: raw 'waveform' windows (the study) or log-magnitude "
+                   "'spectrum' of each window (an ablation)")
+    p.add_argument("--crops", type=int, default=0, metavar="N",
+                   help="draw N windows per training clip at random offsets every epoch "
+                   "(augmentation; 0 = the fixed grid, default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (0)")
+
+
+def build_parser():
+    parser = _Parser(prog="numpy-sae", description="A deep softmax autoencoder for music genres, "
+                     "in NumPy.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("train", help="train on GTZAN (or the synthetic default) and write a run "
+                       "folder", description="The main job: data -> trained model, report, plots.")
+    _data_options(p)
+    p.add_argument("--split", choices=("song", "segment"), default="song",
+                   help="'song': whole songs in train/validation/test (honest, default); "
+                   "'segment': the study's random split of windows (leaky)")
+    p.add_argument("--split-files", nargs=3, metavar=("TRAIN", "VALID", "TEST"),
+                   help="a published split: three text files of relative paths")
+    p.add_argument("--fractions", type=fractions, default=None,
+                   help="train,validation,test fractions (song: 0.7,0.15,0.15; segment: 0.8,0.2,0)")
+    p.add_argument("--out", default="runs", metavar="DIR", help="parent of the run folder (runs)")
+    p.add_argument("--name", help="run folder name (default: date-time and data name)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly "
+                   "(its settings are reused; --epochs may extend it)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
+                   help="save the model file every N epochs (10) and at the end")
+    p.add_argument("--quick", action="store_true", help="a run that finishes in seconds: a small "
+                   "synthetic set, 15 epochs, lr 1e-3")
+
+    p = sub.add_parser("evaluate", help="score a model file on a data folder",
+                       description="Window- and song-level metrics of a model on every clip of "
+                       "its genres under DIR.")
+    p.add_argument("model", help="model.npz or a run folder")
+    p.add_argument("--data", required=True, metavar="DIR", help="folder of music, as for train")
+    p.add_argument("--no-cache", action="store_true", help="rebuild the arrays; write no cache")
+    p.add_argument("--cache-dir", metavar="DIR")
+
+    p = sub.add_parser("predict", help="genre probabilities of your own WAV/AU files",
+                       description="Averages the window probabilities of each file (song level).")
+    p.add_argument("model", help="model.npz or a run folder")
+    p.add_argument("files", nargs="+", metavar="FILE", help=".wav or .au files")
+
+    p = sub.add_parser("synth", help="write the synthetic GTZAN-shaped dataset",
+                       description="Writes DIR/genres_original/<genre>/<genre>.000NN.wav.")
+    p.add_argument("dir", help="output folder")
+    p.add_argument("--genres", type=genre_list, default=["classical", "country", "metal", "pop"],
+                   help="comma-separated genre names, or 'all' for all ten")
+    p.add_argument("--clips", type=positive_int, default=100, help="clips per genre (100)")
+    p.add_argument("--duration", type=positive_float, default=30.0, help="seconds per clip (30)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("gradcheck", help="check every gradient of a model numerically",
+                       description="Prints each parameter's shape and max relative error "
+                       "between backprop and centered differences.")
+    p.add_argument("--size", choices=("small", "study"), default="small",
+                   help="'small' checks every entry of a small model; 'study' samples entries "
+                   "of the full 430k-parameter model")
+    p.add_argument("--entries", type=positive_int, default=8,
+                   help="entries sampled per tensor with --size study (8)")
+    p.add_argument("--gamma", type=unit_float, default=0.9)
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="float32 shows why checks need float64")
+    p.add_argument("--break", dest="bug", default=None, metavar="BUG",
+                   help="break one backward pass on purpose to see the check catch it "
+                   "(tanh-derivative, code-sum, batch-mean, bias-sum)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("baselines", help="joint model vs the study's baselines on one split",
+                       description="Joint softmax autoencoder, autoencoder + separately trained "
+                       "classifier, and a classifier on raw windows: one table.")
+    _data_options(p)
+
+    p = sub.add_parser("cv", help="song-level K-fold cross-validation",
+                       description="Stratified song-level folds; per-fold and mean +- std "
+                       "accuracy, pooled confusion matrix and per-genre scores.")
+    _data_options(p)
+    p.add_argument("--folds", type=positive_int, default=5, help="number of folds (5)")
+    p.add_argument("--study", action="store_true",
+                   help="the study's exact settings (lr 1e-4, fixed windows, no weight decay)")
+    return parser
+
+
+# ----- commands ----------------------------------------------------------------------------
+def _job_config(args):
+    from .job import JobConfig
+    quick = getattr(args, "quick", False)
+    default_split_fractions = [0.8, 0.2, 0.0] if getattr(args, "split", "song") == "segment" \
+        else [0.7, 0.15, 0.15]
+    return JobConfig(
+        data=args.data, genres=args.genres or list(JobConfig().genres),
+        epochs=args.epochs if args.epochs is not None else (15 if quick else 200),
+        batch_size=args.batch_size, lr=args.lr if args.lr is not None else (1e-3 if quick else 1e-4),
+        gamma=args.gamma, code_dim=args.code_dim, optimizer=args.optimizer,
+        weight_decay=args.weight_decay, patience=args.patience,
+        split=getattr(args, "split", "song"), split_files=getattr(args, "split_files", None),
+        fractions=getattr(args, "fractions", None) or default_split_fractions,
+        input=args.input, crops=args.crops, method=args.method, seed=args.seed,
+        out=getattr(args, "out", "runs"), name=getattr(args, "name", None),
+        checkpoint_every=getattr(args, "checkpoint_every", 10), cache_dir=args.cache_dir,
+        use_cache=not args.no_cache, quick=quick)
+
+
+def cmd_train(args):
+    from .job import run_training
+    if args.crops < 0:
+        raise CommandError(f"--crops must be >= 0, got {args.crops}")
+    config = _job_config(args)
+    if args.resume:
+        config.epochs = args.epochs  # None keeps the stored number
+        if not Path(args.resume).is_dir():
+            raise CommandError(f"run folder not found: {args.resume}")
+    run_training(config, resume=args.resume)
+    return 0
+
+
+def _model_path(path):
+    path = Path(path)
+    return path / "model.npz" if path.is_dir() else path
+
+
+def cmd_evaluate(args):
+    from .checkpoint import load_model_file
+    from .features import make_features
+    from .gtzan import Preprocessing, build_clipset
+    from .job import evaluate_subsets, format_report
+
+    model, meta, _ = load_model_file(_model_path(args.model))
+    pre = Preprocessing(**meta["preprocessing"])
+    clipset = build_clipset(args.data, meta["genre_names"], pre, cache_dir=args.cache_dir,
+                            use_cache=not args.no_cache)
+    x, y, song = clipset.windows()
+    results = evaluate_subsets(model, {"all clips": (make_features(x, meta["input"]), y, song)},
+                               meta["genre_names"])
+    print(format_report(results, meta["genre_names"],
+                        [f"model {args.model} on {args.data}: {len(clipset)} clips"]))
+    return 0
+
+
+def cmd_predict(args):
+    from .predict import predict_file
+    from .checkpoint import load_model_file
+
+    model, meta, _ = load_model_file(_model_path(args.model))
+    failed = 0
+    for path in args.files:
+        try:
+            proba, n = predict_file(model, meta, path)
+        except ValueError as exc:
+            print(f"numpy-sae predict: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        names = meta["genre_names"]
+        order = np.argsort(-proba)
+        ranked = "  ".join(f"{names[i]} {proba[i]:.3f}" for i in order)
+        print(f"{path}: {names[order[0]]}  ({ranked}; {n} windows)")
+    return EXIT_FAILED if failed else 0
+
+
+def cmd_synth(args):
+    from .synth import GENRES, generate_dataset
+    genres = list(GENRES) if args.genres == ["all"] else args.genres
+    root = generate_dataset(args.dir, genres=genres, clips_per_genre=args.clips,
+                            duration=args.duration, seed=args.seed)
+    print(f"wrote {len(genres) * args.clips} clips to {root}")
+    return 0
+
+
+def cmd_gradcheck(args):
+    from .teaching import run_gradcheck_demo
+    return run_gradcheck_demo(size=args.size, entries=args.entries, gamma=args.gamma,
+                              dtype=args.dtype, bug=args.bug, seed=args.seed)
+
+
+def cmd_baselines(args):
+    from .baselines import run_baselines
+    run_baselines(_job_config_for_experiments(args))
+    return 0
+
+
+def cmd_cv(args):
+    from .crossval import run_cv_command
+    run_cv_command(_job_config_for_experiments(args), folds=args.folds, study=args.study)
+    return 0
+
+
+def _job_config_for_experiments(args):
+    args.split, args.out, args.name, args.quick = "song", "runs", None, False
+    if args.crops < 0:
+        raise CommandError(f"--crops must be >= 0, got {args.crops}")
+    return _job_config(args)
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "synth": cmd_synth, "gradcheck": cmd_gradcheck, "baselines": cmd_baselines,
+            "cv": cmd_cv}
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    from .audio import AudioError
+    from .checkpoint import ModelFileError
+    from .gtzan import DataError
+    from .job import JobError, JobInterrupted
+
+    warnings.showwarning = _show_warning
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except JobInterrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (DataError, ModelFileError, AudioError, JobError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Figures for a run, as PNG files (matplotlib, Agg backend: no screen needed).
+
+Training curves, the confusion matrix, a PCA triptych (raw windows, codes,
+logits) and reconstructions of a few windows. PCA is computed here with
+NumPy's SVD, so the projection is as transparent as the rest of the code.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+
+def pca_2d(x):
+    """Project rows onto the two leading principal components.
+
+    Parameters
+    ----------
+    x : (N, D)
+
+    Returns
+    -------
+    (N, 2) scores, and the fraction of variance each component explains (2,)
+    """
+    centered = np.asarray(x, dtype=np.float64) - np.mean(x, axis=0)
+    _, s, vt = np.linalg.svd(centered, full_matrices=False)
+    var = s ** 2
+    explained = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
+    return centered @ vt[:2].T, explained
+
+
+def plot_history(history, path):
+    """Loss terms and accuracies per epoch, train vs validation."""
+    epochs = history["epoch"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    panels = (("reconstruction", "Reconstruction ||x - g(f(x))||²"),
+              ("cross_entropy", "Cross-entropy"), ("accuracy", "Accuracy"))
+    for ax, (key, title) in zip(axes, panels):
+        train_key = "train_accuracy" if key == "accuracy" else key
+        ax.plot(epochs, history[train_key], label="train")
+        ax.plot(epochs, history[f"val_{key}"], label="validation")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusion(cm, class_names, path, title="Confusion matrix"):
+    """Confusion matrix with counts in every cell."""
+    cm = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
+    ax.imshow(cm, cmap="Blues")
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    threshold = cm.max() / 2 if cm.size else 0
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > threshold else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_pca(views, y, class_names, path, max_points=3000, rng=None):
+    """Side-by-side 2-D PCA scatter plots coloured by genre.
+
+    views : dict title -> (N, D) array, e.g. raw windows, codes, logits
+    y : (N,) int labels
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    keep = np.arange(len(y)) if len(y) <= max_points else rng.choice(len(y), max_points,
+                                                                     replace=False)
+    fig, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4.5))
+    axes = np.atleast_1d(axes)
+    colors = plt.get_cmap("tab10")
+    for ax, (title, data) in zip(axes, views.items()):
+        scores, explained = pca_2d(np.asarray(data)[keep])
+        for c, name in enumerate(class_names):
+            mask = y[keep] == c
+            ax.scatter(scores[mask, 0], scores[mask, 1], s=5, alpha=0.5, color=colors(c % 10),
+                       label=name)
+        ax.set_title(f"{title}\n(PC1 {explained[0]:.0%}, PC2 {explained[1]:.0%} of variance)")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0].legend(markerscale=3, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_reconstructions(originals, reconstructions, titles, path):
+    """Original vs reconstructed windows, one panel each. Arrays (k, D)."""
+    k = len(originals)
+    fig, axes = plt.subplots(k, 1, figsize=(10, 1.8 * k), squeeze=False)
+    for ax, x, x_hat, title in zip(axes[:, 0], originals, reconstructions, titles):
+        ax.plot(x, lw=0.8, label="original")
+        ax.plot(x_hat, lw=0.8, label="reconstruction")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+    axes[0, 0].legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

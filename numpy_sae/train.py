@@ -1,0 +1,270 @@
+"""The training loop: minibatches, history, early stopping, and exact resumption.
+
+A :class:`Trainer` owns everything that changes while a model trains (the
+optimizer state, the random generator, the epoch count, the history, the best
+weights so far) and can hand it all out as a state dict and take it back, so a
+run interrupted at epoch k and resumed ends bit for bit where an uninterrupted
+run would. Where the training windows come from is a *source* object:
+:class:`WindowSource` serves a fixed set, :class:`RandomCropSource` cuts fresh
+windows from the training clips every epoch.
+"""
+
+import time
+
+import numpy as np
+
+from .metrics import accuracy
+from .optim import OPTIMIZERS
+
+HISTORY_COLUMNS = ("epoch", "reconstruction", "cross_entropy", "loss", "train_accuracy",
+                   "val_reconstruction", "val_cross_entropy", "val_loss", "val_accuracy",
+                   "seconds")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the weights are those of the last finished epoch."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """Ctrl-C during training; the trainer was rolled back to the last finished epoch."""
+
+
+class WindowSource:
+    """A fixed training set served every epoch (the study's protocol).
+
+    x : float32 (N, D), y : int (N,)
+    """
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.y)
+
+    def epoch(self, rng):
+        return self.x, self.y
+
+
+class RandomCropSource:
+    """Fresh windows at random offsets of the training clips, every epoch (augmentation).
+
+    Parameters
+    ----------
+    clipset : gtzan.ClipSet (downsampled signals; only they are kept in memory)
+    clips : int array of training clip indices
+    per_clip : windows drawn per clip per epoch
+    transform : callable (n, window) -> (n, input_dim), the model's input features
+
+    Notes
+    -----
+    A crop never crosses from one clip into the next: each start is drawn in
+    [0, len(clip) - window] of its own clip.
+    """
+
+    def __init__(self, clipset, clips, per_clip, transform=None):
+        self.clipset = clipset
+        self.clips = np.asarray(clips, dtype=np.int64)
+        self.per_clip = int(per_clip)
+        if self.per_clip < 1:
+            raise ValueError(f"per_clip must be >= 1, got {per_clip}")
+        self.window = clipset.preprocessing.window
+        self.transform = transform
+        lengths = clipset.offsets[self.clips + 1] - clipset.offsets[self.clips]
+        self._starts = clipset.offsets[self.clips]
+        self._room = lengths - self.window + 1  # number of valid start positions per clip
+        self.y = np.repeat(clipset.labels[self.clips], self.per_clip)
+
+    def __len__(self):
+        return len(self.y)
+
+    def epoch(self, rng):
+        """Return (x, y): x float32 (n_clips * per_clip, D), crops in clip order."""
+        offsets = (rng.random((len(self.clips), self.per_clip)) * self._room[:, None]).astype(np.int64)
+        starts = (self._starts[:, None] + offsets).ravel()
+        x = self.clipset.signals[starts[:, None] + np.arange(self.window)]
+        return (x if self.transform is None else self.transform(x)), self.y
+
+
+def make_optimizer(name="adam", lr=1e-4, weight_decay=0.0, momentum=0.9):
+    """An optimizer by name: "adam" (with optional decoupled weight decay), "sgd", "momentum"."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(OPTIMIZERS)}")
+    if name == "adam":
+        return OPTIMIZERS[name](lr=lr, weight_decay=weight_decay)
+    if weight_decay:
+        raise ValueError("weight decay is implemented for adam only")
+    return OPTIMIZERS[name](lr=lr, momentum=momentum) if name == "momentum" else OPTIMIZERS[name](lr)
+
+
+class Trainer:
+    """Minibatch training of a model with an optimizer.
+
+    Parameters
+    ----------
+    model : SoftmaxAutoencoderNetwork (anything with parameters(), loss_and_gradients(), loss_and_logits())
+    optimizer : optim.Optimizer
+    source : WindowSource or RandomCropSource
+    validation : (x_val (M, D), y_val (M,)) or None
+    batch_size : int
+    rng : numpy.random.Generator; drives shuffling (and crops)
+    patience : int or None
+        Early stopping: stop after this many epochs without a lower validation
+        loss, then restore the best weights. None trains every epoch.
+    log : callable taking one line, or None for silence
+    """
+
+    def __init__(self, model, optimizer, source, validation=None, batch_size=512, rng=None,
+                 patience=None, log=print):
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if patience is not None and (int(patience) != patience or patience < 1):
+            raise ValueError(f"patience must be a positive integer, got {patience!r}")
+        if patience is not None and validation is None:
+            raise ValueError("early stopping needs validation data")
+        self.model = model
+        self.optimizer = optimizer
+        self.source = source
+        self.validation = validation
+        self.batch_size = int(batch_size)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.patience = patience
+        self.log = log or (lambda line: None)
+        self.epoch = 0
+        self.history = {name: [] for name in HISTORY_COLUMNS}
+        self.best_val_loss = np.inf
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        self.best_params = None
+        self.stopped_early = False
+
+    # ----- state for checkpoints and exact resumption --------------------------------
+    def state_dict(self):
+        """Copies of everything that changes during training (arrays and JSON-able values)."""
+        return {
+            "epoch": self.epoch,
+            "history": {k: list(v) for k, v in self.history.items()},
+            "rng": self.rng.bit_generator.state,
+            "optimizer": {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                          for k, v in self.optimizer.state_dict().items()},
+            "params": {k: v.copy() for k, v in self.model.parameters().items()},
+            "best_params": (None if self.best_params is None
+                            else {k: v.copy() for k, v in self.best_params.items()}),
+            "best_val_loss": float(self.best_val_loss), "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs, "stopped_early": self.stopped_early,
+        }
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned; parameters are copied into the live arrays."""
+        self.epoch = int(state["epoch"])
+        self.history = {k: list(state["history"].get(k, [])) for k in HISTORY_COLUMNS}
+        self.rng.bit_generator.state = state["rng"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        params = self.model.parameters()
+        for k, v in state["params"].items():
+            params[k][...] = v
+        self.best_params = (None if state["best_params"] is None
+                            else {k: np.array(v) for k, v in state["best_params"].items()})
+        self.best_val_loss = float(state["best_val_loss"])
+        self.best_epoch = int(state["best_epoch"])
+        self.bad_epochs = int(state["bad_epochs"])
+        self.stopped_early = bool(state["stopped_early"])
+
+    # ----- training ------------------------------------------------------------------
+    def _train_one_epoch(self):
+        """One pass over the source in shuffled minibatches; returns summed loss terms."""
+        x, y = self.source.epoch(self.rng)
+        order = self.rng.permutation(len(y))
+        params = self.model.parameters()
+        sums = np.zeros(3)
+        correct = 0
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yb = y[idx]
+            loss, grads = self.model.loss_and_gradients(x[idx], yb)
+            if not np.isfinite(loss):
+                # Checked before the step, so the weights are never overwritten by NaNs.
+                raise TrainingDiverged(f"loss became {loss} at epoch {self.epoch + 1}, "
+                                       f"batch {start // self.batch_size + 1}")
+            self.optimizer.step(params, grads)
+            sums += np.array(self.model.last_loss) * len(idx)
+            correct += int(np.count_nonzero(self.model.last_predictions == yb))
+        return sums / len(y), correct / len(y)
+
+    def fit(self, epochs, on_epoch_end=None):
+        """Train until ``epochs`` epochs are done in total (a resumed trainer continues).
+
+        Parameters
+        ----------
+        epochs : int, total number of epochs
+        on_epoch_end : callable(trainer) or None, e.g. to write a checkpoint
+
+        Raises
+        ------
+        TrainingDiverged, TrainingInterrupted
+            Both leave the trainer at the state of the last finished epoch.
+        """
+        snapshot = self.state_dict()
+        try:
+            while self.epoch < epochs and not self.stopped_early:
+                began = time.perf_counter()
+                (rec, ce, total), train_acc = self._train_one_epoch()
+                row = {"epoch": self.epoch + 1, "reconstruction": rec, "cross_entropy": ce,
+                       "loss": total, "train_accuracy": train_acc}
+                row.update(self._validate())
+                self.epoch += 1
+                row["seconds"] = time.perf_counter() - began
+                for k in HISTORY_COLUMNS:
+                    self.history[k].append(row[k])
+                self._early_stopping(row["val_loss"])
+                self.log(format_epoch(row, epochs))
+                snapshot = self.state_dict()
+                if on_epoch_end is not None:
+                    on_epoch_end(self)
+        except KeyboardInterrupt:
+            self.load_state_dict(snapshot)
+            raise TrainingInterrupted(f"interrupted during epoch {self.epoch + 1}") from None
+        except TrainingDiverged:
+            self.load_state_dict(snapshot)
+            raise
+        if self.stopped_early or (self.patience is not None and self.best_params is not None):
+            self.restore_best()
+        return self.history
+
+    def _validate(self):
+        if self.validation is None:
+            return {"val_reconstruction": np.nan, "val_cross_entropy": np.nan,
+                    "val_loss": np.nan, "val_accuracy": np.nan}
+        x_val, y_val = self.validation
+        terms, logits = self.model.loss_and_logits(x_val, y_val)
+        return {"val_reconstruction": terms.reconstruction, "val_cross_entropy": terms.cross_entropy,
+                "val_loss": terms.total, "val_accuracy": accuracy(y_val, logits.argmax(axis=1))}
+
+    def _early_stopping(self, val_loss):
+        if self.patience is None:
+            return
+        if val_loss < self.best_val_loss:
+            self.best_val_loss, self.best_epoch, self.bad_epochs = val_loss, self.epoch, 0
+            self.best_params = {k: v.copy() for k, v in self.model.parameters().items()}
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs >= self.patience:
+                self.stopped_early = True
+                self.log(f"early stopping: no lower validation loss for {self.patience} epochs; "
+                         f"restoring the weights of epoch {self.best_epoch}")
+
+    def restore_best(self):
+        """Copy the best weights (lowest validation loss) into the model."""
+        params = self.model.parameters()
+        for k, v in self.best_params.items():
+            params[k][...] = v
+
+
+def format_epoch(row, epochs):
+    """One printed line per epoch."""
+    width = len(str(epochs))
+    line = (f"epoch {row['epoch']:>{width}}/{epochs}  rec {row['reconstruction']:.4f}  "
+            f"ce {row['cross_entropy']:.4f}  loss {row['loss']:.4f}  "
+            f"train_acc {row['train_accuracy']:.3f}")
+    if np.isfinite(row["val_loss"]):
+        line += f"  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.3f}"
+    return line + f"  {row['seconds']:.2f}s"

@@ -1,0 +1,145 @@
+"""End-to-end: the numpy-sae command on a tiny synthetic tree (2 genres, 2 s clips)."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from numpy_sae.checkpoint import load_model_file
+from numpy_sae.cli import main
+from numpy_sae.synth import generate_dataset
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    generate_dataset(root, genres=("classical", "metal"), clips_per_genre=6, duration=2.0, seed=1)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUMPY_SAE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GTZAN_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def train(tree, out, *extra):
+    return main(["train", "--data", str(tree), "--genres", "classical,metal", "--epochs", "2",
+                 "--batch-size", "4", "--lr", "1e-3", "--out", str(out), *extra])
+
+
+def test_train_writes_a_complete_run_folder(tree, tmp_path, capsys):
+    assert train(tree, tmp_path / "runs", "--name", "r1") == 0
+    run = tmp_path / "runs" / "r1"
+    printed = capsys.readouterr().out
+    assert "epoch 2/2" in printed and "chance level: 0.500" in printed and str(run) in printed
+    for name in ("curves.png", "confusion.png", "pca.png", "reconstructions.png"):
+        content = (run / name).read_bytes()
+        assert content.startswith(PNG_MAGIC) and len(content) > 5000
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["genre_names"] == ["classical", "metal"] and metrics["chance"] == 0.5
+    assert metrics["test"]["song"]["n"] == 2 and metrics["test"]["window"]["n"] == 4
+    assert metrics["synthetic"] is False
+    rows = list(csv.DictReader(open(run / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and float(rows[1]["loss"]) > 0
+    assert "chance" in (run / "report.txt").read_text()
+    model, meta, state = load_model_file(run / "model.npz")
+    assert meta["genre_names"] == ["classical", "metal"] and state["epoch"] == 2
+    x = np.random.default_rng(0).standard_normal((3, 500)).astype(np.float32)
+    assert model.predict(x).shape == (3,)
+
+
+def test_resume_continues_bit_for_bit(tree, tmp_path):
+    assert train(tree, tmp_path, "--name", "straight", "--epochs", "4") == 0
+    assert train(tree, tmp_path, "--name", "parted", "--epochs", "2") == 0
+    assert main(["train", "--resume", str(tmp_path / "parted"), "--epochs", "4"]) == 0
+    a, _, sa = load_model_file(tmp_path / "straight" / "model.npz")
+    b, _, sb = load_model_file(tmp_path / "parted" / "model.npz")
+    assert sa["epoch"] == sb["epoch"] == 4
+    for k, v in a.parameters().items():
+        np.testing.assert_array_equal(b.parameters()[k], v)
+    np.testing.assert_array_equal(sa["optimizer"]["v/decoder.6.W"], sb["optimizer"]["v/decoder.6.W"])
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint(tree, tmp_path, monkeypatch, capsys):
+    from numpy_sae import optim
+    original = optim.Adam.step
+    calls = {"n": 0}
+
+    def step(self, params, grads):
+        calls["n"] += 1
+        if calls["n"] == 5:  # in epoch 2 (3 batches of 4 per epoch)
+            raise KeyboardInterrupt
+        original(self, params, grads)
+    monkeypatch.setattr(optim.Adam, "step", step)
+    assert train(tree, tmp_path, "--name", "cut", "--epochs", "3") == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted: saved the state after epoch 1" in err[0]
+    assert "--resume" in err[0]
+    _, _, state = load_model_file(tmp_path / "cut" / "model.npz")
+    assert state["epoch"] == 1
+
+
+def test_predict_and_evaluate(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "m") == 0
+    capsys.readouterr()
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+    song = tree / "genres_original" / "metal" / "metal.00000.wav"
+    assert main(["predict", str(tmp_path / "m"), str(song), str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{song}: ") and "2 windows" in captured.out
+    assert captured.err.count("\n") == 1 and "broken.wav" in captured.err
+    assert main(["evaluate", str(tmp_path / "m" / "model.npz"), "--data", str(tree)]) == 0
+    assert "all clips set, song level" in capsys.readouterr().out
+
+
+def test_synth_command(tmp_path, capsys):
+    assert main(["synth", str(tmp_path / "s"), "--genres", "pop,jazz", "--clips", "2",
+                 "--duration", "1"]) == 0
+    assert len(list((tmp_path / "s" / "genres_original").rglob("*.wav"))) == 4
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["train", "--epochs", "-3"], "--epochs: expected a positive integer, got '-3'"),
+    (["train", "--gamma", "2"], "--gamma: expected a number in [0, 1], got '2'"),
+    (["train", "--lr", "nan"], "--lr: expected a positive number"),
+    (["train", "--data", "DATA", "--genres", "classical,polka"], "polka not found"),
+    (["train", "--data", "/no/such/folder"], "data folder not found: /no/such/folder"),
+    (["train", "--data", "EMPTY", "--genres", "all"], "no genre folders"),
+    (["train", "--fractions", "0.5,0.6,0.1"], "--fractions"),
+    (["predict", "missing.npz", "x.wav"], "model file not found: missing.npz"),
+    (["evaluate", "m.npz"], "the following arguments are required: --data"),
+    (["gradcheck", "--break", "nonsense"], "unknown bug 'nonsense'"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_values_give_one_line_and_no_traceback(argv, needle, tree, tmp_path, capsys):
+    (tmp_path / "EMPTY").mkdir()
+    argv = [str(tree) if a == "DATA" else str(tmp_path / "EMPTY") if a == "EMPTY" else a
+            for a in argv]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_file_in_tree_is_skipped_and_named(tree, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(tree, copy)
+    (copy / "genres_original" / "metal" / "metal.00054.wav").write_bytes(b"RIFF")
+    assert train(copy, tmp_path, "--name", "skip", "--no-cache") == 0
+    captured = capsys.readouterr()
+    assert "metal.00054.wav" in captured.err and "skipped 1 of 13 files" in captured.out
+    metrics = json.loads((tmp_path / "skip" / "metrics.json").read_text())
+    assert metrics["skipped_files"][0][0] == "metal/metal.00054.wav"
+
+
+def test_run_folder_is_never_overwritten(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "same") == 0
+    assert train(tree, tmp_path, "--name", "same") == 1
+    assert "already holds a model" in capsys.readouterr().err
