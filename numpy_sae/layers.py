@@ -47,12 +47,19 @@ class Dense(Layer):
         Source of the initial weights.
     init : {"glorot", "he"}
     dtype : numpy dtype of the parameters.
+
+    Attributes
+    ----------
+    input_grad : bool
+        Whether backward computes dx (True). A network sets it to False on a
+        layer that reads raw data, whose gradient nobody needs.
     """
 
     def __init__(self, n_in, n_out, rng, init="glorot", dtype=np.float32):
         super().__init__()
         self.params["W"] = INITIALIZERS[init](rng, n_in, n_out, dtype)
         self.params["b"] = np.zeros(n_out, dtype=dtype)
+        self.input_grad = True
 
     def forward(self, x):
         """x: (N, n_in) -> out: (N, n_out)."""
@@ -60,8 +67,10 @@ class Dense(Layer):
         return out
 
     def backward(self, dout):
-        """dout: (N, n_out) -> dx: (N, n_in); sets grads["W"] = x.T @ dout, grads["b"] = sum(dout)."""
-        dx, self.grads["W"], self.grads["b"] = F.dense_backward(dout, self._take_cache())
+        """dout: (N, n_out) -> dx: (N, n_in) (None if not input_grad);
+        sets grads["W"] = x.T @ dout, grads["b"] = sum(dout)."""
+        dx, self.grads["W"], self.grads["b"] = F.dense_backward(dout, self._take_cache(),
+                                                                self.input_grad)
         return dx
 
     def __repr__(self):
@@ -142,7 +151,10 @@ class Sequential(Layer):
         return x
 
     def backward(self, dout):
-        """dout: (N, D_out) -> dx: (N, D_in); every layer's grads are filled (chain rule)."""
+        """dout: (N, D_out) -> dx: (N, D_in); every layer's grads are filled (chain rule).
+
+        Returns None when the first layer was told not to compute its input gradient.
+        """
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout

@@ -191,6 +191,8 @@ class SoftmaxAutoencoderNetwork(_Network):
                            output="identity", **build)
         self.classifier = mlp((self.code_dim, self.classifier_hidden, self.n_classes),
                               output="identity", **build)
+        # The input is data: no gradient w.r.t. it is needed, so the first layer skips dx.
+        self.encoder.layers[0].input_grad = False
         self.input_mean = np.zeros(self.input_dim, dtype=self.dtype)
         self.input_scale = np.ones(self.input_dim, dtype=self.dtype)
         self.last_loss = None
@@ -324,6 +326,7 @@ class SoftmaxClassifier(_Network):
         self.classifier = mlp((self.input_dim, self.hidden, self.n_classes), _rng(seed),
                               hidden=activation, output="identity",
                               init="he" if activation == "relu" else "glorot", dtype=self.dtype)
+        self.classifier.layers[0].input_grad = False
         self.input_mean = np.zeros(self.input_dim, dtype=self.dtype)
         self.input_scale = np.ones(self.input_dim, dtype=self.dtype)
         self.last_loss = None

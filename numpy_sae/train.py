@@ -177,10 +177,13 @@ class Trainer:
         params = self.model.parameters()
         sums = np.zeros(3)
         correct = 0
+        # Minibatches are gathered into one reused buffer instead of a new array per step.
+        buffer = np.empty((min(self.batch_size, len(y)), x.shape[1]), dtype=x.dtype)
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
             yb = y[idx]
-            loss, grads = self.model.loss_and_gradients(x[idx], yb)
+            xb = np.take(x, idx, axis=0, out=buffer[:len(idx)])
+            loss, grads = self.model.loss_and_gradients(xb, yb)
             if not np.isfinite(loss):
                 # Checked before the step, so the weights are never overwritten by NaNs.
                 raise TrainingDiverged(f"loss became {loss} at epoch {self.epoch + 1}, "
