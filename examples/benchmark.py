@@ -1,0 +1,246 @@
+"""Speed of training the study's network: numpy_sae against idiomatic PyTorch on this CPU.
+
+    python examples/benchmark.py                 # everything (about 3 minutes on 2 cores)
+    python examples/benchmark.py --rounds 5 --epochs 15 --skip-study-run
+
+Prints figures, asserts nothing. Each round trains the study configuration
+(430,392 parameters, batch 512, Adam) on 8000 random float32 windows in a
+fresh process, first numpy_sae then (if ``torch`` imports) PyTorch, and takes
+the median seconds per epoch with the first epoch left out. Also: FLOPs per
+epoch from the architecture, the matrix-product ceiling measured on the
+model's own shapes, the full 200-epoch study run (time and peak memory), the
+time to build the 400-clip dataset, and ``predict`` latency on a 30 s clip.
+torch is not a dependency of numpy_sae: without it that column is skipped.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+N_WINDOWS, BATCH, INPUT = 8000, 512, 500
+ENCODER, DECODER, CLASSIFIER = (500, 256, 192, 128, 64), (64, 128, 192, 256, 500), (64, 128, 4)
+
+
+def layer_shapes():
+    shapes = []
+    for sizes in (ENCODER, DECODER, CLASSIFIER):
+        shapes += list(zip(sizes[:-1], sizes[1:]))
+    return shapes
+
+
+def flops_per_epoch():
+    """Matrix-product FLOPs of one epoch: forward x @ W, backward x.T @ dout and dout @ W.T
+    (the first layer needs no dout @ W.T: its input is data)."""
+    per_example = sum(6 * a * b for a, b in layer_shapes()) - 2 * INPUT * ENCODER[1]
+    return per_example * N_WINDOWS
+
+
+def matmul_ceiling(repeats=30):
+    """Seconds per epoch if only the model's own matrix products ran (best of `repeats`)."""
+    rng = np.random.default_rng(0)
+    total = 0.0
+    batches = [BATCH] * (N_WINDOWS // BATCH) + ([N_WINDOWS % BATCH] if N_WINDOWS % BATCH else [])
+    for n in sorted(set(batches)):
+        count = batches.count(n)
+        for i, (a, b) in enumerate(layer_shapes()):
+            x = rng.standard_normal((n, a), dtype=np.float32)
+            W = rng.standard_normal((a, b), dtype=np.float32)
+            d = rng.standard_normal((n, b), dtype=np.float32)
+            products = [lambda: x @ W, lambda: x.T @ d] + ([lambda: d @ W.T] if i else [])
+            for product in products:
+                product()
+                best = min(_timed(product) for _ in range(repeats))
+                total += best * count
+    return total
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----- workers: each runs in its own process --------------------------------------------------
+def data(n=N_WINDOWS, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, INPUT), dtype=np.float32), rng.integers(0, 4, n)
+
+
+def numpy_worker(epochs, validation=False):
+    from numpy_sae.model import SoftmaxAutoencoderNetwork
+    from numpy_sae.train import Trainer, WindowSource, make_optimizer
+    x, y = data()
+    model = SoftmaxAutoencoderNetwork(n_classes=4, seed=0)
+    model.fit_scaling(x)
+    val = data(2000, seed=1) if validation else None
+    trainer = Trainer(model, make_optimizer("adam", 1e-4), WindowSource(x, y), validation=val,
+                      batch_size=BATCH, rng=np.random.default_rng(0), log=None)
+    times = []
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        trainer.fit(epoch)
+        times.append(time.perf_counter() - start)
+    return {"epoch_seconds": times, "peak_rss_mb": peak_rss_mb()}
+
+
+def torch_worker(epochs):
+    import torch
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(0)
+    x_np, y_np = data()
+    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
+
+    def stack(sizes, last):
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers += [torch.nn.Linear(a, b)]
+            if i < len(sizes) - 2 or last:
+                layers += [torch.nn.Tanh()]
+        return torch.nn.Sequential(*layers)
+
+    encoder, decoder, classifier = stack(ENCODER, True), stack(DECODER, False), stack(CLASSIFIER, False)
+    params = [*encoder.parameters(), *decoder.parameters(), *classifier.parameters()]
+    optimizer = torch.optim.Adam(params, lr=1e-4)
+    cross_entropy = torch.nn.CrossEntropyLoss()
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        order = torch.randperm(N_WINDOWS)
+        for i in range(0, N_WINDOWS, BATCH):
+            idx = order[i:i + BATCH]
+            xb, yb = x[idx], y[idx]
+            code = encoder(xb)
+            reconstruction = ((decoder(code) - xb) ** 2).sum(dim=1).mean()
+            loss = 0.9 * reconstruction + 0.1 * cross_entropy(classifier(code), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        times.append(time.perf_counter() - start)
+    return {"epoch_seconds": times, "peak_rss_mb": peak_rss_mb()}
+
+
+def run_worker(kind, epochs, validation=False):
+    """Run a worker in a fresh Python process; return its JSON result."""
+    cmd = [sys.executable, __file__, "--worker", kind, "--epochs", str(epochs)]
+    if validation:
+        cmd.append("--validation")
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def torch_available():
+    try:
+        done = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"],
+                              capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+# ----- the other figures ------------------------------------------------------------------------
+def dataset_build_seconds():
+    from numpy_sae.gtzan import build_clipset, default_cache_dir
+    from numpy_sae.synth import generate_dataset
+    root = default_cache_dir() / "synthetic-classical-country-metal-pop-100x30s-seed0"
+    if not (root / "genres_original" / "SYNTHETIC.json").exists():
+        generate_dataset(root, seed=0)
+    build_clipset(root, use_cache=False, log=lambda s: None)  # warm the page cache
+    start = time.perf_counter()
+    clips = build_clipset(root, use_cache=False, log=lambda s: None)
+    return time.perf_counter() - start, len(clips)
+
+
+def predict_latency_ms(repeats=30):
+    from numpy_sae.checkpoint import load_model_file, save_model_file
+    from numpy_sae.gtzan import Preprocessing
+    from numpy_sae.model import SoftmaxAutoencoderNetwork
+    from numpy_sae.predict import predict_file
+    from numpy_sae.synth import generate_dataset
+    with tempfile.TemporaryDirectory() as tmp:
+        song = generate_dataset(tmp, genres=("pop", "metal"), clips_per_genre=1, duration=30.0,
+                                workers=1) / "pop" / "pop.00000.wav"
+        model = SoftmaxAutoencoderNetwork(n_classes=4)
+        meta = {"genre_names": ["classical", "country", "metal", "pop"],
+                "preprocessing": Preprocessing().to_dict(), "input": "waveform"}
+        save_model_file(Path(tmp) / "model.npz", model, meta)
+        model, meta, _ = load_model_file(Path(tmp) / "model.npz")
+        predict_file(model, meta, song)
+        times = [_timed(lambda: predict_file(model, meta, song)) for _ in range(repeats)]
+    return 1e3 * float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=11, help="epochs per round (first dropped)")
+    parser.add_argument("--skip-study-run", action="store_true")
+    parser.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--validation", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        result = (numpy_worker(args.epochs, args.validation) if args.worker == "numpy"
+                  else torch_worker(args.epochs))
+        print(json.dumps(result))
+        return
+    if args.rounds < 3 or args.epochs < 11:
+        parser.error("use at least 3 rounds of 11 epochs (10 measured)")
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, NumPy {np.__version__}")
+    torch_version = torch_available()
+    print(f"torch: {torch_version or 'not installed: the PyTorch comparison is skipped'}")
+    flops = flops_per_epoch()
+    ceiling = matmul_ceiling()
+    print(f"matrix work per epoch: {flops / 1e9:.2f} GFLOP; matrix-product ceiling on the "
+          f"model's shapes: {ceiling:.3f} s/epoch ({flops / ceiling / 1e9:.0f} GFLOP/s)")
+
+    ours, theirs, ratios = [], [], []
+    for r in range(args.rounds):
+        mine = float(np.median(run_worker("numpy", args.epochs)["epoch_seconds"][1:]))
+        ours.append(mine)
+        line = f"round {r + 1}: numpy_sae {mine:.3f} s/epoch"
+        if torch_version:
+            other = float(np.median(run_worker("torch", args.epochs)["epoch_seconds"][1:]))
+            theirs.append(other)
+            ratios.append(mine / other)
+            line += f", torch {other:.3f} s/epoch, ratio {mine / other:.2f}"
+        print(line, flush=True)
+
+    epoch = float(np.median(ours))
+    rows = [("numpy_sae seconds per epoch (median)", f"{epoch:.3f}"),
+            ("achieved GFLOP/s", f"{flops / epoch / 1e9:.0f}"),
+            ("fraction of the matrix-product ceiling", f"{ceiling / epoch:.0%}")]
+    if ratios:
+        rows += [("torch seconds per epoch (median)", f"{float(np.median(theirs)):.3f}"),
+                 ("ratio numpy_sae / torch (median per round)", f"{float(np.median(ratios)):.2f}")]
+    if not args.skip_study_run:
+        start = time.perf_counter()
+        study = run_worker("numpy", 200, validation=True)
+        rows += [("200-epoch study run, 8000 + 2000 validation windows (s)",
+                  f"{time.perf_counter() - start:.1f}"),
+                 ("peak memory of the study run (MB)", f"{study['peak_rss_mb']:.0f}")]
+    seconds, n_clips = dataset_build_seconds()
+    rows.append((f"build the {n_clips}-clip dataset, no cache (s)", f"{seconds:.2f}"))
+    rows.append(("predict on one 30 s clip after loading (ms)", f"{predict_latency_ms():.1f}"))
+    print()
+    print("| figure | value |")
+    print("|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
