@@ -9,9 +9,12 @@ examples can call it directly.
 import argparse
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
+from .job import STUDY_SETTINGS, JobConfig
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -68,6 +71,16 @@ def unit_float(text):
     return value
 
 
+def non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def genre_list(text):
     names = [g.strip() for g in text.split(",") if g.strip()]
     if not names:
@@ -103,25 +116,30 @@ def _data_options(p, with_training=True):
                    "(default: $NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
     if not with_training:
         return
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help="training epochs (default 200; --quick 15)")
-    p.add_argument("--batch-size", type=positive_int, default=512, help="minibatch size (512)")
-    p.add_argument("--lr", type=positive_float, default=None,
-                   help="learning rate (default 1e-4, the study's; --quick 1e-3)")
-    p.add_argument("--gamma", type=unit_float, default=0.9,
-                   help="weight of the reconstruction term in [0, 1] (0.9)")
-    p.add_argument("--code-dim", type=positive_int, default=64, help="code size (64)")
-    p.add_argument("--optimizer", choices=("adam", "sgd", "momentum"), default="adam")
-    p.add_argument("--weight-decay", type=non_negative_float, default=0.0,
-                   help="decoupled weight decay for adam (AdamW); 0 is off (default)")
-    p.add_argument("--patience", type=positive_int, default=None,
+    defaults = JobConfig()
+    p.add_argument("--epochs", type=positive_int,
+                   help=f"training epochs (default {defaults.epochs}; --quick 15)")
+    p.add_argument("--batch-size", type=positive_int, help=f"minibatch size ({defaults.batch_size})")
+    p.add_argument("--lr", type=positive_float, help=f"learning rate ({defaults.lr:g})")
+    p.add_argument("--gamma", type=unit_float, help=f"weight of the reconstruction term in "
+                   f"[0, 1] ({defaults.gamma:g}; the study: 0.9)")
+    p.add_argument("--code-dim", type=positive_int, help=f"code size ({defaults.code_dim})")
+    p.add_argument("--optimizer", choices=("adam", "sgd", "momentum"),
+                   help=f"optimizer ({defaults.optimizer})")
+    p.add_argument("--weight-decay", type=non_negative_float,
+                   help=f"decoupled weight decay for adam (AdamW) ({defaults.weight_decay:g})")
+    p.add_argument("--patience", type=positive_int,
                    help="early stopping: epochs without a lower validation loss (off by default)")
-    p.add_argument("--input", choices=("waveform", "spectrum"), default="waveform",
-                   help="network input: raw 'waveform' windows (the study) or log-magnitude "
-                   "'spectrum' of each window (an ablation)")
-    p.add_argument("--crops", type=int, default=0, metavar="N",
-                   help="draw N windows per training clip at random offsets every epoch "
-                   "(augmentation; 0 = the fixed grid, default)")
+    p.add_argument("--input", choices=("waveform", "spectrum"),
+                   help="network input: raw 'waveform' windows (default, the study's premise) "
+                   "or the log-magnitude 'spectrum' of each window (an ablation)")
+    p.add_argument("--crops", type=non_negative_int, metavar="N",
+                   help=f"draw N windows per training clip at random offsets every epoch "
+                   f"(augmentation; 0 = the study's fixed grid; default {defaults.crops})")
+    p.add_argument("--study", action="store_true",
+                   help="the study's exact training settings: " + ", ".join(
+                       f"{k} {v}" for k, v in STUDY_SETTINGS.items()) + " (explicit options "
+                   "still override)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (0)")
 
 
@@ -148,7 +166,7 @@ def build_parser():
     p.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
                    help="save the model file every N epochs (10) and at the end")
     p.add_argument("--quick", action="store_true", help="a run that finishes in seconds: a small "
-                   "synthetic set, 15 epochs, lr 1e-3")
+                   "synthetic set and 15 epochs")
 
     p = sub.add_parser("evaluate", help="score a model file on a data folder",
                        description="Window- and song-level metrics of a model on every clip of "
@@ -198,35 +216,38 @@ def build_parser():
                        "accuracy, pooled confusion matrix and per-genre scores.")
     _data_options(p)
     p.add_argument("--folds", type=positive_int, default=5, help="number of folds (5)")
-    p.add_argument("--study", action="store_true",
-                   help="the study's exact settings (lr 1e-4, fixed windows, no weight decay)")
     return parser
 
 
 # ----- commands ----------------------------------------------------------------------------
+TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "optimizer",
+                    "weight_decay", "patience", "input", "crops")
+
+
 def _job_config(args):
-    from .job import JobConfig
+    """JobConfig from the options: our defaults, then --study / --quick, then explicit values."""
     quick = getattr(args, "quick", False)
-    default_split_fractions = [0.8, 0.2, 0.0] if getattr(args, "split", "song") == "segment" \
-        else [0.7, 0.15, 0.15]
-    return JobConfig(
-        data=args.data, genres=args.genres or list(JobConfig().genres),
-        epochs=args.epochs if args.epochs is not None else (15 if quick else 200),
-        batch_size=args.batch_size, lr=args.lr if args.lr is not None else (1e-3 if quick else 1e-4),
-        gamma=args.gamma, code_dim=args.code_dim, optimizer=args.optimizer,
-        weight_decay=args.weight_decay, patience=args.patience,
-        split=getattr(args, "split", "song"), split_files=getattr(args, "split_files", None),
-        fractions=getattr(args, "fractions", None) or default_split_fractions,
-        input=args.input, crops=args.crops, method=args.method, seed=args.seed,
-        out=getattr(args, "out", "runs"), name=getattr(args, "name", None),
-        checkpoint_every=getattr(args, "checkpoint_every", 10), cache_dir=args.cache_dir,
-        use_cache=not args.no_cache, quick=quick)
+    split = getattr(args, "split", "song")
+    config = JobConfig(
+        data=args.data, genres=args.genres or list(JobConfig().genres), split=split,
+        split_files=getattr(args, "split_files", None),
+        fractions=getattr(args, "fractions", None) or ([0.8, 0.2, 0.0] if split == "segment"
+                                                       else [0.7, 0.15, 0.15]),
+        method=args.method, seed=args.seed, out=getattr(args, "out", "runs"),
+        name=getattr(args, "name", None), checkpoint_every=getattr(args, "checkpoint_every", 10),
+        cache_dir=args.cache_dir, use_cache=not args.no_cache, quick=quick)
+    if args.study:
+        config = replace(config, **STUDY_SETTINGS)
+    if split == "segment" and args.crops is None:
+        config.crops = 0  # crops are drawn per song; a window-level split has none to draw from
+    if quick:
+        config.epochs = 15
+    given = {k: getattr(args, k) for k in TRAINING_OPTIONS if getattr(args, k) is not None}
+    return replace(config, **given)
 
 
 def cmd_train(args):
     from .job import run_training
-    if args.crops < 0:
-        raise CommandError(f"--crops must be >= 0, got {args.crops}")
     config = _job_config(args)
     if args.resume:
         config.epochs = args.epochs  # None keeps the stored number
@@ -296,21 +317,14 @@ def cmd_gradcheck(args):
 
 def cmd_baselines(args):
     from .baselines import run_baselines
-    run_baselines(_job_config_for_experiments(args))
+    run_baselines(_job_config(args))
     return 0
 
 
 def cmd_cv(args):
     from .crossval import run_cv_command
-    run_cv_command(_job_config_for_experiments(args), folds=args.folds, study=args.study)
+    run_cv_command(_job_config(args), folds=args.folds)
     return 0
-
-
-def _job_config_for_experiments(args):
-    args.split, args.out, args.name, args.quick = "song", "runs", None, False
-    if args.crops < 0:
-        raise CommandError(f"--crops must be >= 0, got {args.crops}")
-    return _job_config(args)
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,

@@ -6,8 +6,6 @@ rest. Results are reported per fold, as mean +- std, and pooled over all
 held-out songs (one confusion matrix, per-genre precision / recall / F1).
 """
 
-from dataclasses import replace
-
 import numpy as np
 
 from .features import feature_dim, make_features
@@ -17,12 +15,6 @@ from .metrics import classification_report, confusion_matrix, song_level
 from .model import SoftmaxAutoencoderNetwork
 from .splits import song_folds
 from .train import RandomCropSource, Trainer, WindowSource, make_optimizer
-
-# The study's settings, as --study reproduces them: Adam at 1e-4 for 200 epochs on the
-# fixed grid of 25 windows per clip, gamma 0.9, no weight decay, no early stopping.
-STUDY = {"lr": 1e-4, "epochs": 200, "batch_size": 512, "gamma": 0.9, "crops": 0,
-         "weight_decay": 0.0, "patience": None, "input": "waveform", "optimizer": "adam"}
-
 
 def cross_validate(clipset, config, folds=5, log=print):
     """Run K-fold song-level cross-validation with the training settings of ``config``.
@@ -95,10 +87,8 @@ def format_cv(result, genre_names):
     return "\n".join(lines)
 
 
-def run_cv_command(config, folds=5, study=False, log=print):
+def run_cv_command(config, folds=5, log=print):
     """The ``numpy-sae cv`` command: data, folds, printed summary."""
-    if study:
-        config = replace(config, **STUDY)
     root, synthetic = locate_data(config, log)
     clipset = build_clipset(root, config.genres if config.genres != ["all"] else "all",
                             config.preprocessing(), cache_dir=config.cache_dir,

@@ -32,6 +32,12 @@ SYNTH_FULL = {"clips_per_genre": 100, "duration": 30.0}
 SYNTH_QUICK = {"clips_per_genre": 12, "duration": 10.0}
 
 
+# The study's training settings, as --study reproduces them: Adam at 1e-4 for 200 epochs
+# on the fixed grid of 25 windows per clip, gamma 0.9, no weight decay, no early stopping.
+STUDY_SETTINGS = {"lr": 1e-4, "epochs": 200, "batch_size": 512, "gamma": 0.9, "crops": 0,
+                  "weight_decay": 0.0, "patience": None, "input": "waveform", "optimizer": "adam"}
+
+
 class JobError(RuntimeError):
     """The job stopped for a reason the user should read (one line)."""
 
@@ -46,10 +52,14 @@ class JobConfig:
 
     data: str | None = None
     genres: list = field(default_factory=lambda: list(DEFAULT_GENRES))
-    epochs: int = 200
+    # Defaults chosen by 5-fold song-level cross-validation on real clips (README,
+    # "Beyond the study"): lr 1e-3 and fresh random crops every epoch beat the study's
+    # settings; with standardized inputs the reconstruction sums to ~500 per window,
+    # so gamma 0.01 gives it about the weight the study's unscaled audio gave it.
+    epochs: int = 100
     batch_size: int = 512
-    lr: float = 1e-4
-    gamma: float = 0.9
+    lr: float = 1e-3
+    gamma: float = 0.01
     code_dim: int = 64
     optimizer: str = "adam"
     weight_decay: float = 0.0
@@ -58,7 +68,7 @@ class JobConfig:
     split_files: list | None = None
     fractions: list = field(default_factory=lambda: [0.7, 0.15, 0.15])
     input: str = "waveform"
-    crops: int = 0
+    crops: int = 100
     method: str = "mean"
     factor: int = 40
     window: int = 500

@@ -29,8 +29,9 @@ def isolated_cache(tmp_path, monkeypatch):
 
 
 def train(tree, out, *extra):
+    # 8 training songs x 3 random crops = 24 windows: 3 batches of 8 per epoch.
     return main(["train", "--data", str(tree), "--genres", "classical,metal", "--epochs", "2",
-                 "--batch-size", "4", "--lr", "1e-3", "--out", str(out), *extra])
+                 "--batch-size", "8", "--crops", "3", "--out", str(out), *extra])
 
 
 def test_train_writes_a_complete_run_folder(tree, tmp_path, capsys):
@@ -73,7 +74,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tree, tmp_path, monkeypatch, capsys
 
     def step(self, params, grads):
         calls["n"] += 1
-        if calls["n"] == 5:  # in epoch 2 (3 batches of 4 per epoch)
+        if calls["n"] == 5:  # in epoch 2 (3 batches per epoch)
             raise KeyboardInterrupt
         original(self, params, grads)
     monkeypatch.setattr(optim.Adam, "step", step)
@@ -97,6 +98,17 @@ def test_predict_and_evaluate(tree, tmp_path, capsys):
     assert captured.err.count("\n") == 1 and "broken.wav" in captured.err
     assert main(["evaluate", str(tmp_path / "m" / "model.npz"), "--data", str(tree)]) == 0
     assert "all clips set, song level" in capsys.readouterr().out
+
+
+def test_study_and_segment_options(tree, tmp_path, capsys):
+    assert main(["train", "--data", str(tree), "--genres", "classical,metal", "--study",
+                 "--epochs", "1", "--split", "segment", "--out", str(tmp_path), "--name", "study"]) == 0
+    out = capsys.readouterr().out
+    assert "adam lr 0.0001, gamma 0.9" in out and "random crops" not in out
+    assert "segment split puts windows of one song on both sides" in out
+    assert main(["train", "--data", str(tree), "--genres", "classical,metal", "--split", "segment",
+                 "--crops", "2", "--out", str(tmp_path), "--name", "bad"]) == 1
+    assert "random crops need a song-level split" in capsys.readouterr().err
 
 
 def test_synth_command(tmp_path, capsys):
