@@ -9,18 +9,18 @@ Each is scored at window and song level on the test songs.
 
 import numpy as np
 
-from .features import feature_dim
+from .features import feature_dim, make_features
 from .gtzan import build_clipset
 from .job import locate_data, make_splits
 from .metrics import evaluate_predictions
 from .model import SoftmaxAutoencoderNetwork, SoftmaxClassifier
-from .train import Trainer, WindowSource, make_optimizer
+from .train import RandomCropSource, Trainer, WindowSource, make_optimizer
 
 
-def _train(model, x, y, validation, config, rng, log):
+def _train(model, source, validation, config, rng):
     trainer = Trainer(model, make_optimizer(config.optimizer, config.lr, config.weight_decay),
-                      WindowSource(x, y), validation=validation, batch_size=config.batch_size,
-                      rng=rng, patience=config.patience, log=log)
+                      source, validation=validation, batch_size=config.batch_size,
+                      rng=rng, patience=config.patience, log=None)
     trainer.fit(config.epochs)
     return model
 
@@ -40,7 +40,16 @@ def compare(clipset, config, log=print):
     x_test, y_test, song_test = splits.test if len(splits.test[1]) else splits.validation
     n_classes = len(clipset.genre_names)
     dim = feature_dim(config.input, config.window)
-    quiet = None
+
+    def source(encode=None):
+        # Every model sees the same training windows: the fixed grid or fresh random crops.
+        def features(x):
+            x = make_features(x, config.input)
+            return x if encode is None else encode(x)
+        if config.crops:
+            return RandomCropSource(clipset, splits.train_clips, config.crops, transform=features)
+        return WindowSource(x_train if encode is None else encode(x_train), y_train)
+
     state = init_rng.bit_generator.state
     train_state = train_rng.bit_generator.state
 
@@ -62,26 +71,26 @@ def compare(clipset, config, log=print):
     joint = SoftmaxAutoencoderNetwork(input_dim=dim, n_classes=n_classes, code_dim=config.code_dim,
                                       gamma=config.gamma, seed=fresh(init_rng, state))
     joint.fit_scaling(x_train)
-    _train(joint, x_train, y_train, (x_val, y_val), config, fresh(train_rng, train_state), quiet)
+    _train(joint, source(), (x_val, y_val), config, fresh(train_rng, train_state))
     score(f"joint softmax autoencoder (gamma {config.gamma:g})", joint.predict_proba(x_test))
 
     log("training the autoencoder alone (gamma 1), then a classifier on its codes ...")
     auto = SoftmaxAutoencoderNetwork(input_dim=dim, n_classes=n_classes, code_dim=config.code_dim,
                                      gamma=1.0, seed=fresh(init_rng, state))
     auto.fit_scaling(x_train)
-    _train(auto, x_train, y_train, None, config, fresh(train_rng, train_state), quiet)
-    codes_train, codes_val = auto.encode(x_train), auto.encode(x_val)
+    _train(auto, source(), None, config, fresh(train_rng, train_state))
     head = SoftmaxClassifier(input_dim=config.code_dim, n_classes=n_classes,
                              seed=fresh(init_rng, state))
-    _train(head, codes_train, y_train, (codes_val, y_val), config,
-           fresh(train_rng, train_state), quiet)
+    head.fit_scaling(auto.encode(x_train))
+    _train(head, source(encode=auto.encode), (auto.encode(x_val), y_val), config,
+           fresh(train_rng, train_state))
     score("autoencoder + separate 2-layer classifier (the study's baseline)",
           head.predict_proba(auto.encode(x_test)))
 
     log("training a 2-layer classifier on raw windows ...")
     raw = SoftmaxClassifier(input_dim=dim, n_classes=n_classes, seed=fresh(init_rng, state))
     raw.fit_scaling(x_train)
-    _train(raw, x_train, y_train, (x_val, y_val), config, fresh(train_rng, train_state), quiet)
+    _train(raw, source(), (x_val, y_val), config, fresh(train_rng, train_state))
     score("2-layer classifier on raw windows", raw.predict_proba(x_test))
     return rows
 
@@ -105,6 +114,7 @@ def run_baselines(config, log=print):
     rows = compare(clipset, config, log)
     log("")
     log(f"data: {'SYNTHETIC audio' if synthetic else root}; {len(clipset)} clips; "
-        f"{config.epochs} epochs, lr {config.lr:g}, seed {config.seed}")
+        f"{config.epochs} epochs, lr {config.lr:g}, crops {config.crops or 'off'}, "
+        f"input {config.input}, seed {config.seed}")
     log(format_table(rows, 1.0 / len(clipset.genre_names)))
     return rows

@@ -112,27 +112,31 @@ def _tone(freq, n, partials, decays, attack, rng, vibrato=0.0):
     return out
 
 
+_K = np.arange(1, 11, dtype=np.float32)
+# name -> (harmonic amplitudes, decay rate of each harmonic in 1/s, attack in s, vibrato depth)
+INSTRUMENTS = {
+    "strings": (1 / _K[:8], np.full(8, 0.3), 0.25, 0.006),
+    "organ": ([1, .6, .4, 0, .3, 0, .15, .1], np.full(8, 1.0), 0.01, 0.0),
+    "keys": (1 / _K[:8] ** 1.5, 1.5 + 0.8 * _K[:8], 0.005, 0.0),
+    "pluck": (1 / _K[:8], 3.0 + 2.5 * _K[:8], 0.002, 0.0),  # bright, high partials die first
+    "bass": ([1, .45, .2], [2.5, 4, 6], 0.004, 0.0),
+    "sub": ([1, .1], [0.9, 2], 0.003, 0.0),
+    "power": (1 / _K, np.full(10, 1.2), 0.003, 0.0),  # sawtooth-like, distorted below
+}
+
+
 def _instrument(name, freq, n, rng, drive=0.0):
     """One note (or power chord) of a named instrument; float32 shape (n,)."""
-    k = np.arange(1, 11, dtype=np.float32)
-    if name == "strings":
-        return _tone(freq, n, 1 / k[:8], np.full(8, 0.3), 0.25, rng, vibrato=0.006)
-    if name == "organ":
-        return _tone(freq, n, [1, .6, .4, 0, .3, 0, .15, .1], np.full(8, 1.0), 0.01, rng)
-    if name == "keys":
-        return _tone(freq, n, 1 / k[:8] ** 1.5, 1.5 + 0.8 * k[:8], 0.005, rng)
-    if name == "pluck":
-        return _tone(freq, n, 1 / k[:8], 3.0 + 2.5 * k[:8], 0.002, rng)
-    if name == "bass":
-        return _tone(freq, n, [1, .45, .2], [2.5, 4, 6], 0.004, rng)
-    if name == "sub":
-        return _tone(freq, n, [1, .1], [0.9, 2], 0.003, rng)
-    if name == "power":
-        # Root and fifth as sawtooth-like tones through a tanh: the distorted guitar.
-        tone = _tone(freq, n, 1 / k, np.full(10, 1.2), 0.003, rng) \
-            + _tone(freq * 1.4983, n, 1 / k, np.full(10, 1.2), 0.003, rng)
-        return np.tanh(max(drive, 0.5) * tone) / np.tanh(max(drive, 0.5))
-    raise ValueError(f"unknown instrument {name!r}")
+    if name not in INSTRUMENTS:
+        raise ValueError(f"unknown instrument {name!r}")
+    partials, decays, attack, vibrato = INSTRUMENTS[name]
+    if name != "power":
+        return _tone(freq, n, partials, decays, attack, rng, vibrato)
+    # Root and fifth through a tanh: the distorted guitar.
+    tone = _tone(freq, n, partials, decays, attack, rng) \
+        + _tone(freq * 1.4983, n, partials, decays, attack, rng)
+    gain = max(drive, 0.5)
+    return np.tanh(gain * tone) / np.tanh(gain)
 
 
 def _drum(kind, rng):

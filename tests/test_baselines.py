@@ -1,0 +1,25 @@
+import numpy as np
+
+from numpy_sae.baselines import compare, format_table
+from numpy_sae.gtzan import Preprocessing, build_clipset
+from numpy_sae.job import JobConfig
+from numpy_sae.synth import generate_dataset
+
+
+def test_three_models_on_one_split(tmp_path):
+    root = generate_dataset(tmp_path, genres=("classical", "metal"), clips_per_genre=7,
+                            duration=2.0, seed=3)
+    clips = build_clipset(root, ["classical", "metal"], Preprocessing(), use_cache=False,
+                          log=lambda s: None)
+    for crops in (0, 4):
+        config = JobConfig(epochs=2, batch_size=8, crops=crops)
+        lines = []
+        rows = compare(clips, config, log=lines.append)
+        assert [r["model"].split(" ")[0] for r in rows] == ["joint", "autoencoder", "2-layer"]
+        for r in rows:
+            assert 0.0 <= r["window_accuracy"] <= 1.0 and r["n_songs"] == 2 and r["n_windows"] == 4
+        table = format_table(rows, 0.5)
+        assert table.count("\n") == 5 and "| chance | 0.500 | 0.500 |" in table
+    again = compare(clips, config, log=lines.append)
+    assert [r["window_accuracy"] for r in again] == [r["window_accuracy"] for r in rows]
+    assert np.isfinite([r["song_accuracy"] for r in rows]).all()
