@@ -74,7 +74,8 @@ def peak_rss_mb():
 
 
 # ----- workers: each runs in its own process --------------------------------------------------
-def data(n=N_WINDOWS, seed=0):
+def data(n=None, seed=0):
+    n = N_WINDOWS if n is None else n
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n, INPUT), dtype=np.float32), rng.integers(0, 4, n)
 

@@ -4,7 +4,8 @@ The encoder f maps a window x to a code, the decoder g maps the code back to
 x, and a small classifier reads genre probabilities off the code. Training
 minimises L = gamma * ||x - g(f(x))||^2 + (1 - gamma) * cross_entropy, so
 the code is pushed to keep the signal and to separate the genres at once.
-This module holds only the network and its gradients: no optimizer, no data.
+:class:`SoftmaxClassifier` is the plain classifier the study's baselines use.
+This module holds only networks and their gradients: no optimizer, no data.
 """
 
 from collections import namedtuple

@@ -96,6 +96,10 @@ def test_predict_and_evaluate(tree, tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out.startswith(f"{song}: ") and "2 windows" in captured.out
     assert captured.err.count("\n") == 1 and "broken.wav" in captured.err
+    from scipy.io import wavfile
+    wavfile.write(tmp_path / "short.wav", 22050, np.zeros(2000, dtype=np.int16))
+    assert main(["predict", str(tmp_path / "m"), str(tmp_path / "short.wav")]) == 1
+    assert "short.wav: too short" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "m" / "model.npz"), "--data", str(tree)]) == 0
     assert "all clips set, song level" in capsys.readouterr().out
 
