@@ -1,30 +1,18 @@
 """The benchmark scripts' arithmetic (their timings are figures to read, never asserted)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_flops_match_the_architecture():
-    bench = load("benchmark")
+def test_flops_match_the_architecture(load_example):
+    bench = load_example("benchmark")
     weights = sum(a * b for a, b in bench.layer_shapes())
     assert weights + 1848 == 430_392  # 1848 biases
     # forward 2ab, backward 4ab per example, minus the first layer's unneeded dx
     assert bench.flops_per_epoch() == (6 * weights - 2 * 500 * 256) * 8000 == 18_522_112_000
 
 
-def test_numpy_worker_reports_epoch_times(monkeypatch):
-    bench = load("benchmark")
+def test_numpy_worker_reports_epoch_times(monkeypatch, load_example):
+    bench = load_example("benchmark")
     monkeypatch.setattr(bench, "N_WINDOWS", 600)
     result = bench.numpy_worker(2)
     assert len(result["epoch_seconds"]) == 2 and result["peak_rss_mb"] > 0

@@ -1,6 +1,5 @@
 """The classroom material: the walkthrough's numbers and the gradient check that fails on purpose."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +12,7 @@ from numpy_sae.teaching import BUGS, gradcheck_table, run_gradcheck_demo
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_walkthrough_numbers_agree():
+def test_walkthrough_numbers_agree(load_example):
     lines = []
     result = load_example("backprop_walkthrough").walkthrough(out=lines.append)
     text = "\n".join(lines)
