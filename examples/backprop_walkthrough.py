@@ -43,7 +43,7 @@ def walkthrough(out=print):
     enc_dense, enc_tanh = model.encoder.layers
     dec_dense, dec_linear = model.decoder.layers
     cls_dense, cls_tanh, cls_out, cls_linear = model.classifier.layers
-    gamma, n = model.gamma, len(x)
+    gamma = model.gamma
 
     out("=" * 78)
     out("A tiny deep softmax autoencoder: 4 inputs -> 3-unit tanh code -> 4 outputs,")

@@ -9,12 +9,11 @@ Each is scored at window and song level on the test songs.
 
 import numpy as np
 
-from .features import feature_dim, make_features
-from .gtzan import build_clipset
-from .job import locate_data, make_splits
+from .features import feature_dim
+from .job import load_clips, make_splits, training_source
 from .metrics import evaluate_predictions
 from .model import SoftmaxAutoencoderNetwork, SoftmaxClassifier
-from .train import RandomCropSource, Trainer, WindowSource, make_optimizer
+from .train import Trainer, make_optimizer
 
 
 def _train(model, source, validation, config, rng):
@@ -43,12 +42,7 @@ def compare(clipset, config, log=print):
 
     def source(encode=None):
         # Every model sees the same training windows: the fixed grid or fresh random crops.
-        def features(x):
-            x = make_features(x, config.input)
-            return x if encode is None else encode(x)
-        if config.crops:
-            return RandomCropSource(clipset, splits.train_clips, config.crops, transform=features)
-        return WindowSource(x_train if encode is None else encode(x_train), y_train)
+        return training_source(config, clipset, splits.train_clips, x_train, y_train, encode)
 
     state = init_rng.bit_generator.state
     train_state = train_rng.bit_generator.state
@@ -107,10 +101,7 @@ def format_table(rows, chance):
 
 def run_baselines(config, log=print):
     """Find the data (or make the synthetic set), compare, print the table."""
-    root, synthetic = locate_data(config, log)
-    clipset = build_clipset(root, config.genres if config.genres != ["all"] else "all",
-                            config.preprocessing(), cache_dir=config.cache_dir,
-                            use_cache=config.use_cache, log=log)
+    clipset, root, synthetic = load_clips(config, log)
     rows = compare(clipset, config, log)
     log("")
     log(f"data: {'SYNTHETIC audio' if synthetic else root}; {len(clipset)} clips; "

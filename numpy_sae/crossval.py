@@ -9,12 +9,11 @@ held-out songs (one confusion matrix, per-genre precision / recall / F1).
 import numpy as np
 
 from .features import feature_dim, make_features
-from .gtzan import build_clipset
-from .job import locate_data
+from .job import load_clips, training_source
 from .metrics import classification_report, confusion_matrix, song_level
 from .model import SoftmaxAutoencoderNetwork
 from .splits import song_folds
-from .train import RandomCropSource, Trainer, WindowSource, make_optimizer
+from .train import Trainer, make_optimizer
 
 def cross_validate(clipset, config, folds=5, log=print):
     """Run K-fold song-level cross-validation with the training settings of ``config``.
@@ -42,9 +41,7 @@ def cross_validate(clipset, config, folds=5, log=print):
                                           code_dim=config.code_dim, gamma=config.gamma,
                                           seed=np.random.default_rng(fold_seed[0]))
         model.fit_scaling(x_train)
-        source = (RandomCropSource(clipset, train, config.crops,
-                                   transform=lambda x: make_features(x, config.input))
-                  if config.crops else WindowSource(x_train, y_train))
+        source = training_source(config, clipset, train, x_train, y_train)
         validation = None
         if len(val):
             x_val, y_val, _ = clipset.windows(val)
@@ -89,10 +86,7 @@ def format_cv(result, genre_names):
 
 def run_cv_command(config, folds=5, log=print):
     """The ``numpy-sae cv`` command: data, folds, printed summary."""
-    root, synthetic = locate_data(config, log)
-    clipset = build_clipset(root, config.genres if config.genres != ["all"] else "all",
-                            config.preprocessing(), cache_dir=config.cache_dir,
-                            use_cache=config.use_cache, log=log)
+    clipset, root, synthetic = load_clips(config, log)
     log(f"{folds}-fold song-level cross-validation on {len(clipset)} clips "
         f"({'SYNTHETIC audio' if synthetic else root}); lr {config.lr:g}, {config.epochs} epochs, "
         f"gamma {config.gamma:g}, input {config.input}, crops {config.crops or 'off'}, "

@@ -23,6 +23,7 @@ from .gtzan import DEFAULT_GENRES, DataError, Preprocessing, build_clipset, defa
 from .metrics import classification_report, evaluate_predictions
 from .model import SoftmaxAutoencoderNetwork
 from .splits import read_split_files, segment_split, song_split
+from .synth import GENRES as SYNTH_GENRES
 from .synth import generate_dataset
 from .train import (RandomCropSource, Trainer, TrainingDiverged, TrainingInterrupted,
                     WindowSource, make_optimizer)
@@ -105,7 +106,7 @@ def locate_data(config, log):
         if Path(candidate).is_dir():
             return Path(candidate), False
     synth = SYNTH_QUICK if config.quick else SYNTH_FULL
-    genres = config.genres if config.genres != ["all"] else list(DEFAULT_GENRES)
+    genres = list(SYNTH_GENRES) if config.genres == ["all"] else config.genres
     cache = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
     root = cache / (f"synthetic-{'-'.join(genres)}-{synth['clips_per_genre']}x"
                     f"{synth['duration']:g}s-seed{config.seed}")
@@ -122,6 +123,21 @@ def locate_data(config, log):
         generate_dataset(root, genres=genres, seed=config.seed, **synth)
         log(f"generated in {time.perf_counter() - began:.1f} s")
     return root, True
+
+
+def load_clips(config, log):
+    """Locate the data (or make the synthetic set) and load its clips.
+
+    Returns (clipset, root, synthetic: bool).
+    """
+    root, synthetic = locate_data(config, log)
+    began = time.perf_counter()
+    clipset = build_clipset(root, "all" if config.genres == ["all"] else config.genres,
+                            config.preprocessing(), cache_dir=config.cache_dir,
+                            use_cache=config.use_cache, log=log)
+    log(f"{len(clipset)} clips of {len(clipset.genre_names)} genres "
+        f"({', '.join(clipset.genre_names)}) ready in {time.perf_counter() - began:.1f} s")
+    return clipset, root, synthetic
 
 
 @dataclass
@@ -152,6 +168,23 @@ def make_splits(clipset, config, rng):
     else:
         raise ValueError(f"split must be 'song' or 'segment', got {config.split!r}")
     return Splits(*[subset(c) for c in clips], train_clips=clips[0])
+
+
+def training_source(config, clipset, train_clips, x_train, y_train, encode=None):
+    """Where training windows come from: fresh random crops of the training songs
+    (``config.crops`` per song per epoch) or the fixed grid ``x_train`` (n, D), ``y_train`` (n,).
+
+    encode : optional callable applied after the input features (e.g. a frozen encoder).
+    """
+    def features(x):
+        x = make_features(x, config.input)
+        return x if encode is None else encode(x)
+
+    if config.crops:
+        if train_clips is None:
+            raise JobError("random crops need a song-level split (--split song)")
+        return RandomCropSource(clipset, train_clips, config.crops, transform=features)
+    return WindowSource(x_train if encode is None else encode(x_train), y_train)
 
 
 # ----- the run folder ------------------------------------------------------------------------
@@ -197,13 +230,7 @@ def run_training(config, resume=None, log=print):
             stored.epochs = config.epochs
         config = stored
         log(f"resuming {run_dir} from epoch {trainer_state['epoch']} to {config.epochs}")
-    root, synthetic = locate_data(config, log)
-    began = time.perf_counter()
-    clipset = build_clipset(root, config.genres if config.genres != ["all"] else "all",
-                            config.preprocessing(), cache_dir=config.cache_dir,
-                            use_cache=config.use_cache, log=log)
-    log(f"{len(clipset)} clips of {len(clipset.genre_names)} genres "
-        f"({', '.join(clipset.genre_names)}) ready in {time.perf_counter() - began:.1f} s")
+    clipset, root, synthetic = load_clips(config, log)
     seeds = np.random.SeedSequence(config.seed).spawn(3)
     split_rng, init_rng, train_rng = (np.random.default_rng(s) for s in seeds)
     splits = make_splits(clipset, config, split_rng)
@@ -226,13 +253,7 @@ def run_training(config, resume=None, log=print):
             raise JobError(f"run folder {run_dir} already holds a model; pick another --name "
                            f"or continue it with --resume {run_dir}")
         run_dir.mkdir(parents=True, exist_ok=True)
-    if config.crops:
-        if splits.train_clips is None:
-            raise JobError("random crops need a song-level split (--split song)")
-        source = RandomCropSource(clipset, splits.train_clips, config.crops,
-                                  transform=lambda x: make_features(x, config.input))
-    else:
-        source = WindowSource(x_train, y_train)
+    source = training_source(config, clipset, splits.train_clips, x_train, y_train)
     optimizer = make_optimizer(config.optimizer, config.lr, config.weight_decay)
     trainer = Trainer(model, optimizer, source, validation=splits.validation[:2],
                       batch_size=config.batch_size, rng=train_rng, patience=config.patience,
