@@ -115,6 +115,16 @@ def test_study_and_segment_options(tree, tmp_path, capsys):
     assert "random crops need a song-level split" in capsys.readouterr().err
 
 
+def test_spectrum_model_predicts_with_its_own_input(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "spec", "--input", "spectrum") == 0
+    model, meta, _ = load_model_file(tmp_path / "spec" / "model.npz")
+    assert meta["input"] == "spectrum" and model.input_dim == 251
+    song = tree / "genres_original" / "classical" / "classical.00001.wav"
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "spec"), str(song)]) == 0
+    assert "2 windows" in capsys.readouterr().out
+
+
 def test_synth_command(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "s"), "--genres", "pop,jazz", "--clips", "2",
                  "--duration", "1"]) == 0

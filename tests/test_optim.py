@@ -119,3 +119,29 @@ def test_bad_hyperparameters(make):
 def test_mismatched_keys():
     with pytest.raises(ValueError, match="same keys"):
         SGD(0.1).step({"a": np.zeros(1)}, {"b": np.zeros(1)})
+
+
+def test_decoupled_weight_decay_is_the_gradient_step_of_an_l2_penalty(rng):
+    # With zero loss gradients Adam's own step is 0, so one AdamW step is exactly
+    # p <- p - lr * grad((wd / 2) * ||W||^2): checked against centered differences.
+    from numpy_sae.gradcheck import numerical_gradient, relative_error
+    from numpy_sae.model import SoftmaxAutoencoderNetwork
+
+    model = SoftmaxAutoencoderNetwork(input_dim=6, n_classes=2, code_dim=3, encoder_hidden=(4,),
+                                      classifier_hidden=3, dtype=np.float64, seed=1)
+    params = model.parameters()
+    for p in params.values():
+        p[...] = rng.standard_normal(p.shape)
+    before = {k: v.copy() for k, v in params.items()}
+    lr, wd = 0.01, 0.3
+
+    def penalty():
+        return 0.5 * wd * sum(float(np.sum(p * p)) for p in params.values() if p.ndim == 2)
+    expected = {k: -lr * numerical_gradient(penalty, p) for k, p in params.items()}
+    Adam(lr=lr, weight_decay=wd).step(params, {k: np.zeros_like(v) for k, v in params.items()})
+    for k in params:
+        step = params[k] - before[k]
+        if params[k].ndim == 2:
+            assert relative_error(step, expected[k]) < 1e-6
+        else:
+            assert not step.any() and not expected[k].any()  # biases are never decayed
