@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -274,9 +275,12 @@ def run_training(config, resume=None, log=print):
         f"{config.batch_size}, {config.optimizer} lr {config.lr:g}, gamma {config.gamma:g}, "
         f"input {config.input}" + (f", {config.crops} random crops per clip" if config.crops else ""))
     train_began = time.perf_counter()
-    # SIGTERM (e.g. a closed terminal or a job scheduler) is treated like Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) \
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else None
+    # SIGTERM (e.g. a closed terminal or a job scheduler) is treated like Ctrl-C. Only the
+    # main thread may install handlers; elsewhere the default behaviour stays.
+    previous = None
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         trainer.fit(config.epochs, on_epoch_end=periodic)
     except TrainingInterrupted:

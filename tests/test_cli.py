@@ -169,3 +169,22 @@ def test_run_folder_is_never_overwritten(tree, tmp_path, capsys):
     assert train(tree, tmp_path, "--name", "same") == 0
     assert train(tree, tmp_path, "--name", "same") == 1
     assert "already holds a model" in capsys.readouterr().err
+
+
+def test_sigterm_saves_like_ctrl_c(tree, tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    from numpy_sae import optim
+    original = optim.Adam.step
+    calls = {"n": 0}
+
+    def step(self, params, grads):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        original(self, params, grads)
+    monkeypatch.setattr(optim.Adam, "step", step)
+    assert train(tree, tmp_path, "--name", "term", "--epochs", "3") == 130
+    assert "interrupted: saved the state after epoch 1" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
