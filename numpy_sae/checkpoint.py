@@ -117,6 +117,8 @@ def load_model_file(path, cls=SoftmaxAutoencoderNetwork):
     try:
         record = json.loads(str(arrays["record"]))
         config = record["model"]
+        if not isinstance(config, dict):
+            raise TypeError("the architecture is not a mapping")
     except (KeyError, ValueError, TypeError) as exc:
         fail(f"settings record is missing or damaged ({exc})")
     try:
@@ -173,4 +175,9 @@ def load_model_file(path, cls=SoftmaxAutoencoderNetwork):
                 fail(f"training state is incomplete (missing {', '.join(absent)})")
         except KeyError as exc:
             fail(f"training state is incomplete (missing {exc})")
-    return model, record.get("meta", {}), trainer_state
+        except (TypeError, ValueError, AttributeError) as exc:
+            fail(f"training state is damaged ({exc})")
+    meta = record.get("meta", {})
+    if not isinstance(meta, dict):
+        fail("settings record is damaged (meta is not a mapping)")
+    return model, meta, trainer_state

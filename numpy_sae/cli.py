@@ -234,12 +234,12 @@ def _model_path(path):
 
 
 def cmd_evaluate(args):
-    from .checkpoint import load_model_file
     from .features import make_features
     from .gtzan import Preprocessing, build_clipset
     from .job import evaluate_subsets, format_report
+    from .predict import load_audio_model
 
-    model, meta, _ = load_model_file(_model_path(args.model))
+    model, meta = load_audio_model(_model_path(args.model))
     pre = Preprocessing(**meta["preprocessing"])
     clipset = build_clipset(args.data, meta["genre_names"], pre, cache_dir=args.cache_dir,
                             use_cache=not args.no_cache)
@@ -252,10 +252,9 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from .predict import predict_file
-    from .checkpoint import load_model_file
+    from .predict import load_audio_model, predict_file
 
-    model, meta, _ = load_model_file(_model_path(args.model))
+    model, meta = load_audio_model(_model_path(args.model))
     failed = 0
     for path in args.files:
         try:

@@ -54,11 +54,8 @@ class SoftmaxAutoencoder(SoftmaxAutoencoderNetwork):
         self.history_ = None
         self.loss_curve_ = None
 
-    def config(self):
-        return {**super().config(), "lr": self.lr, "epochs": self.epochs,
-                "batch_size": self.batch_size, "optimizer": self.optimizer,
-                "weight_decay": self.weight_decay, "patience": self.patience,
-                "standardize": self.standardize}
+    _TRAINING = ("lr", "epochs", "batch_size", "optimizer", "weight_decay", "patience",
+                 "standardize")
 
     def fit(self, x, y, validation_data=None):
         """Train on windows x (N, input_dim) with labels y (N,); returns self.
@@ -91,11 +88,19 @@ class SoftmaxAutoencoder(SoftmaxAutoencoderNetwork):
         return accuracy(self._check_y(y, len(x)), self.predict(x))
 
     def save(self, path, meta=None):
-        """Write weights, scaling and settings to a model file (atomically)."""
-        save_model_file(path, self, meta)
+        """Write weights, scaling and settings to a model file (atomically).
+
+        The training settings go into the file's metadata (under "estimator"),
+        beside the architecture, so any numpy_sae loader can read the network.
+        """
+        training = {name: getattr(self, name) for name in self._TRAINING}
+        save_model_file(path, self, {**(meta or {}), "estimator": training})
 
     @classmethod
     def load(cls, path):
         """Read a model file written by :meth:`save` or the main job."""
-        model, _, _ = load_model_file(path, cls=cls)
+        model, meta, _ = load_model_file(path, cls=cls)
+        for name, value in meta.get("estimator", {}).items():
+            if name in cls._TRAINING:
+                setattr(model, name, value)
         return model

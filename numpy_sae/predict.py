@@ -7,9 +7,34 @@ own scaling), then the window probabilities are averaged: a song-level answer.
 
 import numpy as np
 
-from .audio import frame, load_audio, downsample
-from .features import make_features
+from .audio import downsample, frame, load_audio
+from .checkpoint import ModelFileError, load_model_file
+from .features import feature_dim, make_features
 from .gtzan import Preprocessing
+
+
+def load_audio_model(path):
+    """Load a model file that can classify audio: weights plus the settings of its data.
+
+    Returns (model, meta). Raises ModelFileError when the file lacks what
+    ``predict`` needs (genre names, preprocessing, input kind), e.g. a model
+    saved by ``SoftmaxAutoencoder.save`` without them, or when they disagree
+    with the network's shape.
+    """
+    model, meta, _ = load_model_file(path)
+    try:
+        names = [str(n) for n in meta["genre_names"]]
+        pre = Preprocessing(**meta["preprocessing"])
+        width = feature_dim(meta["input"], pre.window)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: has no usable audio settings ({exc}); models written by "
+                             "numpy-sae train have them") from None
+    if len(names) != model.n_classes or width != model.input_dim:
+        raise ModelFileError(f"{path}: audio settings ({len(names)} genres, {width} inputs) do "
+                             f"not match the network ({model.n_classes} classes, "
+                             f"{model.input_dim} inputs)")
+    meta = dict(meta, genre_names=names)
+    return model, meta
 
 
 def predict_file(model, meta, path):

@@ -188,3 +188,15 @@ def test_sigterm_saves_like_ctrl_c(tree, tmp_path, monkeypatch, capsys):
     assert train(tree, tmp_path, "--name", "term", "--epochs", "3") == 130
     assert "interrupted: saved the state after epoch 1" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+def test_predict_needs_a_model_with_audio_settings(tmp_path, capsys):
+    from numpy_sae import SoftmaxAutoencoder
+    SoftmaxAutoencoder(n_classes=2).save(tmp_path / "bare.npz")  # weights only, no audio meta
+    assert main(["predict", str(tmp_path / "bare.npz"), "x.wav"]) == 1
+    err = capsys.readouterr().err
+    assert "bare.npz: has no usable audio settings" in err and "Traceback" not in err
+    SoftmaxAutoencoder(n_classes=2).save(tmp_path / "odd.npz", meta={
+        "genre_names": ["a", "b", "c"], "preprocessing": {}, "input": "waveform"})
+    assert main(["predict", str(tmp_path / "odd.npz"), "x.wav"]) == 1
+    assert "3 genres, 500 inputs) do not match the network (2 classes" in capsys.readouterr().err
