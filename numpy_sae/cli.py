@@ -235,7 +235,7 @@ def _model_path(path):
 
 def cmd_evaluate(args):
     from .features import make_features
-    from .gtzan import Preprocessing, build_clipset
+    from .gtzan import Preprocessing, build_clipset, resolve_root
     from .job import evaluate_subsets, format_report
     from .predict import load_audio_model
 
@@ -246,8 +246,13 @@ def cmd_evaluate(args):
     x, y, song = clipset.windows()
     results = evaluate_subsets(model, {"all clips": (make_features(x, meta["input"]), y, song)},
                                meta["genre_names"])
-    print(format_report(results, meta["genre_names"],
-                        [f"model {args.model} on {args.data}: {len(clipset)} clips"]))
+    header = [f"model {args.model} on {args.data}: {len(clipset)} clips"]
+    trained_on = meta.get("data_root")
+    if trained_on and Path(trained_on).is_dir() and \
+            resolve_root(trained_on).resolve() == resolve_root(args.data).resolve():
+        header.append("note: this is the folder the model was trained on, so these figures "
+                      "include its training songs; they overstate accuracy on new music")
+    print(format_report(results, meta["genre_names"], header))
     return 0
 
 

@@ -101,7 +101,8 @@ def test_predict_and_evaluate(tree, tmp_path, capsys):
     assert main(["predict", str(tmp_path / "m"), str(tmp_path / "short.wav")]) == 1
     assert "short.wav: too short" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "m" / "model.npz"), "--data", str(tree)]) == 0
-    assert "all clips set, song level" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "all clips set, song level" in out and "include its training songs" in out
 
 
 def test_study_and_segment_options(tree, tmp_path, capsys):
