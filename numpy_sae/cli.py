@@ -145,7 +145,8 @@ def build_parser():
     p.add_argument("model", help="model.npz or a run folder")
     p.add_argument("--data", required=True, metavar="DIR", help="folder of music, as for train")
     p.add_argument("--no-cache", action="store_true", help="rebuild the arrays; write no cache")
-    p.add_argument("--cache-dir", metavar="DIR")
+    p.add_argument("--cache-dir", metavar="DIR", help="where arrays are cached (default: "
+                   "$NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
 
     p = sub.add_parser("predict", help="genre probabilities of your own WAV/AU files",
                        description="Averages the window probabilities of each file (song level).")
@@ -159,7 +160,8 @@ def build_parser():
                    help="comma-separated genre names, or 'all' for all ten")
     p.add_argument("--clips", type=positive_int, default=100, help="clips per genre (100)")
     p.add_argument("--duration", type=positive_float, default=30.0, help="seconds per clip (30)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the generator; the same seed writes byte-identical files (0)")
 
     p = sub.add_parser("gradcheck", help="check every gradient of a model numerically",
                        description="Prints each parameter's shape and max relative error "
@@ -169,13 +171,15 @@ def build_parser():
                    "of the full 430k-parameter model")
     p.add_argument("--entries", type=positive_int, default=8,
                    help="entries sampled per tensor with --size study (8)")
-    p.add_argument("--gamma", type=unit_float, default=0.9)
+    p.add_argument("--gamma", type=unit_float, default=0.9,
+                   help="weight of the reconstruction term in the checked loss (0.9)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="float32 shows why checks need float64")
     p.add_argument("--break", dest="bug", default=None, metavar="BUG",
                    help="break one backward pass on purpose to see the check catch it "
                    "(tanh-derivative, code-sum, batch-mean, bias-sum)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights, the examples and the sampled entries (0)")
 
     p = sub.add_parser("baselines", help="joint model vs the study's baselines on one split",
                        description="Joint softmax autoencoder, autoencoder + separately trained "
