@@ -10,17 +10,13 @@ Each is scored at window and song level on the test songs.
 import numpy as np
 
 from .features import feature_dim
-from .job import load_clips, make_splits, training_source
+from .job import load_clips, make_splits, make_trainer, new_joint_model, training_source
 from .metrics import evaluate_predictions
-from .model import SoftmaxAutoencoderNetwork, SoftmaxClassifier
-from .train import Trainer, make_optimizer
+from .model import SoftmaxClassifier
 
 
 def _train(model, source, validation, config, rng):
-    trainer = Trainer(model, make_optimizer(config.optimizer, config.lr, config.weight_decay),
-                      source, validation=validation, batch_size=config.batch_size,
-                      rng=rng, patience=config.patience, log=None)
-    trainer.fit(config.epochs)
+    make_trainer(config, model, source, validation, rng).fit(config.epochs)
     return model
 
 
@@ -62,16 +58,12 @@ def compare(clipset, config, log=print):
         log(f"  {name}: window {r['window']['accuracy']:.3f}, song {r['song']['accuracy']:.3f}")
 
     log("training the joint softmax autoencoder ...")
-    joint = SoftmaxAutoencoderNetwork(input_dim=dim, n_classes=n_classes, code_dim=config.code_dim,
-                                      gamma=config.gamma, seed=fresh(init_rng, state))
-    joint.fit_scaling(x_train)
+    joint = new_joint_model(config, n_classes, x_train, fresh(init_rng, state))
     _train(joint, source(), (x_val, y_val), config, fresh(train_rng, train_state))
     score(f"joint softmax autoencoder (gamma {config.gamma:g})", joint.predict_proba(x_test))
 
     log("training the autoencoder alone (gamma 1), then a classifier on its codes ...")
-    auto = SoftmaxAutoencoderNetwork(input_dim=dim, n_classes=n_classes, code_dim=config.code_dim,
-                                     gamma=1.0, seed=fresh(init_rng, state))
-    auto.fit_scaling(x_train)
+    auto = new_joint_model(config, n_classes, x_train, fresh(init_rng, state), gamma=1.0)
     _train(auto, source(), None, config, fresh(train_rng, train_state))
     head = SoftmaxClassifier(input_dim=config.code_dim, n_classes=n_classes,
                              seed=fresh(init_rng, state))

@@ -8,12 +8,10 @@ held-out songs (one confusion matrix, per-genre precision / recall / F1).
 
 import numpy as np
 
-from .features import feature_dim, make_features
-from .job import load_clips, training_source
-from .metrics import classification_report, confusion_matrix, song_level
-from .model import SoftmaxAutoencoderNetwork
+from .features import make_features
+from .job import load_clips, make_trainer, new_joint_model, training_source
+from .metrics import classification_report, evaluate_predictions
 from .splits import song_folds
-from .train import Trainer, make_optimizer
 
 def cross_validate(clipset, config, folds=5, log=print):
     """Run K-fold song-level cross-validation with the training settings of ``config``.
@@ -26,7 +24,6 @@ def cross_validate(clipset, config, folds=5, log=print):
     rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
     fold_ids = song_folds(clipset.labels, folds, rng)
     n_classes = len(clipset.genre_names)
-    dim = feature_dim(config.input, config.window)
     out = {"window": [], "song": [], "n_songs": [], "n_windows": [],
            "window_cm": np.zeros((n_classes, n_classes), dtype=np.int64),
            "song_cm": np.zeros((n_classes, n_classes), dtype=np.int64)}
@@ -36,33 +33,27 @@ def cross_validate(clipset, config, folds=5, log=print):
         train = np.setdiff1d(np.arange(len(clipset)), np.concatenate([test, val]))
         x_train, y_train, _ = clipset.windows(train)
         x_train = make_features(x_train, config.input)
-        fold_seed = np.random.SeedSequence([config.seed, k]).spawn(2)
-        model = SoftmaxAutoencoderNetwork(input_dim=dim, n_classes=n_classes,
-                                          code_dim=config.code_dim, gamma=config.gamma,
-                                          seed=np.random.default_rng(fold_seed[0]))
-        model.fit_scaling(x_train)
-        source = training_source(config, clipset, train, x_train, y_train)
+        init_rng, train_rng = (np.random.default_rng(s)
+                               for s in np.random.SeedSequence([config.seed, k]).spawn(2))
+        model = new_joint_model(config, n_classes, x_train, init_rng)
         validation = None
         if len(val):
             x_val, y_val, _ = clipset.windows(val)
             validation = (make_features(x_val, config.input), y_val)
-        trainer = Trainer(model, make_optimizer(config.optimizer, config.lr, config.weight_decay),
-                          source, validation=validation, batch_size=config.batch_size,
-                          rng=np.random.default_rng(fold_seed[1]), patience=config.patience,
-                          log=None)
+        trainer = make_trainer(config, model,
+                               training_source(config, clipset, train, x_train, y_train),
+                               validation, train_rng)
         trainer.fit(config.epochs)
         x_test, y_test, song_test = clipset.windows(test)
-        proba = model.predict_proba(make_features(x_test, config.input))
-        pred = proba.argmax(axis=1)
-        _, y_song, pred_song, _ = song_level(proba, song_test, y_test)
-        out["window"].append(float(np.mean(pred == y_test)))
-        out["song"].append(float(np.mean(pred_song == y_song)))
-        out["n_windows"].append(len(y_test))
-        out["n_songs"].append(len(y_song))
-        out["window_cm"] += confusion_matrix(y_test, pred, n_classes)
-        out["song_cm"] += confusion_matrix(y_song, pred_song, n_classes)
-        log(f"fold {k + 1}/{folds}: window {out['window'][-1]:.3f} ({len(y_test)} windows), "
-            f"song {out['song'][-1]:.3f} ({len(y_song)} songs), {trainer.epoch} epochs")
+        result = evaluate_predictions(model.predict_proba(make_features(x_test, config.input)),
+                                      y_test, song_test, clipset.genre_names)
+        for level in ("window", "song"):
+            out[level].append(result[level]["accuracy"])
+            out[f"n_{level}s"].append(result[level]["n"])
+            out[f"{level}_cm"] += np.array(result[level]["confusion_matrix"])
+        log(f"fold {k + 1}/{folds}: window {out['window'][-1]:.3f} ({out['n_windows'][-1]} "
+            f"windows), song {out['song'][-1]:.3f} ({out['n_songs'][-1]} songs), "
+            f"{trainer.epoch} epochs")
     for level in ("window", "song"):
         out[f"{level}_mean"] = float(np.mean(out[level]))
         out[f"{level}_std"] = float(np.std(out[level]))
