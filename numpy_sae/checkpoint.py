@@ -8,13 +8,13 @@ file and what is wrong with it.
 """
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .model import SoftmaxAutoencoderNetwork
+from .npzio import atomic_savez
 
 FORMAT = "numpy_sae-model"
 FORMAT_VERSION = 1
@@ -22,21 +22,6 @@ FORMAT_VERSION = 1
 
 class ModelFileError(ValueError):
     """A model file that is missing, damaged, tampered with or from another version."""
-
-
-def _atomic_savez(path, arrays):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def save_model_file(path, model, meta=None, trainer_state=None):
@@ -66,7 +51,7 @@ def save_model_file(path, model, meta=None, trainer_state=None):
         for k, v in (trainer_state["best_params"] or {}).items():
             arrays[f"best/{k}"] = v
     arrays["record"] = np.array(json.dumps(record))
-    _atomic_savez(path, arrays)
+    atomic_savez(path, arrays)
 
 
 def _read_arrays(path):

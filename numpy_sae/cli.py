@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .job import STUDY_SETTINGS, JobConfig
+from .splits import check_fractions
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -61,15 +62,11 @@ def genre_list(text):
 
 def fractions(text):
     try:
-        values = [float(v) for v in text.split(",")]
+        return list(check_fractions(text.split(",")))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected three fractions like 0.7,0.15,0.15, "
+        raise argparse.ArgumentTypeError(f"expected three fractions >= 0 summing to 1, like "
+                                         f"0.7,0.15,0.15 (train and validation > 0), "
                                          f"got {text!r}") from None
-    if len(values) != 3 or min(values) < 0 or values[0] <= 0 or values[1] <= 0 \
-            or abs(sum(values) - 1) > 1e-6:
-        raise argparse.ArgumentTypeError(f"expected three fractions >= 0 summing to 1 (train and "
-                                         f"validation > 0), got {text!r}")
-    return values
 
 
 # ----- the parser --------------------------------------------------------------------------

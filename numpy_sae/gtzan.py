@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import AUDIO_EXTENSIONS, AudioError, downsample, frame, load_audio, n_windows
+from .npzio import atomic_savez
 
 ALL_GENRES = ("blues", "classical", "country", "disco", "hiphop",
               "jazz", "metal", "pop", "reggae", "rock")
@@ -206,19 +207,13 @@ def _cache_key(genre_root, files, genre_names, preprocessing):
 
 
 def save_clipset(clipset, path):
-    """Write a ClipSet to ``path`` (.npz) atomically: a temp file, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    skipped = np.array(clipset.skipped, dtype=str).reshape(-1, 2)
-    with open(tmp, "wb") as fh:
-        np.savez(fh, signals=clipset.signals, offsets=clipset.offsets, labels=clipset.labels,
-                 paths=np.array(clipset.paths, dtype=str),
-                 genre_names=np.array(clipset.genre_names, dtype=str), skipped=skipped,
-                 preprocessing=np.array(json.dumps(clipset.preprocessing.to_dict())))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write a ClipSet to ``path`` (.npz) atomically (see :mod:`numpy_sae.npzio`)."""
+    atomic_savez(path, {
+        "signals": clipset.signals, "offsets": clipset.offsets, "labels": clipset.labels,
+        "paths": np.array(clipset.paths, dtype=str),
+        "genre_names": np.array(clipset.genre_names, dtype=str),
+        "skipped": np.array(clipset.skipped, dtype=str).reshape(-1, 2),
+        "preprocessing": np.array(json.dumps(clipset.preprocessing.to_dict()))})
 
 
 def load_clipset(path):

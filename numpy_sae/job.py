@@ -133,8 +133,7 @@ def load_clips(config, log):
     """
     root, synthetic = locate_data(config, log)
     began = time.perf_counter()
-    clipset = build_clipset(root, "all" if config.genres == ["all"] else config.genres,
-                            config.preprocessing(), cache_dir=config.cache_dir,
+    clipset = build_clipset(root, config.genres, config.preprocessing(), cache_dir=config.cache_dir,
                             use_cache=config.use_cache, log=log)
     log(f"{len(clipset)} clips of {len(clipset.genre_names)} genres "
         f"({', '.join(clipset.genre_names)}) ready in {time.perf_counter() - began:.1f} s")
