@@ -5,6 +5,8 @@ arrays in place, so the arrays the layers hold stay the ones being trained.
 They know nothing about layers or models: only matching keys of two dicts.
 """
 
+import math
+
 import numpy as np
 
 
@@ -148,7 +150,9 @@ class Adam(Optimizer):
         v += tmp
         # Fold both bias corrections into one step size and one eps:
         # lr * m_hat / (sqrt(v_hat) + eps) = step * m / (sqrt(v) + eps * sqrt(1 - b2**t)).
-        correction2 = np.sqrt(1.0 - b2 ** self.t)
+        # math.sqrt keeps these plain Python floats: a NumPy float64 scalar would make
+        # NumPy run the float32 in-place operations below in float64 and cast back.
+        correction2 = math.sqrt(1.0 - b2 ** self.t)
         step = self.lr * correction2 / (1.0 - b1 ** self.t)
         if self.weight_decay and p.ndim >= 2:
             p *= 1.0 - self.lr * self.weight_decay

@@ -177,12 +177,11 @@ class Trainer:
         params = self.model.parameters()
         sums = np.zeros(3)
         correct = 0
-        # Minibatches are gathered into one reused buffer instead of a new array per step.
-        buffer = np.empty((min(self.batch_size, len(y)), x.shape[1]), dtype=x.dtype)
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            yb = y[idx]
-            xb = np.take(x, idx, axis=0, out=buffer[:len(idx)])
+            # Plain fancy indexing: np.take(..., out=buffer) looks cheaper but buffers
+            # internally (mode="raise") and gathered 3x slower here.
+            xb, yb = x[idx], y[idx]
             loss, grads = self.model.loss_and_gradients(xb, yb)
             if not np.isfinite(loss):
                 # Checked before the step, so the weights are never overwritten by NaNs.
