@@ -7,6 +7,32 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
+class DtypeSpy(np.ndarray):
+    """An ndarray that records (ufunc name, dtype) for every array operand of every ufunc
+    it takes part in, and passes the spy on to results, so whole computations are seen."""
+
+    seen = []
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        for a in inputs + (out or ()):
+            if isinstance(a, (np.ndarray, np.generic)):
+                DtypeSpy.seen.append((ufunc.__name__, np.dtype(a.dtype)))
+        plain = [a.view(np.ndarray) if isinstance(a, DtypeSpy) else a for a in inputs]
+        if out is None:
+            result = getattr(ufunc, method)(*plain, **kwargs)
+            return result.view(DtypeSpy) if isinstance(result, np.ndarray) else result
+        kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, DtypeSpy) else o for o in out)
+        getattr(ufunc, method)(*plain, **kwargs)
+        return out[0] if len(out) == 1 else out  # `a += b` rebinds a to this: keep the spy
+
+
+@pytest.fixture
+def dtype_spy():
+    """The DtypeSpy class with an empty record."""
+    DtypeSpy.seen = []
+    return DtypeSpy
+
+
 @pytest.fixture
 def rng():
     """A fresh, seeded generator per test: tests never share random state."""

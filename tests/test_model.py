@@ -109,6 +109,24 @@ def test_float32_end_to_end(rng, monkeypatch):
     assert model.encode(x).dtype == np.float32
 
 
+def test_a_float32_training_step_never_computes_in_float64(rng, dtype_spy):
+    # float64 scalars or arrays meeting float32 ones make NumPy upcast silently; every
+    # operand of every ufunc in the forward and backward pass must be float32.
+    model = SoftmaxAutoencoderNetwork(input_dim=20, n_classes=3, code_dim=4, encoder_hidden=(8,),
+                                      dtype=np.float32)
+    for part in (model.encoder, model.decoder, model.classifier):
+        for layer in part.layers:
+            for k in layer.params:
+                layer.params[k] = layer.params[k].view(dtype_spy)
+    model.input_mean = model.input_mean.view(dtype_spy)
+    model.input_scale = model.input_scale.view(dtype_spy)
+    x = rng.standard_normal((6, 20)).astype(np.float32).view(dtype_spy)
+    model.loss_and_gradients(x, rng.integers(0, 3, 6))
+    ufuncs = {name for name, _ in dtype_spy.seen}
+    assert {"matmul", "exp", "add", "multiply"} <= ufuncs
+    assert {dtype for _, dtype in dtype_spy.seen} == {np.dtype(np.float32)}
+
+
 def test_same_seed_is_bit_identical_and_seeds_differ(rng):
     x, y = batch(rng)
     a, b, c = tiny_model(seed=5), tiny_model(seed=5), tiny_model(seed=6)
