@@ -1,14 +1,17 @@
 """Speed of training the study's network: numpy_sae against idiomatic PyTorch on this CPU.
 
-    python examples/benchmark.py                 # everything (about 3 minutes on 2 cores)
+    python examples/benchmark.py                 # everything (about 4 minutes on 2 cores)
     python examples/benchmark.py --rounds 5 --epochs 15 --skip-study-run
+    python examples/benchmark.py --profile       # where an epoch's time goes
 
 Prints figures, asserts nothing. Each round trains the study configuration
 (430,392 parameters, batch 512, Adam) on 8000 random float32 windows in a
 fresh process, first numpy_sae then (if ``torch`` imports) PyTorch, and takes
-the median seconds per epoch with the first epoch left out. Also: FLOPs per
-epoch from the architecture, the matrix-product ceiling measured on the
-model's own shapes, the full 200-epoch study run (time and peak memory), the
+the median seconds per epoch with the first epoch left out. The numpy_sae
+process then times the model's own matrix products alone (the ceiling: no
+epoch can be faster), so each round's fraction of the ceiling compares two
+figures taken under the same machine conditions. Also: FLOPs per epoch from
+the architecture, the full 200-epoch study run (time and peak memory), the
 time to build the 400-clip dataset, and ``predict`` latency on a 30 s clip.
 torch is not a dependency of numpy_sae: without it that column is skipped.
 """
