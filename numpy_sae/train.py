@@ -73,6 +73,11 @@ class RandomCropSource:
         self._starts = clipset.offsets[self.clips]
         self._room = lengths - self.window + 1  # number of valid start positions per clip
         self.y = np.repeat(clipset.labels[self.clips], self.per_clip)
+        # Every window of the concatenated signals as a read-only strided view (no
+        # copy): a crop is then one row index, and gathering rows copies 500 contiguous
+        # samples each instead of building an (n, window) array of sample indices
+        # (3x slower, and 112 MB of indices for 28,000 crops).
+        self._all_windows = np.lib.stride_tricks.sliding_window_view(clipset.signals, self.window)
 
     def __len__(self):
         return len(self.y)
@@ -81,7 +86,7 @@ class RandomCropSource:
         """Return (x, y): x float32 (n_clips * per_clip, D), crops in clip order."""
         offsets = (rng.random((len(self.clips), self.per_clip)) * self._room[:, None]).astype(np.int64)
         starts = (self._starts[:, None] + offsets).ravel()
-        x = self.clipset.signals[starts[:, None] + np.arange(self.window)]
+        x = self._all_windows[starts]
         return (x if self.transform is None else self.transform(x)), self.y
 
 
