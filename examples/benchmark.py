@@ -63,7 +63,8 @@ def matmul_ceiling(repeats=30):
             x = rng.standard_normal((n, a), dtype=np.float32)
             W = rng.standard_normal((a, b), dtype=np.float32)
             d = rng.standard_normal((n, b), dtype=np.float32)
-            out, dW, dx = np.empty((n, b), np.float32), np.empty((a, b), np.float32), np.empty((n, a), np.float32)
+            out, dW = np.empty((n, b), np.float32), np.empty((a, b), np.float32)
+            dx = np.empty((n, a), np.float32)
             products = [lambda: np.matmul(x, W, out=out), lambda: np.matmul(x.T, d, out=dW)]
             if i:  # the first layer's input gradient is never computed
                 products.append(lambda: np.matmul(d, W.T, out=dx))
@@ -208,8 +209,8 @@ def profile(epochs):
     # pstats rows: function -> (primitive calls, calls, own time, cumulative time, callers)
     rows = sorted(((own, func) for func, (_, _, own, _, _) in stats.items()), reverse=True)
     print(f"own time per epoch by function (cProfile over {epochs} epochs, setup included):")
-    for tottime, (filename, line, name) in rows[:12]:
-        print(f"  {1e3 * tottime / epochs:7.1f} ms  {name}  ({Path(filename).name}:{line})")
+    for own, (filename, line, name) in rows[:12]:
+        print(f"  {1e3 * own / epochs:7.1f} ms  {name}  ({Path(filename).name}:{line})")
 
 
 def main():
