@@ -243,11 +243,12 @@ def main():
 
     # Each round measures its own ceiling right after training, in the same process: on a
     # shared machine the speed drifts, and a fraction is only meaningful within one round.
-    ours, ceilings, fractions, theirs, ratios = [], [], [], [], []
+    ours, ceilings, fractions, theirs, ratios, peaks = [], [], [], [], [], []
     for r in range(args.rounds):
         result = run_worker("numpy", args.epochs)
         mine = float(np.median(result["epoch_seconds"][1:]))
         ours.append(mine)
+        peaks.append(result["peak_rss_mb"])
         ceilings.append(result["ceiling_seconds"])
         fractions.append(result["ceiling_seconds"] / mine)
         line = (f"round {r + 1}: numpy_sae {mine:.3f} s/epoch, ceiling "
@@ -264,7 +265,8 @@ def main():
             ("achieved GFLOP/s", f"{flops / epoch / 1e9:.0f}"),
             ("matrix-product ceiling, s/epoch (median)",
              f"{ceiling:.3f} ({flops / ceiling / 1e9:.0f} GFLOP/s)"),
-            ("fraction of the ceiling (median per round)", f"{float(np.median(fractions)):.0%}")]
+            ("fraction of the ceiling (median per round)", f"{float(np.median(fractions)):.0%}"),
+            ("peak memory of a numpy_sae round (MB, largest)", f"{max(peaks):.0f}")]
     if ratios:
         rows += [("torch seconds per epoch (median)", f"{float(np.median(theirs)):.3f}"),
                  ("ratio numpy_sae / torch (median per round)", f"{float(np.median(ratios)):.2f}")]
