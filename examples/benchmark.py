@@ -224,6 +224,8 @@ def main():
     parser.add_argument("--validation", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
+        # The study run (--validation) is timed from outside, start to end: timing the
+        # ceiling inside it would add seconds of matrix products to that figure.
         result = (numpy_worker(args.epochs, args.validation, ceiling=not args.validation)
                   if args.worker == "numpy" else torch_worker(args.epochs))
         print(json.dumps(result))
