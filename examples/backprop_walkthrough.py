@@ -12,10 +12,10 @@ centered differences, and one Adam step is shown parameter by parameter.
 
 import numpy as np
 
-from numpy_sae import functional as F
-from numpy_sae.gradcheck import numerical_gradient, relative_error
-from numpy_sae.model import SoftmaxAutoencoderNetwork
-from numpy_sae.optim import Adam
+from numpy_sae.nn import functional as F
+from numpy_sae.nn.gradcheck import numerical_gradient, relative_error
+from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+from numpy_sae.nn.optim import Adam
 
 np.set_printoptions(precision=4, suppress=True, floatmode="fixed", linewidth=100)
 

@@ -11,7 +11,7 @@ Same as ``numpy-sae baselines``.
 
 import sys
 
-from numpy_sae.cli import main
+from numpy_sae.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["baselines", *sys.argv[1:]]))

@@ -11,7 +11,7 @@ Bugs to break on purpose: tanh-derivative, code-sum, batch-mean, bias-sum
 
 import sys
 
-from numpy_sae.cli import main
+from numpy_sae.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["gradcheck", *sys.argv[1:]]))

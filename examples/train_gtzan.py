@@ -10,7 +10,7 @@ Same as ``numpy-sae train``: see numpy_sae/job.py for the steps it takes.
 
 import sys
 
-from numpy_sae.cli import main
+from numpy_sae.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["train", *sys.argv[1:]]))

@@ -7,7 +7,7 @@ only arrays; ``audio``, ``gtzan`` and ``synth`` turn music into windows;
 """
 
 from .estimator import SoftmaxAutoencoder
-from .model import LossTerms, SoftmaxAutoencoderNetwork, SoftmaxClassifier
+from .nn.model import LossTerms, SoftmaxAutoencoderNetwork, SoftmaxClassifier
 
 __version__ = "0.1.0"
 __all__ = ["LossTerms", "SoftmaxAutoencoder", "SoftmaxAutoencoderNetwork", "SoftmaxClassifier",

@@ -8,9 +8,9 @@ settings as constructor arguments and the habits scikit-learn users have:
 
 import numpy as np
 
-from .checkpoint import load_model_file, save_model_file
+from .modelfile import load_model_file, save_model_file
 from .metrics import accuracy
-from .model import SoftmaxAutoencoderNetwork
+from .nn.model import SoftmaxAutoencoderNetwork
 from .train import Trainer, WindowSource, make_optimizer
 
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from .metrics import accuracy
-from .optim import OPTIMIZERS
+from .nn.optim import OPTIMIZERS
 
 HISTORY_COLUMNS = ("epoch", "reconstruction", "cross_entropy", "loss", "train_accuracy",
                    "val_reconstruction", "val_cross_entropy", "val_loss", "val_accuracy",

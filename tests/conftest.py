@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT_FOLDERS = (ROOT / "examples", ROOT / "benchmarks")
 
 
 class DtypeSpy(np.ndarray):
@@ -41,9 +42,11 @@ def rng():
 
 @pytest.fixture
 def load_example():
-    """Import a script from examples/ as a module, so tests call its functions."""
+    """Import a script from examples/ or benchmarks/ as a module, so tests call its functions."""
     def load(name):
-        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+        path = next(folder / f"{name}.py" for folder in SCRIPT_FOLDERS
+                    if (folder / f"{name}.py").exists())
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module

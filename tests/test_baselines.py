@@ -1,9 +1,9 @@
 import numpy as np
 
-from numpy_sae.baselines import compare, format_table
-from numpy_sae.gtzan import Preprocessing, build_clipset
-from numpy_sae.job import JobConfig
-from numpy_sae.synth import generate_dataset
+from numpy_sae.commands.baselines import compare, format_table
+from numpy_sae.data.gtzan import Preprocessing, build_clipset
+from numpy_sae.commands.job import JobConfig
+from numpy_sae.data.synth import generate_dataset
 
 
 def test_three_models_on_one_split(tmp_path):

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from numpy_sae.checkpoint import load_model_file
-from numpy_sae.cli import main
-from numpy_sae.synth import generate_dataset
+from numpy_sae.modelfile import load_model_file
+from numpy_sae.commands.cli import main
+from numpy_sae.data.synth import generate_dataset
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -68,7 +68,7 @@ def test_resume_continues_bit_for_bit(tree, tmp_path):
 
 
 def test_ctrl_c_saves_a_resumable_checkpoint(tree, tmp_path, monkeypatch, capsys):
-    from numpy_sae import optim
+    from numpy_sae.nn import optim
     original = optim.Adam.step
     calls = {"n": 0}
 
@@ -176,7 +176,7 @@ def test_sigterm_saves_like_ctrl_c(tree, tmp_path, monkeypatch, capsys):
     import os
     import signal
 
-    from numpy_sae import optim
+    from numpy_sae.nn import optim
     original = optim.Adam.step
     calls = {"n": 0}
 

@@ -1,10 +1,10 @@
 import numpy as np
 
-from numpy_sae.cli import main
-from numpy_sae.crossval import cross_validate, format_cv
-from numpy_sae.gtzan import Preprocessing, build_clipset
-from numpy_sae.job import JobConfig
-from numpy_sae.synth import generate_dataset
+from numpy_sae.commands.cli import main
+from numpy_sae.commands.crossval import cross_validate, format_cv
+from numpy_sae.data.gtzan import Preprocessing, build_clipset
+from numpy_sae.commands.job import JobConfig
+from numpy_sae.data.synth import generate_dataset
 
 
 def test_cross_validation_adds_up(tmp_path):

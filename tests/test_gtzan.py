@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from numpy_sae.gtzan import (DataError, Preprocessing, build_clipset, find_clips, load_clipset,
+from numpy_sae.data.gtzan import (DataError, Preprocessing, build_clipset, find_clips, load_clipset,
                              save_clipset)
 
 SR = 22050

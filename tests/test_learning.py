@@ -4,10 +4,10 @@ import dataclasses
 
 import numpy as np
 
-from numpy_sae.crossval import cross_validate
-from numpy_sae.gtzan import Preprocessing, build_clipset
-from numpy_sae.job import JobConfig
-from numpy_sae.synth import generate_dataset
+from numpy_sae.commands.crossval import cross_validate
+from numpy_sae.data.gtzan import Preprocessing, build_clipset
+from numpy_sae.commands.job import JobConfig
+from numpy_sae.data.synth import generate_dataset
 
 
 def test_held_out_songs_are_classified_and_shuffled_labels_are_not(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from numpy_sae import SoftmaxAutoencoderNetwork
-from numpy_sae.gradcheck import check_model
+from numpy_sae.nn.gradcheck import check_model
 
 BOUND = 1e-6
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from numpy_sae.optim import SGD, Adam, Momentum
+from numpy_sae.nn.optim import SGD, Adam, Momentum
 
 GRADS = [np.array([0.5, -1.0]), np.array([0.1, 0.2]), np.array([-0.3, 0.4])]
 
@@ -137,8 +137,8 @@ def test_mismatched_keys():
 def test_decoupled_weight_decay_is_the_gradient_step_of_an_l2_penalty(rng):
     # With zero loss gradients Adam's own step is 0, so one AdamW step is exactly
     # p <- p - lr * grad((wd / 2) * ||W||^2): checked against centered differences.
-    from numpy_sae.gradcheck import numerical_gradient, relative_error
-    from numpy_sae.model import SoftmaxAutoencoderNetwork
+    from numpy_sae.nn.gradcheck import numerical_gradient, relative_error
+    from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
 
     model = SoftmaxAutoencoderNetwork(input_dim=6, n_classes=2, code_dim=3, encoder_hidden=(4,),
                                       classifier_hidden=3, dtype=np.float64, seed=1)

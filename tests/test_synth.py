@@ -3,8 +3,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from numpy_sae.audio import load_audio
-from numpy_sae.synth import GENRES, generate_dataset, render_song
+from numpy_sae.data.audio import load_audio
+from numpy_sae.data.synth import GENRES, generate_dataset, render_song
 
 
 def digest(folder):

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from numpy_sae.gtzan import ClipSet, Preprocessing
-from numpy_sae.model import SoftmaxAutoencoderNetwork
-from numpy_sae.optim import Adam
+from numpy_sae.data.gtzan import ClipSet, Preprocessing
+from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+from numpy_sae.nn.optim import Adam
 from numpy_sae.train import (RandomCropSource, Trainer, TrainingDiverged, TrainingInterrupted,
                              WindowSource, make_optimizer)
 

@@ -8,10 +8,10 @@ held-out songs (one confusion matrix, per-genre precision / recall / F1).
 
 import numpy as np
 
-from .features import make_features
+from ..data.features import make_features
 from .job import load_clips, make_trainer, new_joint_model, training_source
-from .metrics import classification_report, evaluate_predictions
-from .splits import song_folds
+from ..metrics import classification_report, evaluate_predictions
+from ..data.splits import song_folds
 
 def cross_validate(clipset, config, folds=5, log=print):
     """Run K-fold song-level cross-validation with the training settings of ``config``.

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from numpy_sae import SoftmaxAutoencoder
-from numpy_sae.checkpoint import ModelFileError, load_model_file, save_model_file
-from numpy_sae.model import SoftmaxAutoencoderNetwork
-from numpy_sae.optim import Adam
+from numpy_sae.modelfile import ModelFileError, load_model_file, save_model_file
+from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+from numpy_sae.nn.optim import Adam
 from numpy_sae.train import Trainer, WindowSource
 
 

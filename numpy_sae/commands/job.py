@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import load_model_file, save_model_file
-from .features import feature_dim, make_features
-from .gtzan import DEFAULT_GENRES, DataError, Preprocessing, build_clipset, default_cache_dir
-from .metrics import accuracy, classification_report, evaluate_predictions
-from .model import SoftmaxAutoencoderNetwork
-from .splits import read_split_files, segment_split, song_split
-from .synth import GENRES as SYNTH_GENRES
-from .synth import generate_dataset
-from .train import (RandomCropSource, Trainer, TrainingDiverged, TrainingInterrupted,
+from ..modelfile import load_model_file, save_model_file
+from ..data.features import feature_dim, make_features
+from ..data.gtzan import DEFAULT_GENRES, DataError, Preprocessing, build_clipset, default_cache_dir
+from ..metrics import accuracy, classification_report, evaluate_predictions
+from ..nn.model import SoftmaxAutoencoderNetwork
+from ..data.splits import read_split_files, segment_split, song_split
+from ..data.synth import GENRES as SYNTH_GENRES
+from ..data.synth import generate_dataset
+from ..train import (RandomCropSource, Trainer, TrainingDiverged, TrainingInterrupted,
                     WindowSource, make_optimizer)
 
 SEARCH_PATHS = ("Data/genres_original", "data/gtzan")
@@ -339,7 +339,7 @@ def format_report(results, genre_names, header):
 
 def write_results(run_dir, model, trainer, splits, clipset, config, synthetic, root, seconds):
     """Evaluate, write metrics.json / report.txt / history.csv / figures; return the report."""
-    from . import plots  # matplotlib is imported only when figures are drawn
+    from .. import plots  # matplotlib is imported only when figures are drawn
 
     names = clipset.genre_names
     results = evaluate_subsets(model, {"validation": splits.validation, "test": splits.test},

@@ -7,10 +7,10 @@ own scaling), then the window probabilities are averaged: a song-level answer.
 
 import numpy as np
 
-from .audio import downsample, frame, load_audio
-from .checkpoint import ModelFileError, load_model_file
-from .features import feature_dim, make_features
-from .gtzan import Preprocessing
+from ..data.audio import downsample, frame, load_audio
+from ..modelfile import ModelFileError, load_model_file
+from ..data.features import feature_dim, make_features
+from ..data.gtzan import Preprocessing
 
 
 def load_audio_model(path):

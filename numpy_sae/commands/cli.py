@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .job import STUDY_SETTINGS, JobConfig
-from .splits import check_fractions
+from ..data.splits import check_fractions
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -235,8 +235,8 @@ def _model_path(path):
 
 
 def cmd_evaluate(args):
-    from .features import make_features
-    from .gtzan import Preprocessing, build_clipset, resolve_root
+    from ..data.features import make_features
+    from ..data.gtzan import Preprocessing, build_clipset, resolve_root
     from .job import evaluate_subsets, format_report
     from .predict import load_audio_model
 
@@ -277,7 +277,7 @@ def cmd_predict(args):
 
 
 def cmd_synth(args):
-    from .synth import GENRES, generate_dataset
+    from ..data.synth import GENRES, generate_dataset
     genres = list(GENRES) if args.genres == ["all"] else args.genres
     root = generate_dataset(args.dir, genres=genres, clips_per_genre=args.clips,
                             duration=args.duration, seed=args.seed)
@@ -286,7 +286,7 @@ def cmd_synth(args):
 
 
 def cmd_gradcheck(args):
-    from .teaching import run_gradcheck_demo
+    from ..nn.teaching import run_gradcheck_demo
     return run_gradcheck_demo(size=args.size, entries=args.entries, gamma=args.gamma,
                               dtype=args.dtype, bug=args.bug, seed=args.seed)
 
@@ -314,9 +314,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     """Run the command line; returns the exit status."""
-    from .audio import AudioError
-    from .checkpoint import ModelFileError
-    from .gtzan import DataError
+    from ..data.audio import AudioError
+    from ..modelfile import ModelFileError
+    from ..data.gtzan import DataError
     from .job import JobError, JobInterrupted
 
     warnings.showwarning = _show_warning

@@ -9,10 +9,10 @@ Each is scored at window and song level on the test songs.
 
 import numpy as np
 
-from .features import feature_dim
+from ..data.features import feature_dim
 from .job import load_clips, make_splits, make_trainer, new_joint_model, training_source
-from .metrics import evaluate_predictions
-from .model import SoftmaxClassifier
+from ..metrics import evaluate_predictions
+from ..nn.model import SoftmaxClassifier
 
 
 def _train(model, source, validation, config, rng):

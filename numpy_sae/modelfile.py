@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import SoftmaxAutoencoderNetwork
-from .npzio import atomic_savez
+from .nn.model import SoftmaxAutoencoderNetwork
+from .data.npzio import atomic_savez
 
 FORMAT = "numpy_sae-model"
 FORMAT_VERSION = 1

@@ -1,6 +1,6 @@
 """Speed and memory of the audio pipeline: 400 synthetic 30 s clips to arrays.
 
-    python examples/benchmark_data.py            # about a minute on 2 cores
+    python benchmarks/benchmark_data.py            # about a minute on 2 cores
 
 Prints figures, asserts nothing. Each step runs in a fresh process so its peak
 memory is its own: generating the synthetic tree, building the arrays cold
@@ -21,8 +21,8 @@ STEPS = ("generate", "mean", "poly", "cache-write", "cache-read")
 
 
 def worker(step, folder):
-    from numpy_sae.gtzan import Preprocessing, build_clipset
-    from numpy_sae.synth import generate_dataset
+    from numpy_sae.data.gtzan import Preprocessing, build_clipset
+    from numpy_sae.data.synth import generate_dataset
     folder = Path(folder)
     start = time.perf_counter()
     clips = 400

@@ -1,8 +1,8 @@
 """Speed of training the study's network: numpy_sae against idiomatic PyTorch on this CPU.
 
-    python examples/benchmark.py                 # everything (about 4 minutes on 2 cores)
-    python examples/benchmark.py --rounds 5 --epochs 15 --skip-study-run
-    python examples/benchmark.py --profile       # where an epoch's time goes
+    python benchmarks/benchmark.py                 # everything (about 4 minutes on 2 cores)
+    python benchmarks/benchmark.py --rounds 5 --epochs 15 --skip-study-run
+    python benchmarks/benchmark.py --profile       # where an epoch's time goes
 
 Prints figures, asserts nothing. Each round trains the study configuration
 (430,392 parameters, batch 512, Adam) on 8000 random float32 windows in a
@@ -97,7 +97,7 @@ def numpy_worker(epochs, validation=False, ceiling=True):
     callbacks, so they include everything a real run does per epoch (the rollback
     snapshot, validation if any). The ceiling is then measured in the same process,
     under the same machine conditions."""
-    from numpy_sae.model import SoftmaxAutoencoderNetwork
+    from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
     from numpy_sae.train import Trainer, WindowSource, make_optimizer
     x, y = data()
     model = SoftmaxAutoencoderNetwork(n_classes=4, seed=0)
@@ -169,8 +169,8 @@ def torch_available():
 
 # ----- the other figures ------------------------------------------------------------------------
 def dataset_build_seconds():
-    from numpy_sae.gtzan import build_clipset, default_cache_dir
-    from numpy_sae.synth import generate_dataset
+    from numpy_sae.data.gtzan import build_clipset, default_cache_dir
+    from numpy_sae.data.synth import generate_dataset
     root = default_cache_dir() / "synthetic-classical-country-metal-pop-100x30s-seed0"
     if not (root / "genres_original" / "SYNTHETIC.json").exists():
         generate_dataset(root, seed=0)
@@ -181,11 +181,11 @@ def dataset_build_seconds():
 
 
 def predict_latency_ms(repeats=30):
-    from numpy_sae.checkpoint import load_model_file, save_model_file
-    from numpy_sae.gtzan import Preprocessing
-    from numpy_sae.model import SoftmaxAutoencoderNetwork
-    from numpy_sae.predict import predict_file
-    from numpy_sae.synth import generate_dataset
+    from numpy_sae.modelfile import load_model_file, save_model_file
+    from numpy_sae.data.gtzan import Preprocessing
+    from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+    from numpy_sae.commands.predict import predict_file
+    from numpy_sae.data.synth import generate_dataset
     with tempfile.TemporaryDirectory() as tmp:
         song = generate_dataset(tmp, genres=("pop", "metal"), clips_per_genre=1, duration=30.0,
                                 workers=1) / "pop" / "pop.00000.wav"

@@ -1,0 +1,1 @@
+"""Commands on top of everything: the main job, baselines, cross-validation, predict, the CLI."""
