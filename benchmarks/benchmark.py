@@ -98,7 +98,8 @@ def numpy_worker(epochs, validation=False, ceiling=True):
     snapshot, validation if any). The ceiling is then measured in the same process,
     under the same machine conditions."""
     from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
-    from numpy_sae.train import Trainer, WindowSource, make_optimizer
+    from numpy_sae.nn.optim import make_optimizer
+    from numpy_sae.train import Trainer, WindowSource
     x, y = data()
     model = SoftmaxAutoencoderNetwork(n_classes=4, seed=0)
     model.fit_scaling(x)
@@ -181,21 +182,18 @@ def dataset_build_seconds():
 
 
 def predict_latency_ms(repeats=30):
-    from numpy_sae.modelfile import load_model_file, save_model_file
+    from numpy_sae.audio_model import AudioModel
     from numpy_sae.data.gtzan import Preprocessing
-    from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
-    from numpy_sae.commands.predict import predict_file
     from numpy_sae.data.synth import generate_dataset
+    from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
     with tempfile.TemporaryDirectory() as tmp:
         song = generate_dataset(tmp, genres=("pop", "metal"), clips_per_genre=1, duration=30.0,
                                 workers=1) / "pop" / "pop.00000.wav"
-        model = SoftmaxAutoencoderNetwork(n_classes=4)
-        meta = {"genre_names": ["classical", "country", "metal", "pop"],
-                "preprocessing": Preprocessing().to_dict(), "input": "waveform"}
-        save_model_file(Path(tmp) / "model.npz", model, meta)
-        model, meta, _ = load_model_file(Path(tmp) / "model.npz")
-        predict_file(model, meta, song)
-        times = [_timed(lambda: predict_file(model, meta, song)) for _ in range(repeats)]
+        AudioModel(SoftmaxAutoencoderNetwork(n_classes=4), Preprocessing(), "waveform",
+                   ["classical", "country", "metal", "pop"]).save(Path(tmp) / "model.npz")
+        model, _, _ = AudioModel.load(Path(tmp) / "model.npz")
+        model.predict_file(song)
+        times = [_timed(lambda: model.predict_file(song)) for _ in range(repeats)]
     return 1e3 * float(np.median(times))
 
 

@@ -117,14 +117,15 @@ def walkthrough(out=print):
     by_hand = {k: v.copy() for k, v in by_hand.items()}
 
     out("\nCHECK: model.loss_and_gradients and centered differences (h = 1e-5)")
-    loss, grads = model.loss_and_gradients(x, y)
+    terms, grads, _ = model.loss_and_gradients(x, y)
+    loss = terms.total
     grads = {k: v.copy() for k, v in grads.items()}
     out(f"  model.loss_and_gradients gives L = {loss:.6f} (step by step: {total:.6f})")
     numeric, errors = {}, {}
     out(f"  {'parameter':16} {'shape':>7}  {'max |analytic - step by step|':>29}  "
         f"{'max rel error vs numerical':>26}")
     for name, p in model.parameters().items():
-        numeric[name] = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0], p)
+        numeric[name] = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0].total, p)
         errors[name] = relative_error(grads[name], numeric[name])
         same = np.max(np.abs(grads[name] - by_hand[name]))
         out(f"  {name:16} {str(p.shape):>7}  {same:29.1e}  {errors[name]:26.2e}")

@@ -1,106 +1,274 @@
-"""A scikit-learn style face for the network: fit, predict, score, transform, save, load.
+"""A scikit-learn style estimator around the network: fit, predict, score, transform, save, load.
 
-:class:`SoftmaxAutoencoder` *is* the network (a subclass), with training
-settings as constructor arguments and the habits scikit-learn users have:
-``fit`` returns self, learned state ends in an underscore (``history_``,
-``loss_curve_``). It depends on the training code; the network does not.
+:class:`SoftmaxAutoencoder` *has* a network (``network_``) rather than being
+one, and keeps scikit-learn's habits: ``__init__`` only stores its settings,
+``fit`` builds a fresh network from the data (unless ``warm_start``) and
+returns self, learned state ends in an underscore, ``get_params`` and
+``set_params`` work, and labels may be any sortable values (``classes_``).
 """
+
+import numbers
 
 import numpy as np
 
-from .modelfile import load_model_file, save_model_file
 from .metrics import accuracy
-from .nn.model import SoftmaxAutoencoderNetwork
-from .train import Trainer, WindowSource, make_optimizer
+from .modelfile import ModelFileError, load_model_file, save_model_file
+from .nn.model import CODE_ACTIVATIONS, HIDDEN_ACTIVATIONS, SoftmaxAutoencoderNetwork
+from .nn.optim import OPTIMIZERS, make_optimizer
+from .train import Trainer, WindowSource
 
 
-class SoftmaxAutoencoder(SoftmaxAutoencoderNetwork):
-    """The deep softmax autoencoder as an estimator.
+class NotFittedError(ValueError, AttributeError):
+    """The estimator was used before ``fit`` (the same double base as scikit-learn's)."""
+
+
+class SoftmaxAutoencoder:
+    """The deep softmax autoencoder as an estimator on windows (N, n_features).
 
     Parameters
     ----------
-    input_dim, n_classes, code_dim, encoder_hidden, decoder_hidden, classifier_hidden,
-    gamma, activation, dtype, seed :
-        The architecture, as for :class:`~numpy_sae.model.SoftmaxAutoencoderNetwork`
-        (defaults: the study's 500 -> 256 -> 192 -> 128 -> 64 network, gamma 0.9).
-    lr : float (1e-4)
-    epochs : int (200)
+    code_dim : int (64)
+    encoder_hidden : tuple of int ((256, 192, 128)); the decoder mirrors it
+    decoder_hidden : tuple of int or None
+    classifier_hidden : int (128)
+    gamma : float in [0, 1] (0.01, the main job's default: with standardized
+        input the reconstruction sums ~500 squared errors)
+    activation : "tanh", "sigmoid" or "relu"
+    code_activation : activation of the code layer, or None for ``activation``
+    lr : float (1e-3)
+    epochs : int (100)
     batch_size : int (512)
     optimizer : "adam", "sgd" or "momentum"
     weight_decay : float, decoupled (AdamW) decay; 0 is off
     patience : int or None, early stopping on the validation loss
-    standardize : bool, fit the input scaling on the training data in ``fit``
+    warm_start : bool (False). False: every ``fit`` starts from fresh weights
+        and refits the input scaling; True: a second ``fit`` continues training
+        the current network with its scaling.
+    dtype : float32 (training) or float64 (gradient checks)
+    random_state : int, numpy.random.Generator or None. An int gives the same
+        fit every time; a Generator is used (and advanced) as given.
     verbose : bool, print one line per epoch
 
     Attributes
     ----------
+    network_ : SoftmaxAutoencoderNetwork
+    classes_ : ndarray (n_classes,), the sorted labels seen in the first fit
+    n_features_in_ : int
     history_ : dict of per-epoch lists (see ``train.HISTORY_COLUMNS``)
     loss_curve_ : list of the training loss per epoch
     """
 
-    def __init__(self, input_dim=500, n_classes=4, code_dim=64, encoder_hidden=(256, 192, 128),
-                 decoder_hidden=None, classifier_hidden=128, gamma=0.9, activation="tanh",
-                 dtype=np.float32, seed=0, lr=1e-4, epochs=200, batch_size=512,
-                 optimizer="adam", weight_decay=0.0, patience=None, standardize=True,
+    def __init__(self, code_dim=64, encoder_hidden=(256, 192, 128), decoder_hidden=None,
+                 classifier_hidden=128, gamma=0.01, activation="tanh", code_activation=None,
+                 lr=1e-3, epochs=100, batch_size=512, optimizer="adam", weight_decay=0.0,
+                 patience=None, warm_start=False, dtype=np.float32, random_state=0,
                  verbose=False):
-        super().__init__(input_dim=input_dim, n_classes=n_classes, code_dim=code_dim,
-                         encoder_hidden=encoder_hidden, decoder_hidden=decoder_hidden,
-                         classifier_hidden=classifier_hidden, gamma=gamma, activation=activation,
-                         dtype=dtype, seed=seed)
-        self.seed = seed if isinstance(seed, (int, np.integer)) else 0
-        self.lr, self.epochs, self.batch_size = lr, epochs, batch_size
-        self.optimizer, self.weight_decay, self.patience = optimizer, weight_decay, patience
-        self.standardize, self.verbose = standardize, verbose
-        self.history_ = None
-        self.loss_curve_ = None
+        self.code_dim = code_dim
+        self.encoder_hidden = encoder_hidden
+        self.decoder_hidden = decoder_hidden
+        self.classifier_hidden = classifier_hidden
+        self.gamma = gamma
+        self.activation = activation
+        self.code_activation = code_activation
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.warm_start = warm_start
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
 
+    _ARCHITECTURE = ("code_dim", "encoder_hidden", "decoder_hidden", "classifier_hidden",
+                     "gamma", "activation", "code_activation", "dtype")
     _TRAINING = ("lr", "epochs", "batch_size", "optimizer", "weight_decay", "patience",
-                 "standardize")
+                 "warm_start", "random_state", "verbose")
 
-    def fit(self, x, y, validation_data=None):
-        """Train on windows x (N, input_dim) with labels y (N,); returns self.
+    # ----- scikit-learn's parameter protocol ------------------------------------------------
+    def get_params(self, deep=True):
+        """The constructor's arguments as a dict."""
+        return {name: getattr(self, name) for name in self._ARCHITECTURE + self._TRAINING}
 
-        Training continues from the current weights (call it again to train
-        more); ``validation_data=(x_val, y_val)`` is scored every epoch and is
-        needed for early stopping.
-        """
-        x = self._check_x(x)
-        y = self._check_y(y, len(x))
-        if validation_data is not None:
-            x_val = self._check_x(validation_data[0])
-            validation_data = (x_val, self._check_y(validation_data[1], len(x_val)))
-        if self.standardize:
-            self.fit_scaling(x)
-        trainer = Trainer(self, make_optimizer(self.optimizer, self.lr, self.weight_decay),
-                          WindowSource(x, y), validation=validation_data,
-                          batch_size=self.batch_size, rng=np.random.default_rng(self.seed),
-                          patience=self.patience, log=print if self.verbose else None)
-        self.history_ = trainer.fit(self.epochs)
-        self.loss_curve_ = list(self.history_["loss"])
+    def set_params(self, **params):
+        """Set constructor arguments; unknown names are an error. Returns self."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; "
+                                 f"valid: {', '.join(valid)}")
+            setattr(self, name, value)
         return self
 
-    def transform(self, x):
-        """Codes of the windows: (N, input_dim) -> (N, code_dim)."""
-        return self.encode(x)
+    def __repr__(self):
+        defaults = type(self)().get_params()
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                   if not _same(v, defaults[k])]
+        return f"{type(self).__name__}({', '.join(changed)})"
 
-    def score(self, x, y):
-        """Window-level accuracy on (x (N, input_dim), y (N,))."""
-        return accuracy(self._check_y(y, len(x)), self.predict(x))
+    # ----- fitting ----------------------------------------------------------------------
+    def _check_settings(self):
+        _positive_int(self.epochs, "epochs")
+        _positive_int(self.batch_size, "batch_size")
+        if self.patience is not None:
+            _positive_int(self.patience, "patience")
+        if not (isinstance(self.lr, numbers.Real) and 0 < self.lr < np.inf):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not (isinstance(self.weight_decay, numbers.Real) and 0 <= self.weight_decay < np.inf):
+            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                             f"got {self.optimizer!r}")
+        if self.activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
+        if self.code_activation is not None and self.code_activation not in CODE_ACTIVATIONS:
+            raise ValueError(f"code_activation must be one of {', '.join(CODE_ACTIVATIONS)}, "
+                             f"got {self.code_activation!r}")
 
+    def _rng(self):
+        if isinstance(self.random_state, np.random.Generator):
+            return self.random_state
+        return np.random.default_rng(self.random_state)
+
+    def fit(self, X, y, validation_data=None):
+        """Train on windows X (N, n_features) with labels y (N,); returns self.
+
+        ``validation_data=(X_val, y_val)`` is scored every epoch and is needed
+        for early stopping. Everything is checked before any state changes, so a
+        failed fit leaves a fitted estimator as it was.
+        """
+        self._check_settings()
+        X, y = _as_arrays(X, y)
+        warm = self.warm_start and hasattr(self, "network_")
+        classes = self.classes_ if warm else np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(f"fit needs at least two classes in y, got {classes.tolist()}")
+        labels = _encode(y, classes)
+        if warm and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features; this estimator was fitted with "
+                             f"{self.n_features_in_} (warm_start=True)")
+        validation = None
+        if validation_data is not None:
+            X_val, y_val = _as_arrays(*validation_data)
+            validation = (X_val, _encode(y_val, classes))
+        rng = self._rng()
+        init_rng, train_rng = rng.spawn(2)
+        if warm:
+            network = self.network_
+            network.gamma = self.gamma
+        else:
+            network = SoftmaxAutoencoderNetwork(
+                input_dim=X.shape[1], n_classes=len(classes), code_dim=self.code_dim,
+                encoder_hidden=self.encoder_hidden, decoder_hidden=self.decoder_hidden,
+                classifier_hidden=self.classifier_hidden, gamma=self.gamma,
+                activation=self.activation, code_activation=self.code_activation,
+                dtype=self.dtype, seed=init_rng)
+            network.fit_scaling(X)
+        for x_check, y_check in ((X, labels), validation or (X[:0], labels[:0])):
+            network._check_y(y_check, len(network._check_x(x_check)))
+        trainer = Trainer(network, make_optimizer(self.optimizer, self.lr, self.weight_decay),
+                          WindowSource(network._check_x(X), labels), validation=validation,
+                          batch_size=self.batch_size, rng=train_rng, patience=self.patience,
+                          log=print if self.verbose else None)
+        history = trainer.fit(self.epochs)
+        self.network_, self.classes_, self.n_features_in_ = network, classes, X.shape[1]
+        self.history_ = history
+        self.loss_curve_ = list(history["loss"])
+        return self
+
+    # ----- using a fitted estimator -----------------------------------------------------
+    def _fitted(self):
+        if not hasattr(self, "network_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        return self.network_
+
+    def predict_proba(self, X):
+        """Class probabilities (N, n_classes), columns in the order of ``classes_``."""
+        return self._fitted().predict_proba(X)
+
+    def predict(self, X):
+        """Most probable label per window (N,), values from ``classes_``."""
+        network = self._fitted()
+        return self.classes_[network.predict(X)]
+
+    def transform(self, X):
+        """Codes of the windows: (N, n_features) -> (N, code_dim)."""
+        return self._fitted().encode(X)
+
+    def fit_transform(self, X, y, **fit_params):
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def reconstruct(self, X):
+        """Reconstructions g(f(X)) in the units of X (N, n_features)."""
+        return self._fitted().reconstruct(X)
+
+    def score(self, X, y):
+        """Window-level accuracy on (X (N, n_features), y (N,))."""
+        return accuracy(np.asarray(y), self.predict(X))
+
+    # ----- files ----------------------------------------------------------------------
     def save(self, path, meta=None):
-        """Write weights, scaling and settings to a model file (atomically).
+        """Write the network and the settings to a model file (atomically).
 
-        The training settings go into the file's metadata (under "estimator"),
+        The estimator's parameters and ``classes_`` go into the file's metadata
         beside the architecture, so any numpy_sae loader can read the network.
         """
-        training = {name: getattr(self, name) for name in self._TRAINING}
-        save_model_file(path, self, {**(meta or {}), "estimator": training})
+        network = self._fitted()
+        if self.classes_.dtype.kind not in "iuU":
+            raise ValueError(f"cannot save labels of dtype {self.classes_.dtype}: use integers "
+                             "or strings")
+        settings = {k: v for k, v in self.get_params().items()
+                    if k in self._TRAINING and k != "random_state"}
+        settings["random_state"] = (self.random_state if isinstance(self.random_state, int)
+                                    else None)
+        save_model_file(path, network, {**(meta or {}), "estimator": settings,
+                                        "classes": self.classes_.tolist()})
 
     @classmethod
     def load(cls, path):
         """Read a model file written by :meth:`save` or the main job."""
-        model, meta, _ = load_model_file(path, cls=cls)
-        for name, value in meta.get("estimator", {}).items():
-            if name in cls._TRAINING:
-                setattr(model, name, value)
-        return model
+        network, meta, _ = load_model_file(path, SoftmaxAutoencoderNetwork)
+        settings = {k: v for k, v in meta.get("estimator", {}).items() if k in cls._TRAINING}
+        config = network.config()
+        estimator = cls(**{k: config[k] for k in cls._ARCHITECTURE if k in config}, **settings)
+        estimator.dtype = network.dtype
+        classes = np.asarray(meta.get("classes", np.arange(network.n_classes)))
+        if classes.shape != (network.n_classes,):
+            raise ModelFileError(f"{path}: {len(classes)} class labels for a network with "
+                                 f"{network.n_classes} classes")
+        estimator.network_, estimator.classes_ = network, classes
+        estimator.n_features_in_ = network.input_dim
+        return estimator
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _as_arrays(X, y):
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or len(X) == 0:
+        raise ValueError(f"X must have shape (N, n_features) with N >= 1, got {X.shape}")
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},) to match X, got {y.shape}")
+    return X, y
+
+
+def _encode(y, classes):
+    """Labels -> indices into ``classes``; a label not among them is an error."""
+    index = np.searchsorted(classes, y)
+    index = np.clip(index, 0, len(classes) - 1)
+    unknown = classes[index] != y
+    if unknown.any():
+        raise ValueError(f"y holds labels not seen in the first fit: {np.unique(y[unknown])[:5]}")
+    return index.astype(np.int64)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .nn.model import SoftmaxAutoencoderNetwork
 from .data.npzio import atomic_savez
+from .nn.model import NETWORKS, parameter_count
+from .train import Trainer
 
 FORMAT = "numpy_sae-model"
 FORMAT_VERSION = 1
@@ -25,12 +26,12 @@ class ModelFileError(ValueError):
 
 
 def save_model_file(path, model, meta=None, trainer_state=None):
-    """Write a model (and optionally the trainer's state, for resuming) to ``path``.
+    """Write a network (and optionally the trainer's state, for resuming) to ``path``.
 
     Parameters
     ----------
     path : str or Path
-    model : SoftmaxAutoencoderNetwork
+    model : a network of :data:`numpy_sae.nn.model.NETWORKS`; its class is recorded
     meta : dict, JSON-able: genre names, preprocessing, input kind, run settings
     trainer_state : dict from ``Trainer.state_dict()`` or None
     """
@@ -38,10 +39,10 @@ def save_model_file(path, model, meta=None, trainer_state=None):
               "input_mean": model.input_mean, "input_scale": model.input_scale}
     for k, v in model.parameters().items():
         arrays[f"param/{k}"] = v
-    record = {"model": model.config(), "meta": meta or {}, "trainer": None}
+    record = {"class": type(model).__name__, "model": model.config(), "meta": meta or {},
+              "trainer": None}
     if trainer_state is not None:
-        trainer = {k: v for k, v in trainer_state.items()
-                   if k not in ("optimizer", "params", "best_params")}
+        trainer = {k: trainer_state[k] for k in Trainer.VALUE_STATE}
         trainer["optimizer_t"] = int(trainer_state["optimizer"]["t"])
         trainer["has_best"] = trainer_state["best_params"] is not None
         record["trainer"] = trainer
@@ -71,17 +72,132 @@ def _read_arrays(path):
                              f"{exc})") from None
 
 
-def load_model_file(path, cls=SoftmaxAutoencoderNetwork):
+class _Reader:
+    """One model file's arrays, and checks that name the file in every complaint."""
+
+    def __init__(self, path):
+        self.path = path
+        self.arrays = _read_arrays(path)
+
+    def fail(self, problem):
+        raise ModelFileError(f"{self.path}: {problem}")
+
+    def checked(self, key, shape, dtype):
+        """The array ``key`` after checking its shape, dtype and finiteness."""
+        if key not in self.arrays:
+            self.fail(f"{key} is missing")
+        value = self.arrays[key]
+        if value.shape != shape:
+            self.fail(f"{key} has shape {value.shape}, expected {shape}")
+        if value.dtype != dtype:
+            self.fail(f"{key} has dtype {value.dtype}, expected {dtype}")
+        if not np.isfinite(value).all():
+            self.fail(f"{key} contains NaN or inf")
+        return value
+
+    def record(self):
+        """The JSON record: {"class", "model", "meta", "trainer"}, after the format marker."""
+        arrays = self.arrays
+        if "format" not in arrays or str(arrays["format"]) != FORMAT:
+            self.fail("not a numpy_sae model file (no format marker)")
+        version = int(arrays["format_version"]) if "format_version" in arrays else None
+        if version != FORMAT_VERSION:
+            self.fail(f"format version {version}, this numpy_sae reads version {FORMAT_VERSION}")
+        try:
+            record = json.loads(str(arrays["record"]))
+            if not isinstance(record, dict) or not isinstance(record["model"], dict):
+                raise TypeError("the architecture is not a mapping")
+        except (KeyError, ValueError, TypeError) as exc:
+            self.fail(f"settings record is missing or damaged ({exc})")
+        if not isinstance(record.get("meta", {}), dict):
+            self.fail("settings record is damaged (meta is not a mapping)")
+        return record
+
+    def network(self, record, cls=None):
+        """The network the record describes, with the stored weights and input scaling."""
+        name = record.get("class", "SoftmaxAutoencoderNetwork")  # files before classes were named
+        if name not in NETWORKS:
+            self.fail(f"unknown network class {name!r} (known: {', '.join(NETWORKS)})")
+        if cls is not None and not issubclass(cls, NETWORKS[name]):
+            self.fail(f"holds a {name}, not a {cls.__name__}")
+        cls = cls or NETWORKS[name]
+        self._check_size(cls, record["model"])
+        try:
+            model = cls(**record["model"], seed=0)
+        except (TypeError, ValueError) as exc:
+            self.fail(f"stored architecture is invalid ({exc})")
+        params = model.parameters()
+        stored = {k[len("param/"):] for k in self.arrays if k.startswith("param/")}
+        missing, unexpected = sorted(set(params) - stored), sorted(stored - set(params))
+        if missing or unexpected:
+            self.fail(f"parameters do not match the architecture (missing: {missing or 'none'}, "
+                      f"unexpected: {unexpected or 'none'})")
+        for k, p in params.items():
+            p[...] = self.checked(f"param/{k}", p.shape, model.dtype)
+        for name in ("input_mean", "input_scale"):
+            getattr(model, name)[...] = self.checked(name, (model.input_dim,), model.dtype)
+        if not (model.input_scale > 0).all():
+            self.fail("input_scale must be positive")
+        return model
+
+    def _check_size(self, cls, config):
+        # Checked before anything is allocated: a tampered record asking for huge layers
+        # must be a clear error, not a MemoryError. Smaller mismatches are named in detail
+        # once the network is built.
+        stored = sum(v.size for k, v in self.arrays.items() if k.startswith("param/"))
+        try:
+            wanted = parameter_count(cls, config)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.fail(f"stored architecture is invalid ({exc})")
+        if wanted > max(4 * stored, 1_000_000):
+            self.fail(f"stored architecture asks for {wanted:,} weights; the file holds "
+                      f"{stored:,}")
+
+    def trainer_state(self, record, model):
+        """The state for ``Trainer.load_state_dict``, or None when the file holds none."""
+        trainer = record.get("trainer")
+        if trainer is None:
+            return None
+        if not isinstance(trainer, dict):
+            self.fail("training state is damaged (not a mapping)")
+        params = model.parameters()
+        try:
+            absent = [k for k in (*Trainer.VALUE_STATE, "optimizer_t", "has_best")
+                      if k not in trainer]
+            if absent:
+                self.fail(f"training state is incomplete (missing {', '.join(absent)})")
+            optimizer = {"t": int(trainer["optimizer_t"])}
+            for key in self.arrays:
+                if key.startswith("optim/"):
+                    slot, name = key[len("optim/"):].split("/", 1)
+                    if name not in params:
+                        self.fail(f"{key} belongs to no parameter")
+                    optimizer[f"{slot}/{name}"] = self.checked(key, params[name].shape,
+                                                               model.dtype)
+            best = None
+            if trainer["has_best"]:
+                best = {k: self.checked(f"best/{k}", p.shape, model.dtype)
+                        for k, p in params.items()}
+        except (TypeError, ValueError) as exc:
+            self.fail(f"training state is damaged ({exc})")
+        state = {k: trainer[k] for k in Trainer.VALUE_STATE}
+        state.update(optimizer=optimizer, params={k: v.copy() for k, v in params.items()},
+                     best_params=best)
+        return state
+
+
+def load_model_file(path, cls=None):
     """Read and validate a model file.
 
     Parameters
     ----------
     path : str or Path
-    cls : the model class to build (its constructor takes ``config()``'s keys)
+    cls : network class expected (or a subclass of the recorded one); None builds
+        whatever class the file records
 
     Returns
     -------
-    model : cls instance with the stored weights and input scaling
+    model : the network with the stored weights and input scaling
     meta : dict
     trainer_state : dict for ``Trainer.load_state_dict`` or None
 
@@ -89,80 +205,7 @@ def load_model_file(path, cls=SoftmaxAutoencoderNetwork):
     ------
     ModelFileError
     """
-    arrays = _read_arrays(path)
-
-    def fail(problem):
-        raise ModelFileError(f"{path}: {problem}")
-
-    if "format" not in arrays or str(arrays["format"]) != FORMAT:
-        fail("not a numpy_sae model file (no format marker)")
-    version = int(arrays["format_version"]) if "format_version" in arrays else None
-    if version != FORMAT_VERSION:
-        fail(f"format version {version}, this numpy_sae reads version {FORMAT_VERSION}")
-    try:
-        record = json.loads(str(arrays["record"]))
-        config = record["model"]
-        if not isinstance(config, dict):
-            raise TypeError("the architecture is not a mapping")
-    except (KeyError, ValueError, TypeError) as exc:
-        fail(f"settings record is missing or damaged ({exc})")
-    try:
-        model = cls(**config, seed=0)
-    except (TypeError, ValueError) as exc:
-        fail(f"stored architecture is invalid ({exc})")
-
-    params = model.parameters()
-    stored = {k[len("param/"):] for k in arrays if k.startswith("param/")}
-    missing, unexpected = sorted(set(params) - stored), sorted(stored - set(params))
-    if missing or unexpected:
-        fail(f"parameters do not match the architecture (missing: {missing or 'none'}, "
-             f"unexpected: {unexpected or 'none'})")
-
-    def checked(key, shape, dtype=model.dtype):
-        value = arrays[key]
-        if value.shape != shape:
-            fail(f"{key} has shape {value.shape}, expected {shape}")
-        if value.dtype != dtype:
-            fail(f"{key} has dtype {value.dtype}, expected {dtype}")
-        if not np.isfinite(value).all():
-            fail(f"{key} contains NaN or inf")
-        return value
-
-    for k, p in params.items():
-        p[...] = checked(f"param/{k}", p.shape)
-    for name in ("input_mean", "input_scale"):
-        if name not in arrays:
-            fail(f"{name} is missing")
-        getattr(model, name)[...] = checked(name, (model.input_dim,))
-    if not (model.input_scale > 0).all():
-        fail("input_scale must be positive")
-
-    trainer_state = None
-    trainer = record.get("trainer")
-    if trainer is not None:
-        try:
-            optimizer = {"t": int(trainer["optimizer_t"])}
-            for key in arrays:
-                if key.startswith("optim/"):
-                    slot, name = key[len("optim/"):].split("/", 1)
-                    if name not in params:
-                        fail(f"{key} belongs to no parameter")
-                    optimizer[f"{slot}/{name}"] = checked(key, params[name].shape)
-            best = None
-            if trainer["has_best"]:
-                best = {k: checked(f"best/{k}", p.shape) for k, p in params.items()}
-            trainer_state = {k: v for k, v in trainer.items() if k not in ("optimizer_t", "has_best")}
-            trainer_state.update(optimizer=optimizer, params={k: v.copy() for k, v in params.items()},
-                                 best_params=best)
-            absent = [key for key in ("epoch", "history", "rng", "best_val_loss", "best_epoch",
-                                      "bad_epochs", "stopped_early") if key not in trainer_state]
-            if absent:
-                fail(f"training state is incomplete (missing {', '.join(absent)})")
-        except KeyError as exc:
-            fail(f"training state is incomplete (missing {exc})")
-        except (TypeError, ValueError, AttributeError) as exc:
-            fail(f"training state is damaged ({exc})")
-    meta = record.get("meta", {})
-    if not isinstance(meta, dict):
-        fail("settings record is damaged (meta is not a mapping)")
-    return model, meta, trainer_state
+    reader = _Reader(path)
+    record = reader.record()
+    model = reader.network(record, cls)
+    return model, record.get("meta", {}), reader.trainer_state(record, model)

@@ -10,11 +10,11 @@ windows from the training clips every epoch.
 """
 
 import time
+from typing import Protocol
 
 import numpy as np
 
 from .metrics import accuracy
-from .nn.optim import OPTIMIZERS
 
 HISTORY_COLUMNS = ("epoch", "reconstruction", "cross_entropy", "loss", "train_accuracy",
                    "val_reconstruction", "val_cross_entropy", "val_loss", "val_accuracy",
@@ -90,15 +90,21 @@ class RandomCropSource:
         return (x if self.transform is None else self.transform(x)), self.y
 
 
-def make_optimizer(name="adam", lr=1e-4, weight_decay=0.0, momentum=0.9):
-    """An optimizer by name: "adam" (with optional decoupled weight decay), "sgd", "momentum"."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(OPTIMIZERS)}")
-    if name == "adam":
-        return OPTIMIZERS[name](lr=lr, weight_decay=weight_decay)
-    if weight_decay:
-        raise ValueError("weight decay is implemented for adam only")
-    return OPTIMIZERS[name](lr=lr, momentum=momentum) if name == "momentum" else OPTIMIZERS[name](lr)
+class TrainableModel(Protocol):
+    """What a :class:`Trainer` needs of a model (both networks in ``nn.model`` have it).
+
+    ``parameters()`` gives name -> live array; ``loss_and_gradients(x, y)`` runs
+    forward and backward on a minibatch x (n, D), y (n,) and returns
+    ``(terms, grads, logits)``: a ``LossTerms`` of batch means, name -> gradient
+    with the keys of ``parameters()``, and the logits (n, C) for the training
+    accuracy; ``loss_and_logits(x, y)`` does the forward pass alone, for validation.
+    """
+
+    def parameters(self) -> dict: ...
+
+    def loss_and_gradients(self, x, y) -> tuple: ...
+
+    def loss_and_logits(self, x, y) -> tuple: ...
 
 
 class Trainer:
@@ -106,7 +112,7 @@ class Trainer:
 
     Parameters
     ----------
-    model : SoftmaxAutoencoderNetwork (anything with parameters(), loss_and_gradients(), loss_and_logits())
+    model : TrainableModel
     optimizer : optim.Optimizer
     source : WindowSource or RandomCropSource
     validation : (x_val (M, D), y_val (M,)) or None
@@ -117,6 +123,11 @@ class Trainer:
         loss, then restore the best weights. None trains every epoch.
     log : callable taking one line, or None for silence
     """
+
+    # What state_dict() holds: plain values (JSON in a model file), then the array dicts.
+    VALUE_STATE = ("epoch", "history", "rng", "best_val_loss", "best_epoch", "bad_epochs",
+                   "stopped_early")
+    ARRAY_STATE = ("optimizer", "params", "best_params")
 
     def __init__(self, model, optimizer, source, validation=None, batch_size=512, rng=None,
                  patience=None, log=print):
@@ -187,14 +198,14 @@ class Trainer:
             # Plain fancy indexing: np.take(..., out=buffer) looks cheaper but buffers
             # internally (mode="raise") and gathered 3x slower here.
             xb, yb = x[idx], y[idx]
-            loss, grads = self.model.loss_and_gradients(xb, yb)
-            if not np.isfinite(loss):
+            terms, grads, logits = self.model.loss_and_gradients(xb, yb)
+            if not np.isfinite(terms.total):
                 # Checked before the step, so the weights are never overwritten by NaNs.
-                raise TrainingDiverged(f"loss became {loss} at epoch {self.epoch + 1}, "
+                raise TrainingDiverged(f"loss became {terms.total} at epoch {self.epoch + 1}, "
                                        f"batch {start // self.batch_size + 1}")
             self.optimizer.step(params, grads)
-            sums += np.array(self.model.last_loss) * len(idx)
-            correct += int(np.count_nonzero(self.model.last_predictions == yb))
+            sums += np.array(terms) * len(idx)
+            correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
         return sums / len(y), correct / len(y)
 
     def fit(self, epochs, on_epoch_end=None):

@@ -2,7 +2,7 @@ import numpy as np
 
 from numpy_sae.commands.baselines import compare, format_table
 from numpy_sae.data.gtzan import Preprocessing, build_clipset
-from numpy_sae.commands.job import JobConfig
+from numpy_sae.commands.experiment import RunSettings
 from numpy_sae.data.synth import generate_dataset
 
 
@@ -12,7 +12,7 @@ def test_three_models_on_one_split(tmp_path):
     clips = build_clipset(root, ["classical", "metal"], Preprocessing(), use_cache=False,
                           log=lambda s: None)
     for crops in (0, 4):
-        config = JobConfig(epochs=2, batch_size=8, crops=crops)
+        config = RunSettings(epochs=2, batch_size=8, crops=crops)
         lines = []
         rows = compare(clips, config, log=lines.append)
         assert [r["model"].split(" ")[0] for r in rows] == ["joint", "autoencoder", "2-layer"]

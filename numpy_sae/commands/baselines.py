@@ -9,44 +9,37 @@ Each is scored at window and song level on the test songs.
 
 import numpy as np
 
-from ..data.features import feature_dim
-from .job import load_clips, make_splits, make_trainer, new_joint_model, training_source
 from ..metrics import evaluate_predictions
 from ..nn.model import SoftmaxClassifier
+from .experiment import load_dataset, make_splits, make_trainer, new_audio_model, training_source
 
 
-def _train(model, source, validation, config, rng):
-    make_trainer(config, model, source, validation, rng).fit(config.epochs)
-    return model
-
-
-def compare(clipset, config, log=print):
+def compare(clipset, settings, log=print):
     """Train the three models on the same split; return rows of test accuracies.
 
     Returns
     -------
     list of dicts: {"model", "window_accuracy", "song_accuracy", "n_songs", "n_windows"}
     """
-    seeds = np.random.SeedSequence(config.seed).spawn(3)
-    split_rng, init_rng, train_rng = (np.random.default_rng(s) for s in seeds)
-    splits = make_splits(clipset, config, split_rng)
+    split_seed, init_seed, train_seed = np.random.SeedSequence(settings.seed).spawn(3)
+
+    def fresh(seed):
+        # A new generator from the same seed for every model: all start from the same
+        # random state, a fair comparison.
+        return np.random.default_rng(seed)
+
+    joint = new_audio_model(settings, clipset, fresh(init_seed))
+    splits = make_splits(clipset, settings, fresh(split_seed), joint)
     x_train, y_train, _ = splits.train
     x_val, y_val, _ = splits.validation
     x_test, y_test, song_test = splits.test if len(splits.test[1]) else splits.validation
     n_classes = len(clipset.genre_names)
-    dim = feature_dim(config.input, config.window)
 
-    def source(encode=None):
+    def train(network, validation, transform=joint.features, x_grid=x_train):
         # Every model sees the same training windows: the fixed grid or fresh random crops.
-        return training_source(config, clipset, splits.train_clips, x_train, y_train, encode)
-
-    state = init_rng.bit_generator.state
-    train_state = train_rng.bit_generator.state
-
-    def fresh(rng, saved):
-        # Every model starts from the same random state: a fair comparison.
-        rng.bit_generator.state = saved
-        return rng
+        source = training_source(settings, clipset, splits.train_clips, x_grid, y_train,
+                                 transform)
+        make_trainer(settings, network, source, validation, fresh(train_seed)).fit(settings.epochs)
 
     rows = []
 
@@ -58,25 +51,29 @@ def compare(clipset, config, log=print):
         log(f"  {name}: window {r['window']['accuracy']:.3f}, song {r['song']['accuracy']:.3f}")
 
     log("training the joint softmax autoencoder ...")
-    joint = new_joint_model(config, n_classes, x_train, fresh(init_rng, state))
-    _train(joint, source(), (x_val, y_val), config, fresh(train_rng, train_state))
-    score(f"joint softmax autoencoder (gamma {config.gamma:g})", joint.predict_proba(x_test))
+    joint.network.fit_scaling(x_train)
+    train(joint.network, (x_val, y_val))
+    score(f"joint softmax autoencoder (gamma {settings.gamma:g})",
+          joint.network.predict_proba(x_test))
 
     log("training the autoencoder alone (gamma 1), then a classifier on its codes ...")
-    auto = new_joint_model(config, n_classes, x_train, fresh(init_rng, state), gamma=1.0)
-    _train(auto, source(), None, config, fresh(train_rng, train_state))
-    head = SoftmaxClassifier(input_dim=config.code_dim, n_classes=n_classes,
-                             seed=fresh(init_rng, state))
+    auto = new_audio_model(settings, clipset, fresh(init_seed), gamma=1.0).network
+    auto.fit_scaling(x_train)
+    train(auto, None)
+    head = SoftmaxClassifier(input_dim=settings.code_dim, n_classes=n_classes,
+                             seed=fresh(init_seed))
     head.fit_scaling(auto.encode(x_train))
-    _train(head, source(encode=auto.encode), (auto.encode(x_val), y_val), config,
-           fresh(train_rng, train_state))
+    train(head, (auto.encode(x_val), y_val),
+          transform=lambda windows: auto.encode(joint.features(windows)),
+          x_grid=auto.encode(x_train))
     score("autoencoder + separate 2-layer classifier (the study's baseline)",
           head.predict_proba(auto.encode(x_test)))
 
     log("training a 2-layer classifier on raw windows ...")
-    raw = SoftmaxClassifier(input_dim=dim, n_classes=n_classes, seed=fresh(init_rng, state))
+    raw = SoftmaxClassifier(input_dim=joint.network.input_dim, n_classes=n_classes,
+                            seed=fresh(init_seed))
     raw.fit_scaling(x_train)
-    _train(raw, source(), (x_val, y_val), config, fresh(train_rng, train_state))
+    train(raw, (x_val, y_val))
     score("2-layer classifier on raw windows", raw.predict_proba(x_test))
     return rows
 
@@ -91,13 +88,13 @@ def format_table(rows, chance):
     return "\n".join(lines)
 
 
-def run_baselines(config, log=print):
+def run_baselines(settings, log=print):
     """Find the data (or make the synthetic set), compare, print the table."""
-    clipset, root, synthetic = load_clips(config, log)
-    rows = compare(clipset, config, log)
+    dataset = load_dataset(settings, log)
+    rows = compare(dataset.clipset, settings, log)
     log("")
-    log(f"data: {'SYNTHETIC audio' if synthetic else root}; {len(clipset)} clips; "
-        f"{config.epochs} epochs, lr {config.lr:g}, crops {config.crops or 'off'}, "
-        f"input {config.input}, seed {config.seed}")
-    log(format_table(rows, 1.0 / len(clipset.genre_names)))
+    log(f"data: {dataset.describe()}; {len(dataset.clipset)} clips; "
+        f"{settings.epochs} epochs, lr {settings.lr:g}, crops {settings.crops or 'off'}, "
+        f"input {settings.input}, seed {settings.seed}")
+    log(format_table(rows, 1.0 / len(dataset.clipset.genre_names)))
     return rows

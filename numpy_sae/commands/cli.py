@@ -2,8 +2,9 @@
 
 Every user mistake (a bad value, a missing folder, a damaged model file, an
 unreadable song) ends with one line on stderr and a non-zero exit status,
-never a traceback. ``main(argv)`` returns the exit status, so tests and
-examples can call it directly.
+never a traceback (``--debug`` shows it). ``main(argv)`` returns the exit
+status, so tests and examples can call it directly. Defaults and choices come
+from the run settings and the registries of optimizers, inputs and methods.
 """
 
 import argparse
@@ -13,10 +14,17 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from .job import STUDY_SETTINGS, JobConfig
+from .. import __version__
+from ..data.audio import DOWNSAMPLING_METHODS, AudioError
+from ..data.features import INPUT_KINDS
+from ..data.gtzan import DEFAULT_GENRES, GENRES, DataError
+from ..data.synth import generate_dataset
 from ..data.splits import check_fractions
+from ..modelfile import ModelFileError
+from ..nn.optim import OPTIMIZERS
+from ..nn.teaching import BUGS, run_gradcheck_demo
+from . import baselines, crossval, job, predict
+from .experiment import SPLITS, STUDY_SETTINGS, JobError, RunSettings
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -47,6 +55,7 @@ def _number(convert, accept, wanted):
 
 
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+seed_int = _number(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
 non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number(float, lambda v: 0 < v < math.inf, "a positive number")
 non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a number >= 0")
@@ -70,35 +79,39 @@ def fractions(text):
 
 
 # ----- the parser --------------------------------------------------------------------------
-def _data_options(p, with_training=True):
+DEFAULTS = RunSettings()
+
+
+def _data_options(p, with_training=True, quick=False):
     p.add_argument("--data", metavar="DIR", help="GTZAN folder (Kaggle Data/, genres_original/, "
                    "Marsyas genres/ or any <genre>/*.wav|.au tree); default: $GTZAN_DIR, "
                    "./Data/genres_original, ./data/gtzan, else the synthetic dataset")
     p.add_argument("--genres", type=genre_list, default=None, metavar="A,B,...",
                    help="genres to use, comma-separated, or 'all' for every genre folder found "
-                   "(default: classical,country,metal,pop)")
-    p.add_argument("--method", choices=("mean", "poly"), default="mean",
+                   f"(default: {','.join(DEFAULT_GENRES)})")
+    p.add_argument("--method", choices=DOWNSAMPLING_METHODS, default=DEFAULTS.method,
                    help="downsampling: 'mean' of blocks (the study) or anti-aliased 'poly'")
     p.add_argument("--no-cache", action="store_true", help="rebuild the arrays; write no cache")
     p.add_argument("--cache-dir", metavar="DIR", help="where arrays and synthetic data are cached "
                    "(default: $NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
     if not with_training:
         return
-    defaults = JobConfig()
+    defaults = DEFAULTS
     p.add_argument("--epochs", type=positive_int,
-                   help=f"training epochs (default {defaults.epochs}; --quick 15)")
+                   help=f"training epochs (default {defaults.epochs}"
+                   + ("; --quick 15)" if quick else ")"))
     p.add_argument("--batch-size", type=positive_int, help=f"minibatch size ({defaults.batch_size})")
     p.add_argument("--lr", type=positive_float, help=f"learning rate ({defaults.lr:g})")
     p.add_argument("--gamma", type=unit_float, help=f"weight of the reconstruction term in "
                    f"[0, 1] ({defaults.gamma:g}; the study: 0.9)")
     p.add_argument("--code-dim", type=positive_int, help=f"code size ({defaults.code_dim})")
-    p.add_argument("--optimizer", choices=("adam", "sgd", "momentum"),
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
                    help=f"optimizer ({defaults.optimizer})")
     p.add_argument("--weight-decay", type=non_negative_float,
                    help=f"decoupled weight decay for adam (AdamW) ({defaults.weight_decay:g})")
     p.add_argument("--patience", type=positive_int,
                    help="early stopping: epochs without a lower validation loss (off by default)")
-    p.add_argument("--input", choices=("waveform", "spectrum"),
+    p.add_argument("--input", choices=INPUT_KINDS,
                    help="network input: raw 'waveform' windows (default, the study's premise) "
                    "or the log-magnitude 'spectrum' of each window (an ablation)")
     p.add_argument("--crops", type=non_negative_int, metavar="N",
@@ -108,31 +121,37 @@ def _data_options(p, with_training=True):
                    help="the study's exact training settings: " + ", ".join(
                        f"{k} {v}" for k, v in STUDY_SETTINGS.items()) + " (explicit options "
                    "still override)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (0)")
+    p.add_argument("--seed", type=seed_int, default=DEFAULTS.seed,
+                   help=f"seed of every random choice ({DEFAULTS.seed})")
 
 
 def build_parser():
     parser = _Parser(prog="numpy-sae", description="A deep softmax autoencoder for music genres, "
                      "in NumPy.")
+    parser.add_argument("--version", action="version", version=f"numpy_sae {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     p = sub.add_parser("train", help="train on GTZAN (or the synthetic default) and write a run "
                        "folder", description="The main job: data -> trained model, report, plots.")
-    _data_options(p)
-    p.add_argument("--split", choices=("song", "segment"), default="song",
+    _data_options(p, quick=True)
+    p.add_argument("--split", choices=SPLITS, default=DEFAULTS.split,
                    help="'song': whole songs in train/validation/test (honest, default); "
                    "'segment': the study's random split of windows (leaky)")
     p.add_argument("--split-files", nargs=3, metavar=("TRAIN", "VALID", "TEST"),
                    help="a published split: three text files of relative paths")
     p.add_argument("--fractions", type=fractions, default=None,
                    help="train,validation,test fractions (song: 0.7,0.15,0.15; segment: 0.8,0.2,0)")
-    p.add_argument("--out", default="runs", metavar="DIR", help="parent of the run folder (runs)")
+    p.add_argument("--out", default=DEFAULTS.out, metavar="DIR",
+                   help=f"parent of the run folder ({DEFAULTS.out})")
     p.add_argument("--name", help="run folder name (default: date-time and data name)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly "
                    "(its settings are reused; --epochs may extend it)")
-    p.add_argument("--checkpoint-every", type=positive_int, default=10, metavar="N",
-                   help="save the model file every N epochs (10) and at the end")
+    p.add_argument("--checkpoint-every", type=positive_int, default=DEFAULTS.checkpoint_every,
+                   metavar="N", help=f"save the model file every N epochs "
+                   f"({DEFAULTS.checkpoint_every}) and at the end")
     p.add_argument("--quick", action="store_true", help="a run that finishes in seconds: a small "
                    "synthetic set and 15 epochs")
 
@@ -153,11 +172,11 @@ def build_parser():
     p = sub.add_parser("synth", help="write the synthetic GTZAN-shaped dataset",
                        description="Writes DIR/genres_original/<genre>/<genre>.000NN.wav.")
     p.add_argument("dir", help="output folder")
-    p.add_argument("--genres", type=genre_list, default=["classical", "country", "metal", "pop"],
+    p.add_argument("--genres", type=genre_list, default=list(DEFAULT_GENRES),
                    help="comma-separated genre names, or 'all' for all ten")
     p.add_argument("--clips", type=positive_int, default=100, help="clips per genre (100)")
     p.add_argument("--duration", type=positive_float, default=30.0, help="seconds per clip (30)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed_int, default=0,
                    help="seed of the generator; the same seed writes byte-identical files (0)")
 
     p = sub.add_parser("gradcheck", help="check every gradient of a model numerically",
@@ -172,10 +191,10 @@ def build_parser():
                    help="weight of the reconstruction term in the checked loss (0.9)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="float32 shows why checks need float64")
-    p.add_argument("--break", dest="bug", default=None, metavar="BUG",
+    p.add_argument("--break", dest="bug", default=None, choices=tuple(BUGS), metavar="BUG",
                    help="break one backward pass on purpose to see the check catch it "
-                   "(tanh-derivative, code-sum, batch-mean, bias-sum)")
-    p.add_argument("--seed", type=int, default=0,
+                   f"({', '.join(BUGS)})")
+    p.add_argument("--seed", type=seed_int, default=0,
                    help="seed of the weights, the examples and the sampled entries (0)")
 
     p = sub.add_parser("baselines", help="joint model vs the study's baselines on one split",
@@ -196,88 +215,54 @@ TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "optimize
                     "weight_decay", "patience", "input", "crops")
 
 
-def _job_config(args):
-    """JobConfig from the options: our defaults, then --study / --quick, then explicit values."""
+def _run_settings(args):
+    """RunSettings from the options: our defaults, then --study / --quick, then explicit values."""
     quick = getattr(args, "quick", False)
-    split = getattr(args, "split", "song")
-    config = JobConfig(
-        data=args.data, genres=args.genres or list(JobConfig().genres), split=split,
+    split = getattr(args, "split", DEFAULTS.split)
+    settings = RunSettings(
+        data=args.data, genres=args.genres or list(DEFAULTS.genres), split=split,
         split_files=getattr(args, "split_files", None),
         fractions=getattr(args, "fractions", None) or ([0.8, 0.2, 0.0] if split == "segment"
-                                                       else [0.7, 0.15, 0.15]),
-        method=args.method, seed=args.seed, out=getattr(args, "out", "runs"),
-        name=getattr(args, "name", None), checkpoint_every=getattr(args, "checkpoint_every", 10),
+                                                       else list(DEFAULTS.fractions)),
+        method=args.method, seed=args.seed, out=getattr(args, "out", DEFAULTS.out),
+        name=getattr(args, "name", None),
+        checkpoint_every=getattr(args, "checkpoint_every", DEFAULTS.checkpoint_every),
         cache_dir=args.cache_dir, use_cache=not args.no_cache, quick=quick)
     if args.study:
-        config = replace(config, **STUDY_SETTINGS)
+        settings = replace(settings, **STUDY_SETTINGS)
     if split == "segment" and args.crops is None:
-        config.crops = 0  # crops are drawn per song; a window-level split has none to draw from
+        settings.crops = 0  # crops are drawn per song; a window-level split has none to draw from
     if quick:
-        config.epochs = 15
+        settings.epochs = 15
     given = {k: getattr(args, k) for k in TRAINING_OPTIONS if getattr(args, k) is not None}
-    return replace(config, **given)
+    settings = replace(settings, **given)
+    if settings.weight_decay and settings.optimizer != "adam":
+        raise CommandError(f"--weight-decay is implemented for adam only, not "
+                           f"--optimizer {settings.optimizer}")
+    return settings
 
 
 def cmd_train(args):
-    from .job import run_training
-    config = _job_config(args)
+    settings = _run_settings(args)
     if args.resume:
-        config.epochs = args.epochs  # None keeps the stored number
+        settings.epochs = args.epochs  # None keeps the stored number
         if not Path(args.resume).is_dir():
             raise CommandError(f"run folder not found: {args.resume}")
-    run_training(config, resume=args.resume)
+    job.run_training(settings, resume=args.resume)
     return 0
 
 
-def _model_path(path):
-    path = Path(path)
-    return path / "model.npz" if path.is_dir() else path
-
-
 def cmd_evaluate(args):
-    from ..data.features import make_features
-    from ..data.gtzan import Preprocessing, build_clipset, resolve_root
-    from .job import evaluate_subsets, format_report
-    from .predict import load_audio_model
-
-    model, meta = load_audio_model(_model_path(args.model))
-    pre = Preprocessing(**meta["preprocessing"])
-    clipset = build_clipset(args.data, meta["genre_names"], pre, cache_dir=args.cache_dir,
-                            use_cache=not args.no_cache)
-    x, y, song = clipset.windows()
-    results = evaluate_subsets(model, {"all clips": (make_features(x, meta["input"]), y, song)},
-                               meta["genre_names"])
-    header = [f"model {args.model} on {args.data}: {len(clipset)} clips"]
-    trained_on = meta.get("data_root")
-    if trained_on and Path(trained_on).is_dir() and \
-            resolve_root(trained_on).resolve() == resolve_root(args.data).resolve():
-        header.append("note: this is the folder the model was trained on, so these figures "
-                      "include its training songs; they overstate accuracy on new music")
-    print(format_report(results, meta["genre_names"], header))
+    predict.run_evaluate(args.model, args.data, cache_dir=args.cache_dir,
+                         use_cache=not args.no_cache)
     return 0
 
 
 def cmd_predict(args):
-    from .predict import load_audio_model, predict_file
-
-    model, meta = load_audio_model(_model_path(args.model))
-    failed = 0
-    for path in args.files:
-        try:
-            proba, n = predict_file(model, meta, path)
-        except ValueError as exc:
-            print(f"numpy-sae predict: error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        names = meta["genre_names"]
-        order = np.argsort(-proba)
-        ranked = "  ".join(f"{names[i]} {proba[i]:.3f}" for i in order)
-        print(f"{path}: {names[order[0]]}  ({ranked}; {n} windows)")
-    return EXIT_FAILED if failed else 0
+    return EXIT_FAILED if predict.run_predict(args.model, args.files) else 0
 
 
 def cmd_synth(args):
-    from ..data.synth import GENRES, generate_dataset
     genres = list(GENRES) if args.genres == ["all"] else args.genres
     root = generate_dataset(args.dir, genres=genres, clips_per_genre=args.clips,
                             duration=args.duration, seed=args.seed)
@@ -286,20 +271,17 @@ def cmd_synth(args):
 
 
 def cmd_gradcheck(args):
-    from ..nn.teaching import run_gradcheck_demo
     return run_gradcheck_demo(size=args.size, entries=args.entries, gamma=args.gamma,
                               dtype=args.dtype, bug=args.bug, seed=args.seed)
 
 
 def cmd_baselines(args):
-    from .baselines import run_baselines
-    run_baselines(_job_config(args))
+    baselines.run_baselines(_run_settings(args))
     return 0
 
 
 def cmd_cv(args):
-    from .crossval import run_cv_command
-    run_cv_command(_job_config(args), folds=args.folds)
+    crossval.run_cv_command(_run_settings(args), folds=args.folds)
     return 0
 
 
@@ -314,27 +296,27 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     """Run the command line; returns the exit status."""
-    from ..data.audio import AudioError
-    from ..modelfile import ModelFileError
-    from ..data.gtzan import DataError
-    from .job import JobError, JobInterrupted
-
-    warnings.showwarning = _show_warning
-    try:
-        args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
-    except CommandError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except JobInterrupted as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (DataError, ModelFileError, AudioError, JobError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        # One line per warning while a command runs; the caller's handler comes back after.
+        warnings.showwarning = _show_warning
+        try:
+            args = build_parser().parse_args(argv)
+            return COMMANDS[args.command](args)
+        except CommandError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except job.JobInterrupted as exc:
+            print(str(exc), file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except (DataError, ModelFileError, AudioError, JobError, ValueError, OSError) as exc:
+            if debug:
+                raise
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -8,20 +8,20 @@ held-out songs (one confusion matrix, per-genre precision / recall / F1).
 
 import numpy as np
 
-from ..data.features import make_features
-from .job import load_clips, make_trainer, new_joint_model, training_source
-from ..metrics import classification_report, evaluate_predictions
 from ..data.splits import song_folds
+from ..metrics import classification_report, evaluate_predictions
+from .experiment import load_dataset, make_trainer, new_audio_model, training_source
 
-def cross_validate(clipset, config, folds=5, log=print):
-    """Run K-fold song-level cross-validation with the training settings of ``config``.
+
+def cross_validate(clipset, settings, folds=5, log=print):
+    """Run K-fold song-level cross-validation with the training settings of ``settings``.
 
     Returns
     -------
     dict with per-fold accuracies ("window", "song": lists), their mean and std,
     pooled confusion matrices ("window_cm", "song_cm", int arrays) and n per fold.
     """
-    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
+    rng = np.random.default_rng(np.random.SeedSequence(settings.seed).spawn(1)[0])
     fold_ids = song_folds(clipset.labels, folds, rng)
     n_classes = len(clipset.genre_names)
     out = {"window": [], "song": [], "n_songs": [], "n_windows": [],
@@ -29,24 +29,22 @@ def cross_validate(clipset, config, folds=5, log=print):
            "song_cm": np.zeros((n_classes, n_classes), dtype=np.int64)}
     for k in range(folds):
         test = fold_ids[k]
-        val = fold_ids[(k + 1) % folds] if config.patience else np.array([], dtype=np.int64)
+        val = fold_ids[(k + 1) % folds] if settings.patience else np.array([], dtype=np.int64)
         train = np.setdiff1d(np.arange(len(clipset)), np.concatenate([test, val]))
-        x_train, y_train, _ = clipset.windows(train)
-        x_train = make_features(x_train, config.input)
         init_rng, train_rng = (np.random.default_rng(s)
-                               for s in np.random.SeedSequence([config.seed, k]).spawn(2))
-        model = new_joint_model(config, n_classes, x_train, init_rng)
-        validation = None
-        if len(val):
-            x_val, y_val, _ = clipset.windows(val)
-            validation = (make_features(x_val, config.input), y_val)
-        trainer = make_trainer(config, model,
-                               training_source(config, clipset, train, x_train, y_train),
+                               for s in np.random.SeedSequence([settings.seed, k]).spawn(2))
+        model = new_audio_model(settings, clipset, init_rng)
+        x_train, y_train, _ = model.windows(clipset, train)
+        model.network.fit_scaling(x_train)
+        validation = model.windows(clipset, val)[:2] if len(val) else None
+        trainer = make_trainer(settings, model.network,
+                               training_source(settings, clipset, train, x_train, y_train,
+                                               model.features),
                                validation, train_rng)
-        trainer.fit(config.epochs)
-        x_test, y_test, song_test = clipset.windows(test)
-        result = evaluate_predictions(model.predict_proba(make_features(x_test, config.input)),
-                                      y_test, song_test, clipset.genre_names)
+        trainer.fit(settings.epochs)
+        x_test, y_test, song_test = model.windows(clipset, test)
+        result = evaluate_predictions(model.network.predict_proba(x_test), y_test, song_test,
+                                      clipset.genre_names)
         for level in ("window", "song"):
             out[level].append(result[level]["accuracy"])
             out[f"n_{level}s"].append(result[level]["n"])
@@ -75,14 +73,15 @@ def format_cv(result, genre_names):
     return "\n".join(lines)
 
 
-def run_cv_command(config, folds=5, log=print):
+def run_cv_command(settings, folds=5, log=print):
     """The ``numpy-sae cv`` command: data, folds, printed summary."""
-    clipset, root, synthetic = load_clips(config, log)
+    dataset = load_dataset(settings, log)
+    clipset = dataset.clipset
     log(f"{folds}-fold song-level cross-validation on {len(clipset)} clips "
-        f"({'SYNTHETIC audio' if synthetic else root}); lr {config.lr:g}, {config.epochs} epochs, "
-        f"gamma {config.gamma:g}, input {config.input}, crops {config.crops or 'off'}, "
-        f"weight decay {config.weight_decay:g}, patience {config.patience}")
-    result = cross_validate(clipset, config, folds, log)
+        f"({dataset.describe()}); lr {settings.lr:g}, {settings.epochs} epochs, "
+        f"gamma {settings.gamma:g}, input {settings.input}, crops {settings.crops or 'off'}, "
+        f"weight decay {settings.weight_decay:g}, patience {settings.patience}")
+    result = cross_validate(clipset, settings, folds, log)
     log("")
     log(format_cv(result, clipset.genre_names))
     return result

@@ -1,65 +1,60 @@
-"""Genre probabilities for one audio file, with a trained model and its stored settings.
+"""The ``predict`` and ``evaluate`` commands: a trained model on your own audio.
 
-The file goes through exactly what the training data went through (sample
-rate, downsampling, every window of the grid, input features and the model's
-own scaling), then the window probabilities are averaged: a song-level answer.
+``predict`` gives each file's genre probabilities (window probabilities
+averaged over the whole file); one unreadable file is reported and the
+others go on. ``evaluate`` scores a model on every clip of its genres in a
+folder, at window and song level.
 """
+
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from ..data.audio import downsample, frame, load_audio
-from ..modelfile import ModelFileError, load_model_file
-from ..data.features import feature_dim, make_features
-from ..data.gtzan import Preprocessing
+from ..audio_model import AudioModel
+from ..data.audio import AudioError
+from ..data.gtzan import build_clipset, resolve_root
+from .report import evaluate_subsets, format_report
 
 
-def load_audio_model(path):
-    """Load a model file that can classify audio: weights plus the settings of its data.
-
-    Returns (model, meta). Raises ModelFileError when the file lacks what
-    ``predict`` needs (genre names, preprocessing, input kind), e.g. a model
-    saved by ``SoftmaxAutoencoder.save`` without them, or when they disagree
-    with the network's shape.
-    """
-    model, meta, _ = load_model_file(path)
-    try:
-        names = [str(n) for n in meta["genre_names"]]
-        pre = Preprocessing(**meta["preprocessing"])
-        width = feature_dim(meta["input"], pre.window)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: has no usable audio settings ({exc}); models written by "
-                             "numpy-sae train have them") from None
-    if len(names) != model.n_classes or width != model.input_dim:
-        raise ModelFileError(f"{path}: audio settings ({len(names)} genres, {width} inputs) do "
-                             f"not match the network ({model.n_classes} classes, "
-                             f"{model.input_dim} inputs)")
-    meta = dict(meta, genre_names=names)
-    return model, meta
+def model_path(path):
+    """A model file from a path that is either the file or a run folder."""
+    path = Path(path)
+    return path / "model.npz" if path.is_dir() else path
 
 
-def predict_file(model, meta, path):
-    """Song-level genre probabilities of one WAV/AU file.
+def run_predict(model, files, out=print, err=None):
+    """Print one line per file; return how many files could not be classified."""
+    err = err or (lambda line: print(line, file=sys.stderr))
+    model, _, _ = AudioModel.load(model_path(model))
+    names = model.genre_names
+    failed = 0
+    for path in files:
+        try:
+            proba, window_proba = model.predict_file(path)
+        except (AudioError, OSError) as exc:
+            err(f"numpy-sae predict: error: {exc}")
+            failed += 1
+            continue
+        order = np.argsort(-proba)
+        ranked = "  ".join(f"{names[i]} {proba[i]:.3f}" for i in order)
+        out(f"{path}: {names[order[0]]}  ({ranked}; {len(window_proba)} windows)")
+    return failed
 
-    Parameters
-    ----------
-    model : a loaded network
-    meta : dict stored with the model (preprocessing, input kind)
-    path : str or Path
 
-    Returns
-    -------
-    proba : float (n_classes,), mean of the window probabilities
-    n_windows : int
-
-    Raises
-    ------
-    AudioError (a ValueError) for unreadable files or files shorter than one window.
-    """
-    pre = Preprocessing(**meta["preprocessing"])
-    signal = downsample(load_audio(path, pre.sample_rate), pre.factor, pre.method)
-    if len(signal) < pre.window:
-        raise ValueError(f"{path}: too short ({len(signal)} samples after downsampling, one "
-                         f"window needs {pre.window})")
-    windows = frame(signal, pre.window, pre.hop)  # every window, not only the first max_windows
-    proba = model.predict_proba(make_features(windows, meta["input"]))
-    return proba.mean(axis=0, dtype=np.float64), len(windows)
+def run_evaluate(model, data, cache_dir=None, use_cache=True, out=print):
+    """Score a model file on every clip of its genres under ``data``; print the report."""
+    model_file = model_path(model)
+    audio_model, meta, _ = AudioModel.load(model_file)
+    clipset = build_clipset(data, audio_model.genre_names, audio_model.preprocessing,
+                            cache_dir=cache_dir, use_cache=use_cache)
+    results = evaluate_subsets(audio_model.network, {"all clips": audio_model.windows(clipset)},
+                               audio_model.genre_names)
+    header = [f"model {model} on {data}: {len(clipset)} clips"]
+    trained_on = meta.get("data_root")
+    if trained_on and Path(trained_on).is_dir() and \
+            resolve_root(trained_on).resolve() == resolve_root(data).resolve():
+        header.append("note: this is the folder the model was trained on, so these figures "
+                      "include its training songs; they overstate accuracy on new music")
+    out(format_report(results, audio_model.genre_names, header))
+    return results

@@ -16,6 +16,7 @@ from scipy.io import wavfile
 from scipy.signal import resample_poly
 
 AUDIO_EXTENSIONS = (".wav", ".au")
+DOWNSAMPLING_METHODS = ("mean", "poly")
 
 
 class AudioError(ValueError):

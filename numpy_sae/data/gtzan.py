@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AUDIO_EXTENSIONS, AudioError, downsample, frame, load_audio, n_windows
+from .audio import (AUDIO_EXTENSIONS, DOWNSAMPLING_METHODS, AudioError, downsample, frame,
+                    load_audio, n_windows)
 from .npzio import atomic_savez
 
-ALL_GENRES = ("blues", "classical", "country", "disco", "hiphop",
-              "jazz", "metal", "pop", "reggae", "rock")
+GENRES = ("blues", "classical", "country", "disco", "hiphop",
+          "jazz", "metal", "pop", "reggae", "rock")  # GTZAN's ten
 DEFAULT_GENRES = ("classical", "country", "metal", "pop")
 CACHE_VERSION = 1
 
@@ -58,8 +59,9 @@ class Preprocessing:
             raise ValueError(f"hop must be a positive integer, got {self.hop}")
         if self.max_windows is not None and self.max_windows < 1:
             raise ValueError(f"max_windows must be a positive integer, got {self.max_windows}")
-        if self.method not in ("mean", "poly"):
-            raise ValueError(f"method must be 'mean' or 'poly', got {self.method!r}")
+        if self.method not in DOWNSAMPLING_METHODS:
+            raise ValueError(f"method must be one of {', '.join(DOWNSAMPLING_METHODS)}, "
+                             f"got {self.method!r}")
 
     def to_dict(self):
         return dict(self.__dict__)

@@ -20,8 +20,8 @@ import numpy as np
 from scipy.io import wavfile
 from scipy.signal import lfilter
 
-GENRES = ("blues", "classical", "country", "disco", "hiphop",
-          "jazz", "metal", "pop", "reggae", "rock")
+from .gtzan import DEFAULT_GENRES, GENRES
+
 SAMPLE_RATE = 22050
 STEPS_PER_BAR = 16  # the arranger's grid is sixteenth notes
 
@@ -323,7 +323,7 @@ def _write_one(task):
     return path
 
 
-def generate_dataset(root, genres=("classical", "country", "metal", "pop"), clips_per_genre=100,
+def generate_dataset(root, genres=DEFAULT_GENRES, clips_per_genre=100,
                      duration=30.0, seed=0, workers=None):
     """Write a GTZAN-shaped tree ``root/genres_original/<genre>/<genre>.000NN.wav``.
 

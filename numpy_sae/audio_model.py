@@ -1,0 +1,122 @@
+"""A network together with its whole input contract: how audio becomes the windows it reads.
+
+An :class:`AudioModel` owns the network, the preprocessing (sample rate,
+downsampling, window), the input kind (waveform or spectrum) and the genre
+names. Everything that turns audio into network inputs goes through it:
+``windows(clipset)`` for a dataset, ``file_windows(path)`` and
+``predict_file(path)`` for one file; and it is saved and loaded as one piece,
+so a model file can never be read with the wrong settings.
+"""
+
+import numpy as np
+
+from .data.audio import AudioError, downsample, frame, load_audio
+from .data.features import INPUT_KINDS, feature_dim, make_features
+from .data.gtzan import Preprocessing
+from .modelfile import ModelFileError, load_model_file, save_model_file
+
+
+class AudioModel:
+    """A network plus the settings of the audio it was trained on.
+
+    Parameters
+    ----------
+    network : SoftmaxAutoencoderNetwork or SoftmaxClassifier
+    preprocessing : data.gtzan.Preprocessing
+    input_kind : "waveform" or "spectrum"
+    genre_names : list of str, one per class of the network
+    """
+
+    def __init__(self, network, preprocessing, input_kind, genre_names):
+        if input_kind not in INPUT_KINDS:
+            raise ValueError(f"input kind must be one of {', '.join(INPUT_KINDS)}, "
+                             f"got {input_kind!r}")
+        width = feature_dim(input_kind, preprocessing.window)
+        if len(genre_names) != network.n_classes or width != network.input_dim:
+            raise ValueError(f"audio settings ({len(genre_names)} genres, {width} inputs) do "
+                             f"not match the network ({network.n_classes} classes, "
+                             f"{network.input_dim} inputs)")
+        self.network = network
+        self.preprocessing = preprocessing
+        self.input_kind = input_kind
+        self.genre_names = [str(name) for name in genre_names]
+
+    def features(self, windows):
+        """Network inputs from raw windows: (N, window) -> (N, network.input_dim)."""
+        return make_features(windows, self.input_kind)
+
+    def windows(self, clipset, clips=None):
+        """The fixed grid of windows of a dataset's clips, as network inputs.
+
+        Returns
+        -------
+        x : float32 (n_windows, input_dim), y : int64 (n_windows,), song : int64 (n_windows,)
+        """
+        x, y, song = clipset.windows(clips)
+        return self.features(x), y, song
+
+    def file_signal(self, path):
+        """One WAV/AU file, resampled and downsampled as the training data was: float32 (n,).
+
+        Raises AudioError for unreadable files or files shorter than one window.
+        """
+        pre = self.preprocessing
+        signal = downsample(load_audio(path, pre.sample_rate), pre.factor, pre.method)
+        if len(signal) < pre.window:
+            raise AudioError(f"{path}: too short ({len(signal)} samples after downsampling, "
+                             f"one window needs {pre.window})")
+        return signal
+
+    def file_windows(self, path):
+        """Every window of one file (not only the grid's first max_windows), as inputs (n, D)."""
+        pre = self.preprocessing
+        return self.features(frame(self.file_signal(path), pre.window, pre.hop))
+
+    def predict_file(self, path):
+        """Song-level genre probabilities of one WAV/AU file.
+
+        Returns
+        -------
+        proba : float64 (n_classes,), the mean of the window probabilities
+        window_proba : float32 (n_windows, n_classes)
+
+        Raises
+        ------
+        AudioError for unreadable files or files shorter than one window.
+        """
+        window_proba = self.network.predict_proba(self.file_windows(path))
+        return window_proba.mean(axis=0, dtype=np.float64), window_proba
+
+    # ----- files ----------------------------------------------------------------------
+    def meta(self):
+        """The audio settings as they are stored in a model file's metadata."""
+        return {"genre_names": self.genre_names, "preprocessing": self.preprocessing.to_dict(),
+                "input": self.input_kind}
+
+    def save(self, path, meta=None, trainer_state=None):
+        """Write the network and its audio settings (and ``meta``) to a model file."""
+        save_model_file(path, self.network, {**(meta or {}), **self.meta()}, trainer_state)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model file that can classify audio.
+
+        Returns
+        -------
+        model : AudioModel
+        meta : dict, everything stored with it
+        trainer_state : dict or None
+
+        Raises
+        ------
+        ModelFileError when the file is damaged or lacks usable audio settings
+        (e.g. written by ``SoftmaxAutoencoder.save`` without them).
+        """
+        network, meta, trainer_state = load_model_file(path)
+        try:
+            pre = Preprocessing(**meta["preprocessing"])
+            model = cls(network, pre, meta["input"], list(meta["genre_names"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: has no usable audio settings ({exc}); models "
+                                 "written by numpy-sae train have them") from None
+        return model, meta, trainer_state

@@ -1,0 +1,137 @@
+"""SoftmaxAutoencoder behaves like a scikit-learn estimator."""
+
+import numpy as np
+import pytest
+
+from numpy_sae import SoftmaxAutoencoder, SoftmaxClassifier
+from numpy_sae.estimator import NotFittedError
+from numpy_sae.modelfile import ModelFileError, load_model_file, save_model_file
+
+
+def blobs(rng, n=90, d=12, labels=(0, 1, 2)):
+    y = np.asarray(labels)[rng.integers(0, len(labels), n)]
+    index = np.searchsorted(np.sort(labels), y)
+    x = rng.standard_normal((n, d)).astype(np.float32) + 2 * index[:, None]
+    return x, y
+
+
+def small(**kw):
+    settings = dict(code_dim=4, encoder_hidden=(10,), classifier_hidden=8, gamma=0.1, lr=1e-2,
+                    epochs=25, batch_size=16)
+    return SoftmaxAutoencoder(**{**settings, **kw})
+
+
+def test_fit_predict_score_transform_save_load(rng, tmp_path):
+    x, y = blobs(rng)
+    est = small()
+    assert est.fit(x, y, validation_data=(x[:30], y[:30])) is est
+    assert len(est.loss_curve_) == 25 and est.history_["val_accuracy"][-1] > 0.8
+    assert est.score(x, y) > 0.8 and est.n_features_in_ == 12
+    assert est.transform(x).shape == (90, 4) and est.predict_proba(x).shape == (90, 3)
+    assert est.reconstruct(x).shape == (90, 12)
+    est.save(tmp_path / "est.npz")
+    again = SoftmaxAutoencoder.load(tmp_path / "est.npz")
+    assert isinstance(again, SoftmaxAutoencoder) and again.lr == 1e-2 and again.code_dim == 4
+    np.testing.assert_array_equal(again.predict(x), est.predict(x))
+
+
+def test_init_only_stores_settings_and_get_set_params_round_trip():
+    est = SoftmaxAutoencoder(code_dim=8, lr=0.5)
+    assert not hasattr(est, "network_")
+    params = est.get_params()
+    assert params["code_dim"] == 8 and params["lr"] == 0.5
+    assert SoftmaxAutoencoder(**params).get_params() == params
+    assert est.set_params(epochs=3) is est and est.epochs == 3
+    with pytest.raises(ValueError, match="invalid parameter 'n_classes'"):
+        est.set_params(n_classes=3)
+    assert repr(est) == "SoftmaxAutoencoder(code_dim=8, lr=0.5, epochs=3)"
+
+
+def test_defaults_are_the_main_jobs():
+    from numpy_sae.commands.experiment import RunSettings
+    job, est = RunSettings(), SoftmaxAutoencoder()
+    assert (est.lr, est.gamma, est.epochs, est.batch_size, est.code_dim) == \
+        (job.lr, job.gamma, job.epochs, job.batch_size, job.code_dim)
+    assert est.warm_start is False
+
+
+def test_fit_twice_is_two_fresh_fits_unless_warm_start(rng):
+    x, y = blobs(rng)
+    est = small(epochs=3)
+    first = est.fit(x, y).predict_proba(x)
+    network = est.network_
+    second = est.fit(x, y).predict_proba(x)
+    assert est.network_ is not network
+    np.testing.assert_array_equal(first, second)  # an int random_state: the same fit
+    warm = small(epochs=3, warm_start=True).fit(x, y)
+    network, mean = warm.network_, warm.network_.input_mean.copy()
+    before = warm.predict_proba(x)
+    warm.fit(x + 5, y)  # continues: same network, scaling not refitted
+    assert warm.network_ is network
+    np.testing.assert_array_equal(warm.network_.input_mean, mean)
+    assert not np.array_equal(warm.predict_proba(x), before)
+
+
+def test_a_generator_random_state_is_used_not_replaced(rng):
+    x, y = blobs(rng)
+    a = small(epochs=2, random_state=np.random.default_rng(5)).fit(x, y)
+    b = small(epochs=2, random_state=np.random.default_rng(5)).fit(x, y)
+    c = small(epochs=2, random_state=0).fit(x, y)
+    np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
+    assert not np.array_equal(a.predict_proba(x), c.predict_proba(x))
+    gen = np.random.default_rng(5)
+    est = small(epochs=2, random_state=gen)
+    est.fit(x, y)
+    second = est.fit(x, y).predict_proba(x)  # the generator advanced: another fit
+    assert not np.array_equal(second, a.predict_proba(x))
+
+
+def test_labels_of_any_sortable_kind(rng, tmp_path):
+    x, y = blobs(rng, labels=("jazz", "metal", "pop"))
+    est = small().fit(x, y)
+    assert est.classes_.tolist() == ["jazz", "metal", "pop"]
+    assert set(est.predict(x)) <= {"jazz", "metal", "pop"} and est.score(x, y) > 0.8
+    est.save(tmp_path / "m.npz")
+    assert SoftmaxAutoencoder.load(tmp_path / "m.npz").classes_.tolist() == est.classes_.tolist()
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"epochs": -1}, "epochs must be a positive integer"),
+    ({"epochs": 2.5}, "epochs must be a positive integer"),
+    ({"lr": float("nan")}, "lr must be a positive number"),
+    ({"activation": "bogus"}, "activation must be one of tanh, sigmoid, relu"),
+    ({"code_activation": "bogus"}, "code_activation must be one of"),
+    ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+])
+def test_bad_settings_are_clear_errors(setting, message, rng):
+    x, y = blobs(rng)
+    with pytest.raises(ValueError, match=message):
+        small(**setting).fit(x, y)
+
+
+def test_a_failed_fit_leaves_a_fitted_estimator_as_it_was(rng, tmp_path):
+    x, y = blobs(rng)
+    est = small(epochs=2).fit(x, y)
+    before = est.predict_proba(x)
+    for bad in ((x[:0], y[:0]), (np.full_like(x, np.nan), y), (x, y[:10]), (x, np.zeros_like(y))):
+        with pytest.raises(ValueError):
+            est.fit(*bad)
+        np.testing.assert_array_equal(est.predict_proba(x), before)
+    est.save(tmp_path / "still.npz")
+    SoftmaxAutoencoder.load(tmp_path / "still.npz")
+
+
+def test_unfitted_use_is_a_clear_error(rng):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        small().predict(rng.standard_normal((2, 12)))
+
+
+def test_model_files_record_their_class(tmp_path):
+    head = SoftmaxClassifier(input_dim=6, n_classes=3, hidden=5, seed=1)
+    save_model_file(tmp_path / "head.npz", head)
+    loaded, _, _ = load_model_file(tmp_path / "head.npz")
+    assert isinstance(loaded, SoftmaxClassifier)
+    for k, v in head.parameters().items():
+        np.testing.assert_array_equal(loaded.parameters()[k], v)
+    with pytest.raises(ModelFileError, match="holds a SoftmaxClassifier, not a SoftmaxAutoencoderNetwork"):
+        SoftmaxAutoencoder.load(tmp_path / "head.npz")
