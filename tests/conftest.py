@@ -4,6 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT_FOLDERS = (ROOT / "examples", ROOT / "benchmarks")
 
@@ -51,3 +53,11 @@ def load_example():
         spec.loader.exec_module(module)
         return module
     return load
+
+
+def small_network(**overrides):
+    """The tests' small joint network: 10 inputs, an 8-unit hidden layer, a 4-dim code,
+    3 classes; any constructor argument can be overridden."""
+    settings = dict(input_dim=10, n_classes=3, code_dim=4, encoder_hidden=(8,),
+                    classifier_hidden=6, seed=0)
+    return SoftmaxAutoencoderNetwork(**{**settings, **overrides})

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from numpy_sae.data.audio import AudioError, downsample, frame, load_audio, n_windows, read_au
+from numpy_sae.data.audio import (
+    AudioError,
+    downsample,
+    frame,
+    load_audio,
+    n_windows,
+    read_au,
+)
 
 SR = 22050
 

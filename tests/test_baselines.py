@@ -1,8 +1,8 @@
 import numpy as np
 
 from numpy_sae.commands.baselines import compare, format_table
-from numpy_sae.data.gtzan import Preprocessing, build_clipset
 from numpy_sae.commands.experiment import RunSettings
+from numpy_sae.data.gtzan import Preprocessing, build_clipset
 from numpy_sae.data.synth import generate_dataset
 
 

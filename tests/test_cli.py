@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from numpy_sae.modelfile import load_model_file
 from numpy_sae.commands.cli import main
 from numpy_sae.data.synth import generate_dataset
+from numpy_sae.modelfile import load_model_file
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

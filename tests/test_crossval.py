@@ -2,8 +2,8 @@ import numpy as np
 
 from numpy_sae.commands.cli import main
 from numpy_sae.commands.crossval import cross_validate, format_cv
-from numpy_sae.data.gtzan import Preprocessing, build_clipset
 from numpy_sae.commands.experiment import RunSettings
+from numpy_sae.data.gtzan import Preprocessing, build_clipset
 from numpy_sae.data.synth import generate_dataset
 
 

@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 
 from numpy_sae.nn import functional as F
-from numpy_sae.nn.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
+from numpy_sae.nn.gradcheck import (
+    numerical_gradient,
+    numerical_gradient_array,
+    relative_error,
+)
 
 BOUND = 1e-6
 

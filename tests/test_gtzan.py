@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from numpy_sae.data.gtzan import (DataError, Preprocessing, build_clipset, find_clips, load_clipset,
-                             save_clipset)
+from numpy_sae.data.gtzan import (
+    DataError,
+    Preprocessing,
+    build_clipset,
+    find_clips,
+    load_clipset,
+    save_clipset,
+)
 
 SR = 22050
 PRE = Preprocessing(factor=10, window=100, max_windows=None)

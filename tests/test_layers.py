@@ -3,7 +3,16 @@ import pytest
 
 from numpy_sae.nn.gradcheck import numerical_gradient_array, relative_error
 from numpy_sae.nn.init import glorot_uniform, he_normal
-from numpy_sae.nn.layers import Dense, Identity, ReLU, Sequential, Sigmoid, Softmax, Tanh, mlp
+from numpy_sae.nn.layers import (
+    Dense,
+    Identity,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    mlp,
+)
 
 BOUND = 1e-6
 

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 
 from numpy_sae.commands.crossval import cross_validate
-from numpy_sae.data.gtzan import Preprocessing, build_clipset
 from numpy_sae.commands.experiment import RunSettings
+from numpy_sae.data.gtzan import Preprocessing, build_clipset
 from numpy_sae.data.synth import generate_dataset
 
 

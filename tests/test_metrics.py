@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
 
-from numpy_sae.metrics import (classification_report, confusion_matrix, evaluate_predictions,
-                               per_class_scores, song_level)
+from numpy_sae.metrics import (
+    classification_report,
+    confusion_matrix,
+    evaluate_predictions,
+    per_class_scores,
+    song_level,
+)
 
 
 def test_confusion_and_scores_by_hand():

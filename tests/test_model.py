@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import small_network
 
 from numpy_sae import SoftmaxAutoencoderNetwork
 from numpy_sae.nn.gradcheck import check_model
@@ -8,8 +9,9 @@ BOUND = 1e-6
 
 
 def tiny_model(gamma=0.9, dtype=np.float64, seed=3, **kw):
-    return SoftmaxAutoencoderNetwork(input_dim=7, n_classes=3, code_dim=3, encoder_hidden=(6, 5),
-                                     classifier_hidden=4, gamma=gamma, dtype=dtype, seed=seed, **kw)
+    """Two hidden layers, so gradients pass through a tanh between two dense layers."""
+    return small_network(input_dim=7, code_dim=3, encoder_hidden=(6, 5), classifier_hidden=4,
+                         gamma=gamma, dtype=dtype, seed=seed, **kw)
 
 
 def batch(rng, n=5, d=7, c=3):
@@ -91,8 +93,7 @@ def test_grads_match_parameter_keys_shapes_dtypes(rng):
 
 
 def test_float32_end_to_end(rng, monkeypatch):
-    model = SoftmaxAutoencoderNetwork(input_dim=20, n_classes=3, code_dim=4, encoder_hidden=(8,),
-                                      dtype=np.float32)
+    model = small_network(input_dim=20, classifier_hidden=128)
     x = rng.standard_normal((6, 20)).astype(np.float32)
     y = rng.integers(0, 3, 6)
     seen = []
@@ -117,8 +118,7 @@ def test_float32_end_to_end(rng, monkeypatch):
 def test_a_float32_training_step_never_computes_in_float64(rng, dtype_spy):
     # float64 scalars or arrays meeting float32 ones make NumPy upcast silently; every
     # operand of every ufunc in the forward and backward pass must be float32.
-    model = SoftmaxAutoencoderNetwork(input_dim=20, n_classes=3, code_dim=4, encoder_hidden=(8,),
-                                      dtype=np.float32)
+    model = small_network(input_dim=20, classifier_hidden=128)
     for part in (model.encoder, model.decoder, model.classifier):
         for layer in part.layers:
             for k in layer.params:

@@ -4,17 +4,15 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import small_network
 
-from numpy_sae import SoftmaxAutoencoder
 from numpy_sae.modelfile import ModelFileError, load_model_file, save_model_file
-from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
 from numpy_sae.nn.optim import Adam
 from numpy_sae.train import Trainer, WindowSource
 
 
 def small(seed=0):
-    return SoftmaxAutoencoderNetwork(input_dim=10, n_classes=3, code_dim=4, encoder_hidden=(8,),
-                                     classifier_hidden=6, seed=seed)
+    return small_network(seed=seed)
 
 
 @pytest.fixture

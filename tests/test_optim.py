@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import small_network
 
 from numpy_sae.nn.optim import SGD, Adam, Momentum
 
@@ -138,10 +139,8 @@ def test_decoupled_weight_decay_is_the_gradient_step_of_an_l2_penalty(rng):
     # With zero loss gradients Adam's own step is 0, so one AdamW step is exactly
     # p <- p - lr * grad((wd / 2) * ||W||^2): checked against centered differences.
     from numpy_sae.nn.gradcheck import numerical_gradient, relative_error
-    from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
-
-    model = SoftmaxAutoencoderNetwork(input_dim=6, n_classes=2, code_dim=3, encoder_hidden=(4,),
-                                      classifier_hidden=3, dtype=np.float64, seed=1)
+    model = small_network(input_dim=6, n_classes=2, code_dim=3, encoder_hidden=(4,),
+                          classifier_hidden=3, dtype=np.float64, seed=1)
     params = model.parameters()
     for p in params.values():
         p[...] = rng.standard_normal(p.shape)

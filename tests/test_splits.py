@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from numpy_sae.data.splits import read_split_files, segment_split, song_folds, song_split
+from numpy_sae.data.splits import (
+    read_split_files,
+    segment_split,
+    song_folds,
+    song_split,
+)
 
 
 def test_song_split_is_disjoint_stratified_and_seeded():

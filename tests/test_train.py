@@ -1,12 +1,17 @@
 import numpy as np
 import pytest
+from conftest import small_network
 
 from numpy_sae.data.gtzan import ClipSet, Preprocessing
-from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
 from numpy_sae.nn.model import LossTerms
 from numpy_sae.nn.optim import Adam, make_optimizer
-from numpy_sae.train import (RandomCropSource, Trainer, TrainingDiverged, TrainingInterrupted,
-                             WindowSource)
+from numpy_sae.train import (
+    RandomCropSource,
+    Trainer,
+    TrainingDiverged,
+    TrainingInterrupted,
+    WindowSource,
+)
 
 
 def data(rng, n=64, d=10, c=3):
@@ -16,8 +21,7 @@ def data(rng, n=64, d=10, c=3):
 
 
 def small(seed=0):
-    return SoftmaxAutoencoderNetwork(input_dim=10, n_classes=3, code_dim=4, encoder_hidden=(8,),
-                                     classifier_hidden=6, gamma=0.5, seed=seed)
+    return small_network(gamma=0.5, seed=seed)
 
 
 def trainer_for(model, x, y, seed=1, **kw):

@@ -11,7 +11,13 @@ import numpy as np
 
 from ..metrics import evaluate_predictions
 from ..nn.model import SoftmaxClassifier
-from .experiment import load_dataset, make_splits, make_trainer, new_audio_model, training_source
+from .experiment import (
+    load_dataset,
+    make_splits,
+    make_trainer,
+    new_audio_model,
+    training_source,
+)
 
 
 def compare(clipset, settings, log=print):

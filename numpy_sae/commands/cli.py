@@ -18,8 +18,8 @@ from .. import __version__
 from ..data.audio import DOWNSAMPLING_METHODS, AudioError
 from ..data.features import INPUT_KINDS
 from ..data.gtzan import DEFAULT_GENRES, GENRES, DataError
-from ..data.synth import generate_dataset
 from ..data.splits import check_fractions
+from ..data.synth import generate_dataset
 from ..modelfile import ModelFileError
 from ..nn.optim import OPTIMIZERS
 from ..nn.teaching import BUGS, run_gradcheck_demo

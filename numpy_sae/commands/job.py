@@ -20,8 +20,15 @@ import numpy as np
 from ..audio_model import AudioModel
 from ..data.gtzan import DataError
 from ..train import TrainingDiverged, TrainingInterrupted
-from .experiment import (JobError, RunSettings, load_dataset, make_splits, make_trainer,
-                         new_audio_model, training_source)
+from .experiment import (
+    JobError,
+    RunSettings,
+    load_dataset,
+    make_splits,
+    make_trainer,
+    new_audio_model,
+    training_source,
+)
 from .report import RUN_FILES, write_results
 
 

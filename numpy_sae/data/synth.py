@@ -45,6 +45,9 @@ class Recipe:
     drive: float           # tanh distortion on the chord part (0: clean)
     lead: float            # level of a melody line (0: none)
     brightness: tuple      # range of the master low-pass cut-off in Hz
+    seventh: bool = False  # keys chords add the minor seventh (jazz voicing)
+    lead_voice: str = "organ"
+    swells: bool = False   # slow dynamics over seconds (orchestral), not beats
 
 
 RECIPES = {
@@ -53,7 +56,7 @@ RECIPES = {
                     (0, 0, 0, 0, 5, 5, 0, 0, 7, 5, 0, 7), False, 0.3, 0.5, (2500, 6000)),
     "classical": Recipe((60, 100), 0.0, "." * 16, "." * 16, "." * 16, "closed", 0.0, "none",
                         "strings", "sustain", (0, 5, 7, 0, 9, 5, 7, 0), False, 0.0, 0.7,
-                        (3000, 7000)),
+                        (3000, 7000), lead_voice="strings", swells=True),
     "country": Recipe((90, 130), 0.10, "x.......x.......", "....x.......x...", "x.x.x.x.x.x.x.x.",
                       "closed", 0.5, "fifths", "pluck", "x.x.x.x.x.x.x.x.",
                       (0, 5, 7, 0), False, 0.0, 0.4, (3500, 8000)),
@@ -65,7 +68,7 @@ RECIPES = {
                      (0, 8, 3, 10), True, 0.0, 0.2, (2000, 5000)),
     "jazz": Recipe((100, 180), 0.33, "x.......o.......", "..o.....o.o...o.", "x...x.xx....x.xx",
                    "ride", 0.4, "walk", "keys", "...x......x..x..",
-                   (2, 7, 0, 0, 9, 2, 7, 0), False, 0.0, 0.5, (2500, 6000)),
+                   (2, 7, 0, 0, 9, 2, 7, 0), False, 0.0, 0.5, (2500, 6000), seventh=True),
     "metal": Recipe((140, 200), 0.0, "xxxxxxxxxxxxxxxx", "....x.......x...", "x.x.x.x.x.x.x.x.",
                     "ride", 1.0, "root", "power", "x.x.x.x.x.x.x.x.",
                     (0, 0, 8, 10), True, 4.0, 0.0, (4000, 9000)),
@@ -182,8 +185,159 @@ def _vary(pattern, rng, p):
     return steps, np.where(loud, 1.0, 0.55)
 
 
+@dataclass
+class _Song:
+    """What every part of one song shares: its grid, key, note cache and random source.
+
+    starts : int64 (n_steps,), sample position of every sixteenth step (swing included)
+    step : seconds per sixteenth; n : samples in the song
+    """
+
+    recipe: Recipe
+    rng: np.random.Generator
+    n: int
+    step: float
+    starts: np.ndarray
+    key: int
+    third: int
+    notes: dict
+
+    @property
+    def n_steps(self):
+        return len(self.starts)
+
+    def samples(self, steps):
+        """Length of ``steps`` sixteenths in samples."""
+        return int(steps * self.step * SAMPLE_RATE)
+
+    def note(self, instrument, midi, n_samples):
+        # Notes repeat a lot; synthesizing each (instrument, pitch, length) once keeps this fast.
+        signature = (instrument, midi, n_samples)
+        if signature not in self.notes:
+            self.notes[signature] = _instrument(instrument, _midi_hz(midi), n_samples, self.rng,
+                                                self.recipe.drive)
+        return self.notes[signature]
+
+    def chord_roots(self):
+        """The MIDI root of every bar, following the recipe's progression."""
+        progression = self.recipe.progression
+        bars = self.n_steps // STEPS_PER_BAR + 1
+        return [40 + self.key + progression[b % len(progression)] for b in range(bars)]
+
+
+def _drum_part(song):
+    recipe, rng = song.recipe, song.rng
+    out = np.zeros(song.n, dtype=np.float32)
+    if not recipe.drums:
+        return out
+    kit = {name: _drum(name, rng) for name in ("kick", "snare")}
+    kit["hat"] = _drum(recipe.hat_kind, rng)
+    for name, pattern in (("kick", recipe.kick), ("snare", recipe.snare), ("hat", recipe.hat)):
+        steps, accents = _vary(pattern, rng, 0.06)
+        level = rng.uniform(0.6, 1.0)
+        for i in range(song.n_steps):
+            if steps[i % 16]:
+                _place(out, kit[name], song.starts[i], level * accents[i % 16]
+                       * rng.uniform(0.85, 1.0))
+    return out
+
+
+def _bass_hits(style, root, third, rng):
+    """(step offset in the bar, MIDI note, length in steps) of one bar of a bass style."""
+    if style == "sub":
+        return [(0, root, 12)]
+    if style == "walk":
+        walk = [root, root + third, root + 7, root + rng.choice([9, 10, 11])]
+        return [(4 * q, walk[q], 4) for q in range(4)]
+    if style == "octave":
+        return [(2 * e, root + 12 * (e % 2), 2) for e in range(8)]
+    if style == "fifths":
+        return [(4 * q, root + (7 if q % 2 else 0) - (12 if q % 2 else 0), 4) for q in range(4)]
+    return [(2 * e, root, 2) for e in range(8)]  # root eighths
+
+
+def _bass_part(song, roots):
+    style = song.recipe.bass
+    out = np.zeros(song.n, dtype=np.float32)
+    if style == "none":
+        return out
+    instrument = "sub" if style == "sub" else "bass"
+    for b, root in enumerate(roots):
+        for offset, midi, length in _bass_hits(style, root, song.third, song.rng):
+            i = b * STEPS_PER_BAR + offset
+            if i < song.n_steps:
+                _place(out, song.note(instrument, midi, song.samples(length)), song.starts[i], 1.0)
+    return out
+
+
+def _chord_part(song, roots):
+    recipe, rng = song.recipe, song.rng
+    out = np.zeros(song.n, dtype=np.float32)
+    power = recipe.chords == "power"
+    voicing = (0, 7) if power else (0, song.third, 7)
+    if recipe.chords == "keys" and recipe.seventh:
+        voicing = (0, song.third, 7, 10)
+    octave = 12 if power else 24
+    if recipe.chord_rhythm == "sustain":
+        hits, length = [0], song.samples(STEPS_PER_BAR)
+    else:
+        steps, _ = _vary(recipe.chord_rhythm, rng, 0.05)
+        hits, length = [s for s in range(16) if steps[s]], song.samples(3)
+    for b, root in enumerate(roots):
+        for offset in hits:
+            i = b * STEPS_PER_BAR + offset
+            if i >= song.n_steps:
+                continue
+            tones = [root + octave] if power else [root + octave + v for v in voicing]
+            for midi in tones:
+                _place(out, song.note(recipe.chords, midi, length), song.starts[i],
+                       rng.uniform(0.7, 1.0))
+    return out
+
+
+def _lead_part(song):
+    recipe, rng = song.recipe, song.rng
+    out = np.zeros(song.n, dtype=np.float32)
+    if not recipe.lead:
+        return out
+    scale = np.array([0, 2, song.third, 5, 7, 8 if recipe.minor else 9,
+                      10 if recipe.minor else 11])
+    degree = i = 0
+    while i < song.n_steps:
+        length = int(rng.choice([2, 4, 4, 8]))
+        degree = int(np.clip(degree + rng.integers(-2, 3), -3, 10))
+        midi = 64 + song.key + 12 * (degree // 7) + scale[degree % 7]
+        if rng.random() > 0.15:
+            _place(out, song.note(recipe.lead_voice, midi, song.samples(length)),
+                   song.starts[i], 1.0)
+        i += length
+    return out
+
+
+def _master(song, parts):
+    """Mix the parts at random levels, then the recording: swells, low-pass, hiss, loudness."""
+    recipe, rng, n = song.recipe, song.rng, song.n
+    levels = {"drums": recipe.drums, "bass": 0.8, "chords": 0.5, "lead": recipe.lead * 0.6}
+    mix = np.zeros(n, dtype=np.float32)
+    for name, part in parts.items():
+        peak = np.abs(part).max()
+        if peak > 0 and levels[name] > 0:
+            mix += np.float32(levels[name] * rng.uniform(0.5, 1.3) / peak) * part
+    if recipe.swells:
+        t = np.arange(n, dtype=np.float32) / SAMPLE_RATE
+        mix *= 0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.03, 0.12) * t + rng.uniform(0, 6.3))
+    # A one-pole low-pass sets the recording's brightness, then tape-like hiss.
+    cutoff = rng.uniform(*recipe.brightness)
+    a = np.exp(-2 * np.pi * cutoff / SAMPLE_RATE)
+    mix = lfilter([1 - a], [1, -a], mix).astype(np.float32)
+    mix += rng.uniform(0.002, 0.02) * np.abs(mix).max() * rng.standard_normal(n).astype(np.float32)
+    rms = np.sqrt(np.mean(mix.astype(np.float64) ** 2))
+    mix *= np.float32(rng.uniform(0.06, 0.22) / max(rms, 1e-9))
+    return np.clip(mix, -1.0, 1.0)
+
+
 def render_song(genre, rng, duration=30.0):
-    """Synthesize one song of a genre.
+    """Synthesize one song of a genre: drums, bass, chords and lead, then the master.
 
     Parameters
     ----------
@@ -206,109 +360,14 @@ def render_song(genre, rng, duration=30.0):
     starts[2::4] += swing * step
     starts = (starts * SAMPLE_RATE).astype(np.int64)
     key = int(rng.integers(0, 12))
-    third = 3 if recipe.minor else 4
-
-    parts = {name: np.zeros(n, dtype=np.float32) for name in ("drums", "bass", "chords", "lead")}
-    if recipe.drums:
-        kit = {name: _drum(name, rng) for name in ("kick", "snare")}
-        kit["hat"] = _drum(recipe.hat_kind, rng)
-        for name, pattern in (("kick", recipe.kick), ("snare", recipe.snare), ("hat", recipe.hat)):
-            steps, accents = _vary(pattern, rng, 0.06)
-            level = rng.uniform(0.6, 1.0)
-            for i in range(n_steps):
-                if steps[i % 16]:
-                    _place(parts["drums"], kit[name], starts[i], level * accents[i % 16]
-                           * rng.uniform(0.85, 1.0))
-
-    cache = {}
-
-    def note(instrument, midi, n_samples):
-        # Notes repeat a lot; synthesizing each (instrument, pitch, length) once keeps this fast.
-        sig = (instrument, midi, n_samples)
-        if sig not in cache:
-            cache[sig] = _instrument(instrument, _midi_hz(midi), n_samples, rng, recipe.drive)
-        return cache[sig]
-
-    bars = n_steps // STEPS_PER_BAR + 1
-    bar_len = int(STEPS_PER_BAR * step * SAMPLE_RATE)
-    chord_root = [40 + key + recipe.progression[b % len(recipe.progression)] for b in range(bars)]
-
-    if recipe.bass != "none":
-        for b in range(bars):
-            root = chord_root[b]
-            bar_start = b * STEPS_PER_BAR
-            if recipe.bass == "sub":
-                hits = [(0, root, 12)]
-            elif recipe.bass == "walk":
-                walk = [root, root + third, root + 7, root + rng.choice([9, 10, 11])]
-                hits = [(4 * q, walk[q], 4) for q in range(4)]
-            elif recipe.bass == "octave":
-                hits = [(2 * e, root + 12 * (e % 2), 2) for e in range(8)]
-            elif recipe.bass == "fifths":
-                hits = [(4 * q, root + (7 if q % 2 else 0) - (12 if q % 2 else 0), 4)
-                        for q in range(4)]
-            else:  # root eighths
-                hits = [(2 * e, root, 2) for e in range(8)]
-            for offset, midi, length in hits:
-                i = bar_start + offset
-                if i < n_steps:
-                    _place(parts["bass"], note("sub" if recipe.bass == "sub" else "bass", midi,
-                                               int(length * step * SAMPLE_RATE)), starts[i], 1.0)
-
-    voicing = (0, 7) if recipe.chords == "power" else (0, third, 7)
-    if recipe.chords == "keys" and genre == "jazz":
-        voicing = (0, third, 7, 10)
-    chord_octave = 12 if recipe.chords == "power" else 24
-    if recipe.chord_rhythm == "sustain":
-        hits, hit_len = [0], STEPS_PER_BAR
-    else:
-        steps, _ = _vary(recipe.chord_rhythm, rng, 0.05)
-        hits, hit_len = [s for s in range(16) if steps[s]], 3
-    for b in range(bars):
-        for offset in hits:
-            i = b * STEPS_PER_BAR + offset
-            if i >= n_steps:
-                continue
-            length = int(hit_len * step * SAMPLE_RATE) if hit_len != STEPS_PER_BAR else bar_len
-            tones = [chord_root[b] + chord_octave] if recipe.chords == "power" else \
-                [chord_root[b] + chord_octave + v for v in voicing]
-            for midi in tones:
-                _place(parts["chords"], note(recipe.chords, midi, length), starts[i],
-                       rng.uniform(0.7, 1.0))
-
-    if recipe.lead:
-        scale = np.array([0, 2, third, 5, 7, 9 if not recipe.minor else 8, 11 if not recipe.minor
-                          else 10])
-        degree = 0
-        i = 0
-        lead_voice = "strings" if genre == "classical" else "organ"
-        while i < n_steps:
-            length = int(rng.choice([2, 4, 4, 8]))
-            degree = int(np.clip(degree + rng.integers(-2, 3), -3, 10))
-            midi = 64 + key + 12 * (degree // 7) + scale[degree % 7]
-            if rng.random() > 0.15:
-                _place(parts["lead"], note(lead_voice, midi, int(length * step * SAMPLE_RATE)),
-                       starts[i], 1.0)
-            i += length
-
-    levels = {"drums": recipe.drums, "bass": 0.8, "chords": 0.5, "lead": recipe.lead * 0.6}
-    mix = np.zeros(n, dtype=np.float32)
-    for name, part in parts.items():
-        peak = np.abs(part).max()
-        if peak > 0 and levels[name] > 0:
-            mix += np.float32(levels[name] * rng.uniform(0.5, 1.3) / peak) * part
-    if genre == "classical":
-        # Slow swells: orchestral dynamics change over seconds, not beats.
-        t = np.arange(n, dtype=np.float32) / SAMPLE_RATE
-        mix *= 0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.03, 0.12) * t + rng.uniform(0, 6.3))
-    # Master: a one-pole low-pass sets the recording's brightness, then tape-like hiss.
-    cutoff = rng.uniform(*recipe.brightness)
-    a = np.exp(-2 * np.pi * cutoff / SAMPLE_RATE)
-    mix = lfilter([1 - a], [1, -a], mix).astype(np.float32)
-    mix += rng.uniform(0.002, 0.02) * np.abs(mix).max() * rng.standard_normal(n).astype(np.float32)
-    rms = np.sqrt(np.mean(mix.astype(np.float64) ** 2))
-    mix *= np.float32(rng.uniform(0.06, 0.22) / max(rms, 1e-9))
-    return np.clip(mix, -1.0, 1.0)
+    song = _Song(recipe, rng, n, step, starts, key, 3 if recipe.minor else 4, {})
+    roots = song.chord_roots()
+    # The parts draw from the song's generator in this order; changing it changes every file.
+    parts = {"drums": _drum_part(song)}
+    parts["bass"] = _bass_part(song, roots)
+    parts["chords"] = _chord_part(song, roots)
+    parts["lead"] = _lead_part(song)
+    return _master(song, parts)
 
 
 # ----- writing a tree ----------------------------------------------------------------
