@@ -1,8 +1,8 @@
 """Figures for a run, as PNG files (matplotlib, Agg backend: no screen needed).
 
 Training curves, the confusion matrix, a PCA triptych (raw windows, codes,
-logits) and reconstructions of a few windows. PCA is computed here with
-NumPy's SVD, so the projection is as transparent as the rest of the code.
+logits) and reconstructions of a few windows. PCA is NumPy's SVD
+(:class:`numpy_sae.encodings.PCA`), as transparent as the rest of the code.
 """
 
 import matplotlib
@@ -11,23 +11,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
+from .encodings import PCA  # noqa: E402
+
 
 def pca_2d(x):
-    """Project rows onto the two leading principal components.
+    """Project rows of x (N, D) onto their two leading principal components.
 
-    Parameters
-    ----------
-    x : (N, D)
-
-    Returns
-    -------
-    (N, 2) scores, and the fraction of variance each component explains (2,)
+    Returns (N, 2) scores, and the fraction of variance each component explains (2,).
     """
-    centered = np.asarray(x, dtype=np.float64) - np.mean(x, axis=0)
-    _, s, vt = np.linalg.svd(centered, full_matrices=False)
-    var = s ** 2
-    explained = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
-    return centered @ vt[:2].T, explained
+    pca = PCA(2).fit(x)
+    return pca.transform(x), pca.explained_variance_ratio_
 
 
 def plot_history(history, path):

@@ -18,7 +18,7 @@ from .metrics import accuracy
 
 HISTORY_COLUMNS = ("epoch", "reconstruction", "cross_entropy", "loss", "train_accuracy",
                    "val_reconstruction", "val_cross_entropy", "val_loss", "val_accuracy",
-                   "seconds")
+                   "val_r2", "seconds")
 
 
 class TrainingDiverged(RuntimeError):
@@ -141,6 +141,12 @@ class Trainer:
         self.optimizer = optimizer
         self.source = source
         self.validation = validation
+        # R^2 of the validation reconstructions = 1 - reconstruction / this variance
+        # (both per window, summed over features), so it costs nothing per epoch.
+        self._val_variance = None
+        if validation is not None and getattr(model, "reconstructs", False):
+            z = model.standardized(validation[0])
+            self._val_variance = float(np.mean(np.sum((z - z.mean(axis=0)) ** 2, axis=1)))
         self.batch_size = int(batch_size)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.patience = patience
@@ -172,7 +178,9 @@ class Trainer:
     def load_state_dict(self, state):
         """Restore what :meth:`state_dict` returned; parameters are copied into the live arrays."""
         self.epoch = int(state["epoch"])
-        self.history = {k: list(state["history"].get(k, [])) for k in HISTORY_COLUMNS}
+        # A column an older file lacks is NaN for its epochs, so every column stays as long.
+        self.history = {k: list(state["history"].get(k, [np.nan] * self.epoch))
+                        for k in HISTORY_COLUMNS}
         self.rng.bit_generator.state = state["rng"]
         self.optimizer.load_state_dict(state["optimizer"])
         params = self.model.parameters()
@@ -254,11 +262,14 @@ class Trainer:
     def _validate(self):
         if self.validation is None:
             return {"val_reconstruction": np.nan, "val_cross_entropy": np.nan,
-                    "val_loss": np.nan, "val_accuracy": np.nan}
+                    "val_loss": np.nan, "val_accuracy": np.nan, "val_r2": np.nan}
         x_val, y_val = self.validation
         terms, logits = self.model.loss_and_logits(x_val, y_val)
+        r2 = (np.nan if not self._val_variance
+              else 1.0 - terms.reconstruction / self._val_variance)
         return {"val_reconstruction": terms.reconstruction, "val_cross_entropy": terms.cross_entropy,
-                "val_loss": terms.total, "val_accuracy": accuracy(y_val, logits.argmax(axis=1))}
+                "val_loss": terms.total, "val_accuracy": accuracy(y_val, logits.argmax(axis=1)),
+                "val_r2": r2}
 
     def _early_stopping(self, val_loss):
         if self.patience is None:
@@ -288,4 +299,6 @@ def format_epoch(row, epochs):
             f"train_acc {row['train_accuracy']:.3f}")
     if np.isfinite(row["val_loss"]):
         line += f"  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.3f}"
+    if np.isfinite(row["val_r2"]):
+        line += f"  val_r2 {row['val_r2']:.3f}"
     return line + f"  {row['seconds']:.2f}s"

@@ -48,11 +48,22 @@ def test_train_writes_a_complete_run_folder(tree, tmp_path, capsys):
     assert metrics["synthetic"] is False
     rows = list(csv.DictReader(open(run / "history.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2"] and float(rows[1]["loss"]) > 0
-    assert "chance" in (run / "report.txt").read_text()
+    report = (run / "report.txt").read_text()
+    assert "chance" in report and "test reconstruction R^2: autoencoder" in report
+    assert set(metrics["reconstruction_r2"]["test"]) == {"autoencoder", "pca", "code_dim"}
+    assert -1 < float(rows[1]["val_r2"]) < 1
     model, meta, state = load_model_file(run / "model.npz")
     assert meta["genre_names"] == ["classical", "metal"] and state["epoch"] == 2
     x = np.random.default_rng(0).standard_normal((3, 500)).astype(np.float32)
     assert model.predict(x).shape == (3,)
+
+
+def test_a_collapsed_classifier_ends_the_run_with_a_warning(tree, tmp_path, capsys):
+    # gamma 1 trains the reconstruction alone: the classifier keeps its random weights.
+    assert train(tree, tmp_path, "--name", "collapsed", "--gamma", "1") == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("WARNING: the classifier collapsed") and "--gamma" in last
+    assert json.loads((tmp_path / "collapsed" / "metrics.json").read_text())["collapsed"]
 
 
 def test_resume_continues_bit_for_bit(tree, tmp_path):

@@ -9,8 +9,10 @@ held-out songs (one confusion matrix, per-genre precision / recall / F1).
 import numpy as np
 
 from ..data.splits import song_folds
-from ..metrics import classification_report, evaluate_predictions
+from ..encodings import reconstruction_r2
+from ..metrics import accuracy, classification_report, evaluate_predictions
 from .experiment import load_dataset, make_trainer, new_audio_model, training_source
+from .report import collapse_warning
 
 
 def cross_validate(clipset, settings, folds=5, log=print):
@@ -18,13 +20,16 @@ def cross_validate(clipset, settings, folds=5, log=print):
 
     Returns
     -------
-    dict with per-fold accuracies ("window", "song": lists), their mean and std,
-    pooled confusion matrices ("window_cm", "song_cm", int arrays) and n per fold.
+    dict with per-fold accuracies ("window", "song": lists) and reconstruction R^2 on
+    the held-out songs ("r2_autoencoder", "r2_pca": lists), their means and stds
+    ("<name>_mean", "<name>_std"), pooled confusion matrices ("window_cm", "song_cm",
+    int arrays), n per fold and the folds whose classifier collapsed ("collapsed").
     """
     rng = np.random.default_rng(np.random.SeedSequence(settings.seed).spawn(1)[0])
     fold_ids = song_folds(clipset.labels, folds, rng)
     n_classes = len(clipset.genre_names)
-    out = {"window": [], "song": [], "n_songs": [], "n_windows": [],
+    out = {"window": [], "song": [], "n_songs": [], "n_windows": [], "r2_autoencoder": [],
+           "r2_pca": [], "collapsed": [],
            "window_cm": np.zeros((n_classes, n_classes), dtype=np.int64),
            "song_cm": np.zeros((n_classes, n_classes), dtype=np.int64)}
     for k in range(folds):
@@ -49,19 +54,34 @@ def cross_validate(clipset, settings, folds=5, log=print):
             out[level].append(result[level]["accuracy"])
             out[f"n_{level}s"].append(result[level]["n"])
             out[f"{level}_cm"] += np.array(result[level]["confusion_matrix"])
+        r2 = reconstruction_r2(model.network, x_train, x_test)
+        out["r2_autoencoder"].append(r2["autoencoder"])
+        out["r2_pca"].append(r2["pca"])
         log(f"fold {k + 1}/{folds}: window {out['window'][-1]:.3f} ({out['n_windows'][-1]} "
             f"windows), song {out['song'][-1]:.3f} ({out['n_songs'][-1]} songs), "
+            f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
             f"{trainer.epoch} epochs")
-    for level in ("window", "song"):
-        out[f"{level}_mean"] = float(np.mean(out[level]))
-        out[f"{level}_std"] = float(np.std(out[level]))
+        collapse = collapse_warning(accuracy(y_train, model.network.predict(x_train)), n_classes)
+        if collapse:
+            out["collapsed"].append(k + 1)
+            log(f"fold {k + 1}: {collapse}")
+    for name in ("window", "song", "r2_autoencoder", "r2_pca"):
+        out[f"{name}_mean"] = float(np.mean(out[name]))
+        out[f"{name}_std"] = float(np.std(out[name]))
     return out
 
 
 def format_cv(result, genre_names):
     lines = [f"window accuracy {result['window_mean']:.3f} +- {result['window_std']:.3f}, "
-             f"song accuracy {result['song_mean']:.3f} +- {result['song_std']:.3f} "
-             f"(mean +- std over {len(result['window'])} folds; chance {1 / len(genre_names):.3f})"]
+             f"song accuracy {result['song_mean']:.3f} +- {result['song_std']:.3f}, "
+             f"reconstruction R^2 autoencoder {result['r2_autoencoder_mean']:.3f} +- "
+             f"{result['r2_autoencoder_std']:.3f} / PCA {result['r2_pca_mean']:.3f} +- "
+             f"{result['r2_pca_std']:.3f} (mean +- std over {len(result['window'])} folds; "
+             f"chance {1 / len(genre_names):.3f})"]
+    if result["collapsed"]:
+        lines.append(f"WARNING: the classifier collapsed to chance in fold(s) "
+                     f"{', '.join(map(str, result['collapsed']))}: try a lower --gamma, another "
+                     f"--lr or more --epochs")
     for level in ("window", "song"):
         cm = result[f"{level}_cm"]
         lines += ["", f"pooled {level}-level results over all held-out {level}s:",

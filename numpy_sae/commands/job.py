@@ -148,9 +148,12 @@ def run_training(settings, resume=None, log=print):
                        f"{trainer.epoch}); try a lower --lr") from None
     train_seconds = time.perf_counter() - train_began
     checkpoint(trainer)
-    report = write_results(run_dir, model, trainer, splits, dataset, settings, train_seconds)
+    report, collapse = write_results(run_dir, model, trainer, splits, dataset, settings,
+                                     train_seconds)
     log("")
     log(report)
     log("")
     log(f"wrote {run_dir}/: {', '.join(RUN_FILES)}")
+    if collapse:
+        log(collapse)
     return run_dir

@@ -34,6 +34,7 @@ class _Network:
 
     _parts = ()
     gamma = 0.0  # weight of the reconstruction term; a plain classifier has none
+    reconstructs = False
 
     def __init__(self, input_dim, n_classes, activation, dtype):
         self.dtype = _dtype(dtype)
@@ -119,6 +120,10 @@ class _Network:
         z = x - self.input_mean
         z /= self.input_scale
         return z
+
+    def standardized(self, x):
+        """What the network reads: z = (x - input_mean) / input_scale, (N, input_dim)."""
+        return self._map(x, lambda z: z)
 
     def _chunks(self, x):
         """(start, standardized chunk) pairs over x (N, input_dim); inference runs in chunks
@@ -233,6 +238,7 @@ class SoftmaxAutoencoderNetwork(_Network):
     """
 
     _parts = ("encoder", "decoder", "classifier")
+    reconstructs = True
 
     def __init__(self, input_dim=500, n_classes=4, code_dim=64, encoder_hidden=(256, 192, 128),
                  decoder_hidden=None, classifier_hidden=128, gamma=0.9, activation="tanh",
