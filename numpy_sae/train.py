@@ -201,6 +201,7 @@ class Trainer:
         params = self.model.parameters()
         sums = np.zeros(3)
         correct = 0
+        labeled = int(np.count_nonzero(y >= 0))
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
             # Plain fancy indexing: np.take(..., out=buffer) looks cheaper but buffers
@@ -212,9 +213,12 @@ class Trainer:
                 raise TrainingDiverged(f"loss became {terms.total} at epoch {self.epoch + 1}, "
                                        f"batch {start // self.batch_size + 1}")
             self.optimizer.step(params, grads)
-            sums += np.array(terms) * len(idx)
+            # The cross-entropy is a mean over the batch's labeled windows: weight it by them.
+            sums += np.array(terms) * (len(idx), np.count_nonzero(yb >= 0), len(idx))
+            # Unlabeled windows (y = -1) never match a prediction and are not counted.
             correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
-        return sums / len(y), correct / len(y)
+        means = sums / (len(y), max(labeled, 1), len(y))
+        return means, (correct / labeled if labeled else np.nan)
 
     def fit(self, epochs, on_epoch_end=None):
         """Train until ``epochs`` epochs are done in total (a resumed trainer continues).

@@ -82,6 +82,22 @@ def test_cross_entropy_gradient(rng):
     np.testing.assert_allclose(loss, -np.mean(np.log(p[np.arange(5), y])))
 
 
+def test_masked_cross_entropy_gradient_and_value(rng):
+    logits = rng.standard_normal((6, 4))
+    y = np.array([2, -1, 0, -1, 3, 1])
+    loss, dlogits = F.masked_softmax_cross_entropy(logits, y)
+    num = numerical_gradient(lambda: F.masked_softmax_cross_entropy(logits, y)[0], logits)
+    assert relative_error(dlogits, num) < BOUND
+    assert not dlogits[[1, 3]].any()  # unlabeled rows get no gradient
+    labeled = y >= 0
+    expected, d_expected = F.softmax_cross_entropy(logits[labeled], y[labeled])
+    assert loss == pytest.approx(expected)  # the mean runs over the 4 labeled rows
+    np.testing.assert_allclose(dlogits[labeled], d_expected)
+    assert F.masked_softmax_cross_entropy(logits, np.full(6, -1))[0] == 0.0
+    full = rng.integers(0, 4, 6)
+    assert F.masked_softmax_cross_entropy(logits, full)[0] == F.softmax_cross_entropy(logits, full)[0]
+
+
 def test_cross_entropy_is_finite_for_extreme_logits():
     logits = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 1000.0]])
     y = np.array([1, 0])  # both targets have probability ~0

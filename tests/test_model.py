@@ -47,6 +47,38 @@ def test_other_activations_gradients(activation, rng):
     assert max(v["max_rel_error"] for v in report.values()) < BOUND
 
 
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9])
+def test_masked_joint_loss_gradients(gamma):
+    # Unlabeled windows (y = -1) count in the reconstruction, not in the cross-entropy.
+    rng = np.random.default_rng(0)
+    model = tiny_model(gamma)
+    x, _ = batch(rng, n=6)
+    y = np.array([0, -1, 2, -1, 1, -1])
+    model.fit_scaling(rng.standard_normal((20, 7)) * 3 + 1)
+    report = check_model(model, x, y)
+    assert not {k: v["max_rel_error"] for k, v in report.items() if v["max_rel_error"] >= BOUND}
+
+
+def test_unlabeled_windows_never_change_the_classifiers_gradients(rng):
+    model = tiny_model(0.5)
+    x, y = batch(rng, n=6)
+    labeled = x[:3], y[:3]
+    unlabeled = rng.standard_normal((5, 7)) * 4
+    _, alone, _ = model.loss_and_gradients(*labeled)
+    alone = {k: v.copy() for k, v in alone.items()}
+    mixed_x = np.concatenate([labeled[0], unlabeled])
+    mixed_y = np.concatenate([labeled[1], np.full(5, -1)])
+    terms, mixed, _ = model.loss_and_gradients(mixed_x, mixed_y)
+    for k in alone:
+        if k.startswith("classifier."):
+            np.testing.assert_allclose(mixed[k], alone[k], rtol=1e-12, atol=1e-15)
+    assert terms.cross_entropy == pytest.approx(model.loss(*labeled).cross_entropy)
+    # ...while the reconstruction, and so the encoder and decoder, do see them.
+    assert not np.allclose(mixed["decoder.0.W"], alone["decoder.0.W"])
+    _, only_unlabeled, _ = model.loss_and_gradients(unlabeled, np.full(5, -1))
+    assert all(not only_unlabeled[k].any() for k in only_unlabeled if k.startswith("classifier."))
+
+
 def test_gamma_extremes_zero_the_other_head(rng):
     x, y = batch(rng)
     _, grads, _ = tiny_model(1.0).loss_and_gradients(x, y)
@@ -181,7 +213,7 @@ def test_fit_scaling_standardizes_and_guards_constant_features(rng):
 @pytest.mark.parametrize("x_shape, y, message", [
     ((4, 6), [0, 1, 2, 0], r"shape \(N, 7\)"),
     ((4, 7), [0, 1, 2, 3], r"labels must be in \[0, 2\]"),
-    ((4, 7), [0, 1, -1, 0], r"labels must be in"),
+    ((4, 7), [0, 1, -2, 0], r"labels must be in \[0, 2\] \(or -1 for unlabeled"),
     ((4, 7), [0.0, 1.0, 2.0, 0.0], "integer class labels"),
     ((4, 7), [0, 1, 2], r"y must have shape \(4,\)"),
 ])

@@ -21,10 +21,11 @@ from ..data.gtzan import DEFAULT_GENRES, GENRES, DataError
 from ..data.splits import check_fractions
 from ..data.synth import generate_dataset
 from ..modelfile import ModelFileError
+from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS
 from ..nn.teaching import BUGS, run_gradcheck_demo
 from . import baselines, crossval, job, predict
-from .experiment import SPLITS, STUDY_SETTINGS, JobError, RunSettings
+from .experiment import DECODERS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -105,6 +106,11 @@ def _data_options(p, with_training=True, quick=False):
     p.add_argument("--gamma", type=unit_float, help=f"weight of the reconstruction term in "
                    f"[0, 1] ({defaults.gamma:g}; the study: 0.9)")
     p.add_argument("--code-dim", type=positive_int, help=f"code size ({defaults.code_dim})")
+    p.add_argument("--code-activation", choices=CODE_ACTIVATIONS,
+                   help=f"activation of the code layer ({defaults.code_activation}; the study: tanh)")
+    p.add_argument("--decoder", choices=DECODERS,
+                   help=f"'mirror': the encoder's hidden layers reversed (the study); 'linear': "
+                   f"one linear layer from the code ({defaults.decoder})")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
                    help=f"optimizer ({defaults.optimizer})")
     p.add_argument("--weight-decay", type=non_negative_float,
@@ -211,8 +217,8 @@ def build_parser():
 
 
 # ----- commands ----------------------------------------------------------------------------
-TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "optimizer",
-                    "weight_decay", "patience", "input", "crops")
+TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "code_activation",
+                    "decoder", "optimizer", "weight_decay", "patience", "input", "crops")
 
 
 def _run_settings(args):

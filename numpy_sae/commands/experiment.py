@@ -34,11 +34,13 @@ SEARCH_PATHS = ("Data/genres_original", "data/gtzan")
 SYNTH_FULL = {"clips_per_genre": 100, "duration": 30.0}
 SYNTH_QUICK = {"clips_per_genre": 12, "duration": 10.0}
 SPLITS = ("song", "segment")
+DECODERS = ("mirror", "linear")  # the encoder's hidden widths reversed, or one linear layer
 
 # The study's training settings, as --study reproduces them: Adam at 1e-4 for 200 epochs
 # on the fixed grid of 25 windows per clip, gamma 0.9, no weight decay, no early stopping.
 STUDY_SETTINGS = {"lr": 1e-4, "epochs": 200, "batch_size": 512, "gamma": 0.9, "crops": 0,
-                  "weight_decay": 0.0, "patience": None, "input": "waveform", "optimizer": "adam"}
+                  "weight_decay": 0.0, "patience": None, "input": "waveform", "optimizer": "adam",
+                  "code_dim": 64, "code_activation": "tanh", "decoder": "mirror"}
 
 
 class JobError(RuntimeError):
@@ -60,6 +62,8 @@ class RunSettings:
     lr: float = 1e-3
     gamma: float = 0.01
     code_dim: int = 64
+    code_activation: str = "tanh"
+    decoder: str = "mirror"
     optimizer: str = "adam"
     weight_decay: float = 0.0
     patience: int | None = None
@@ -203,9 +207,13 @@ def new_audio_model(settings, clipset, seed, gamma=None):
 
     gamma : overrides ``settings.gamma`` (the baselines train gamma 1 too).
     """
+    if settings.decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {settings.decoder!r}")
     network = SoftmaxAutoencoderNetwork(
         input_dim=feature_dim(settings.input, clipset.preprocessing.window),
         n_classes=len(clipset.genre_names), code_dim=settings.code_dim,
+        code_activation=settings.code_activation,
+        decoder_hidden=() if settings.decoder == "linear" else None,
         gamma=settings.gamma if gamma is None else gamma, seed=seed)
     return AudioModel(network, clipset.preprocessing, settings.input, clipset.genre_names)
 

@@ -242,6 +242,39 @@ def softmax_cross_entropy(logits, y):
     return loss, dlogits
 
 
+def masked_softmax_cross_entropy(logits, y):
+    """Softmax + cross-entropy over the labeled rows only: rows with y = -1 (unlabeled
+    audio) add nothing to the loss and get no gradient.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, C)
+    y : ndarray of int, shape (N,), class indices in [0, C), or -1 for unlabeled
+
+    Returns
+    -------
+    loss : float, 0 when no row is labeled
+    dlogits : ndarray, shape (N, C), zero rows where y = -1
+
+    Notes
+    -----
+    With L the labeled rows and N_L their number:
+    loss = -(1/N_L) sum_{n in L} log softmax(z_n)[y_n]
+    dlogits_n = (softmax(z_n) - onehot(y_n)) / N_L for n in L, 0 otherwise.
+    The mean runs over labeled rows, so the term keeps its scale whatever share of
+    a batch is unlabeled.
+    """
+    labeled = y >= 0
+    n_labeled = int(np.count_nonzero(labeled))
+    if n_labeled == len(y):
+        return softmax_cross_entropy(logits, y)
+    dlogits = np.zeros_like(logits)
+    if n_labeled == 0:
+        return 0.0, dlogits
+    loss, dlogits[labeled] = softmax_cross_entropy(logits[labeled], y[labeled])
+    return loss, dlogits
+
+
 def sum_squared_error(x_hat, x):
     """Reconstruction loss: per-example sum of squared errors, averaged over the batch.
 

@@ -19,6 +19,7 @@ LossTerms = namedtuple("LossTerms", ["reconstruction", "cross_entropy", "total"]
 LossTerms.__doc__ = "The two terms of the joint loss and their gamma-weighted sum (floats)."
 
 _CHUNK = 8192
+UNLABELED = -1  # the label of a window without a genre: it trains the reconstruction only
 HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "identity")
 CODE_ACTIVATIONS = tuple(ACTIVATIONS)
 
@@ -104,9 +105,9 @@ class _Network:
             raise ValueError(f"y must have shape ({n},) to match x, got {y.shape}")
         if not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
-        if n and (y.min() < 0 or y.max() >= self.n_classes):
-            raise ValueError(f"labels must be in [0, {self.n_classes - 1}], "
-                             f"got values from {y.min()} to {y.max()}")
+        if n and (y.min() < UNLABELED or y.max() >= self.n_classes):
+            raise ValueError(f"labels must be in [0, {self.n_classes - 1}] (or {UNLABELED} for "
+                             f"unlabeled windows), got values from {y.min()} to {y.max()}")
         return y
 
     def _check_batch(self, x, y):
@@ -312,7 +313,7 @@ class SoftmaxAutoencoderNetwork(_Network):
         code = self.encoder.forward(z)
         logits = self.classifier.forward(code)
         return (F.sum_squared_error(self.decoder.forward(code), z)[0],
-                F.softmax_cross_entropy(logits, y)[0], logits)
+                F.masked_softmax_cross_entropy(logits, y)[0], logits)
 
     # ----- the joint loss and backpropagation ----------------------------------------
     def loss_and_gradients(self, x, y):
@@ -321,13 +322,15 @@ class SoftmaxAutoencoderNetwork(_Network):
         Parameters
         ----------
         x : ndarray, shape (N, input_dim)
-        y : ndarray of int, shape (N,)
+        y : ndarray of int, shape (N,); -1 marks an unlabeled window, which
+            counts in the reconstruction and not in the cross-entropy
 
         Returns
         -------
         terms : LossTerms
-            reconstruction, cross_entropy and total = gamma * reconstruction
-            + (1 - gamma) * cross_entropy (floats, batch means).
+            reconstruction (mean over all N windows), cross_entropy (mean over
+            the labeled ones) and total = gamma * reconstruction
+            + (1 - gamma) * cross_entropy.
         grads : dict
             Same keys and shapes as :meth:`parameters`.
         logits : ndarray, shape (N, n_classes)
@@ -335,7 +338,7 @@ class SoftmaxAutoencoderNetwork(_Network):
         Notes
         -----
         dL/dx_hat  = gamma * 2 (x_hat - z) / N
-        dL/dlogits = (1 - gamma) * (softmax(logits) - onehot(y)) / N
+        dL/dlogits = (1 - gamma) * (softmax(logits) - onehot(y)) / N_labeled, 0 on unlabeled rows
         dL/dcode   = decoder backward of dL/dx_hat + classifier backward of dL/dlogits
         """
         x, y = self._check_batch(x, y)
@@ -345,7 +348,7 @@ class SoftmaxAutoencoderNetwork(_Network):
         logits = self.classifier.forward(code)
 
         reconstruction, dx_hat = F.sum_squared_error(x_hat, z)
-        cross_entropy, dlogits = F.softmax_cross_entropy(logits, y)
+        cross_entropy, dlogits = F.masked_softmax_cross_entropy(logits, y)
         dx_hat *= self.gamma
         dlogits *= 1.0 - self.gamma
 
@@ -410,7 +413,7 @@ class SoftmaxClassifier(_Network):
 
     def _inference(self, z, y):
         logits = self.classifier.forward(z)
-        return 0.0, F.softmax_cross_entropy(logits, y)[0], logits
+        return 0.0, F.masked_softmax_cross_entropy(logits, y)[0], logits
 
     def loss_and_gradients(self, x, y):
         """Cross-entropy, its gradients and the logits (N, n_classes), as for the autoencoder.
@@ -421,7 +424,7 @@ class SoftmaxClassifier(_Network):
         """
         x, y = self._check_batch(x, y)
         logits = self.classifier.forward(self._standardize(x))
-        cross_entropy, dlogits = F.softmax_cross_entropy(logits, y)
+        cross_entropy, dlogits = F.masked_softmax_cross_entropy(logits, y)
         self.classifier.backward(dlogits)
         return self._terms(0.0, cross_entropy), self.gradients(), logits
 
