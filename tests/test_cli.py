@@ -214,3 +214,19 @@ def test_predict_needs_a_model_with_audio_settings(tmp_path, capsys):
         "genre_names": ["a", "b", "c"], "preprocessing": {}, "input": "waveform"})
     assert main(["predict", str(tmp_path / "odd.npz"), "x.wav"]) == 1
     assert "3 genres, 500 inputs) do not match the network (2 classes" in capsys.readouterr().err
+
+
+def test_unlabeled_audio_trains_the_reconstruction_only(tree, tmp_path, capsys):
+    unlabeled = tmp_path / "unlabeled" / "any" / "depth"
+    unlabeled.mkdir(parents=True)
+    for name in ("metal/metal.00000.wav", "classical/classical.00001.wav"):
+        shutil.copy(tree / "genres_original" / name, unlabeled / name.replace("/", "-"))
+    (unlabeled / "notes.txt").write_text("not audio")
+    assert train(tree, tmp_path, "--name", "u", "--unlabeled", str(tmp_path / "unlabeled")) == 0
+    assert "2 unlabeled clips from" in capsys.readouterr().out
+    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--batch-size", "8", "--crops", "2", "--folds", "2",
+                 "--unlabeled", str(tmp_path / "unlabeled")]) == 0
+    assert main(["train", "--data", str(tree), "--genres", "classical,metal",
+                 "--unlabeled", str(tmp_path / "nowhere")]) == 1
+    assert "folder of unlabeled audio not found" in capsys.readouterr().err

@@ -152,3 +152,31 @@ def test_random_crops_are_seeded_and_stay_inside_their_clip():
     starts = x1[:, 0] - 100 * owner
     assert starts[:50].max() <= 12 - 5 and starts[50:].max() <= 30 - 5
     assert len(np.unique(starts[50:])) > 10  # offsets vary, not a fixed grid
+
+
+def test_unlabeled_clips_join_every_epoch_with_label_minus_one(rng):
+    from numpy_sae.commands.experiment import RunSettings, training_source
+    labeled = ClipSet(signals=rng.standard_normal(3000).astype(np.float32),
+                      offsets=np.array([0, 1000, 2000, 3000]), labels=np.array([0, 1, 0]),
+                      paths=["a", "b", "c"], genre_names=["x", "y"],
+                      preprocessing=Preprocessing(window=100))
+    unlabeled = ClipSet(signals=rng.standard_normal(1500).astype(np.float32),
+                        offsets=np.array([0, 700, 1500]), labels=np.array([-1, -1]),
+                        paths=["u1", "u2"], genre_names=[], preprocessing=Preprocessing(window=100))
+    train_clips = np.array([0, 2])
+    x_grid, y_grid, _ = labeled.windows(train_clips)
+    crops = training_source(RunSettings(crops=5), labeled, train_clips, x_grid, y_grid,
+                            lambda w: w, unlabeled)
+    x, y = crops.epoch(np.random.default_rng(0))
+    assert x.shape == (20, 100) and (y == -1).sum() == 10 and set(y[y >= 0]) == {0}
+    grid = training_source(RunSettings(crops=0), labeled, train_clips, x_grid, y_grid,
+                           lambda w: w, unlabeled)
+    x, y = grid.epoch(None)
+    assert len(x) == len(x_grid) + 7 + 8 and (y == -1).sum() == 15
+    # Training on such a source: the accuracy counts labeled windows only.
+    model = small_network(input_dim=100, n_classes=2)
+    model.fit_scaling(x)
+    trainer = Trainer(model, Adam(1e-3), grid, batch_size=8, rng=np.random.default_rng(0),
+                      log=None)
+    history = trainer.fit(1)
+    assert 0 <= history["train_accuracy"][0] <= 1

@@ -87,6 +87,10 @@ def _data_options(p, with_training=True, quick=False):
     p.add_argument("--data", metavar="DIR", help="GTZAN folder (Kaggle Data/, genres_original/, "
                    "Marsyas genres/ or any <genre>/*.wav|.au tree); default: $GTZAN_DIR, "
                    "./Data/genres_original, ./data/gtzan, else the synthetic dataset")
+    if with_training:
+        p.add_argument("--unlabeled", metavar="DIR", help="a folder of audio without genres "
+                       "(any layout): its windows train the reconstruction only, never the "
+                       "classifier")
     p.add_argument("--genres", type=genre_list, default=None, metavar="A,B,...",
                    help="genres to use, comma-separated, or 'all' for every genre folder found "
                    f"(default: {','.join(DEFAULT_GENRES)})")
@@ -226,7 +230,8 @@ def _run_settings(args):
     quick = getattr(args, "quick", False)
     split = getattr(args, "split", DEFAULTS.split)
     settings = RunSettings(
-        data=args.data, genres=args.genres or list(DEFAULTS.genres), split=split,
+        data=args.data, unlabeled=args.unlabeled, genres=args.genres or list(DEFAULTS.genres),
+        split=split,
         split_files=getattr(args, "split_files", None),
         fractions=getattr(args, "fractions", None) or ([0.8, 0.2, 0.0] if split == "segment"
                                                        else list(DEFAULTS.fractions)),

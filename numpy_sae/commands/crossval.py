@@ -15,8 +15,10 @@ from .experiment import load_dataset, make_trainer, new_audio_model, training_so
 from .report import collapse_warning
 
 
-def cross_validate(clipset, settings, folds=5, log=print):
+def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None):
     """Run K-fold song-level cross-validation with the training settings of ``settings``.
+
+    unlabeled : ClipSet of audio without genres, added to every fold's training windows.
 
     Returns
     -------
@@ -44,7 +46,7 @@ def cross_validate(clipset, settings, folds=5, log=print):
         validation = model.windows(clipset, val)[:2] if len(val) else None
         trainer = make_trainer(settings, model.network,
                                training_source(settings, clipset, train, x_train, y_train,
-                                               model.features),
+                                               model.features, unlabeled),
                                validation, train_rng)
         trainer.fit(settings.epochs)
         x_test, y_test, song_test = model.windows(clipset, test)
@@ -101,7 +103,7 @@ def run_cv_command(settings, folds=5, log=print):
         f"({dataset.describe()}); lr {settings.lr:g}, {settings.epochs} epochs, "
         f"gamma {settings.gamma:g}, input {settings.input}, crops {settings.crops or 'off'}, "
         f"weight decay {settings.weight_decay:g}, patience {settings.patience}")
-    result = cross_validate(clipset, settings, folds, log)
+    result = cross_validate(clipset, settings, folds, log, dataset.unlabeled)
     log("")
     log(format_cv(result, clipset.genre_names))
     return result

@@ -115,7 +115,7 @@ def run_training(settings, resume=None, log=print):
         run_dir = _new_run_dir(settings, dataset)
     network = model.network
     source = training_source(settings, clipset, splits.train_clips, x_train, y_train,
-                             model.features)
+                             model.features, dataset.unlabeled)
     trainer = make_trainer(settings, network, source, splits.validation[:2], train_rng, log)
     if resume:
         trainer.load_state_dict(trainer_state)

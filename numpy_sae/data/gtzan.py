@@ -26,6 +26,7 @@ GENRES = ("blues", "classical", "country", "disco", "hiphop",
           "jazz", "metal", "pop", "reggae", "rock")  # GTZAN's ten
 DEFAULT_GENRES = ("classical", "country", "metal", "pop")
 CACHE_VERSION = 1
+UNLABELED = -1  # the label of a clip without a genre (numpy_sae.nn.model uses the same value)
 
 
 class DataError(ValueError):
@@ -94,6 +95,17 @@ class ClipSet:
     def signal(self, i):
         """Downsampled signal of clip i, float32 (n_samples_i,)."""
         return self.signals[self.offsets[i]:self.offsets[i + 1]]
+
+    def joined(self, other):
+        """This set with ``other``'s clips appended (same preprocessing); indices of self
+        stay valid. Used to add unlabeled clips (label -1) to a training set."""
+        if other.preprocessing != self.preprocessing:
+            raise ValueError("cannot join clip sets with different preprocessing")
+        return ClipSet(signals=np.concatenate([self.signals, other.signals]),
+                       offsets=np.concatenate([self.offsets, other.offsets[1:] + len(self.signals)]),
+                       labels=np.concatenate([self.labels, other.labels]),
+                       paths=self.paths + other.paths, genre_names=self.genre_names,
+                       preprocessing=self.preprocessing, skipped=self.skipped + other.skipped)
 
     def windows(self, clips=None):
         """The fixed grid of windows of the chosen clips.
@@ -259,9 +271,44 @@ def build_clipset(root, genres=DEFAULT_GENRES, preprocessing=Preprocessing(), ca
         Missing folder, unknown genre, or a selected genre without one usable file.
     """
     genre_root, files, genre_names = find_clips(root, genres)
+    clipset = _build(genre_root, files, genre_names, preprocessing, cache_dir, use_cache, workers,
+                     log)
+    empty = [g for i, g in enumerate(genre_names) if i not in set(clipset.labels.tolist())]
+    if empty:
+        raise DataError(f"genre(s) {', '.join(empty)} under {genre_root} have no usable audio file")
+    return clipset
+
+
+def find_audio(root):
+    """Every audio file under ``root``, in any layout and at any depth, sorted by path."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"folder of unlabeled audio not found: {root}")
+    return sorted(path for path in root.rglob("*") if _is_audio(path)
+                  and not any(part.startswith(".") for part in path.relative_to(root).parts))
+
+
+def build_unlabeled(root, preprocessing=Preprocessing(), cache_dir=None, use_cache=True,
+                    workers=None, log=print):
+    """Load every audio file under ``root`` as clips without a genre (labels -1).
+
+    Returns a ClipSet with ``genre_names`` empty; its clips train the reconstruction only.
+    """
+    files = [(path, UNLABELED) for path in find_audio(root)]
+    if not files:
+        raise DataError(f"no .wav or .au files under {root}")
+    clipset = _build(Path(root).expanduser(), files, [], preprocessing, cache_dir, use_cache,
+                     workers, log)
+    if len(clipset) == 0:
+        raise DataError(f"none of the {len(files)} audio files under {root} could be used")
+    return clipset
+
+
+def _build(root, files, genre_names, preprocessing, cache_dir, use_cache, workers, log):
+    """Load (path, label) files below ``root`` into a ClipSet, through the cache."""
     cache_file = None
     if use_cache:
-        key = _cache_key(genre_root, files, genre_names, preprocessing)
+        key = _cache_key(root, files, genre_names, preprocessing)
         cache_file = Path(cache_dir or default_cache_dir()) / f"clips-{key}.npz"
         if cache_file.exists():
             try:
@@ -282,25 +329,23 @@ def build_clipset(root, genres=DEFAULT_GENRES, preprocessing=Preprocessing(), ca
 
     signals, labels, rel_paths, skipped = [], [], [], []
     for (path, label), (signal, reason) in zip(files, results):
-        rel = str(path.relative_to(genre_root))
+        rel = str(path.relative_to(root))
         if signal is None:
             skipped.append((rel, reason))
-            warnings.warn(f"skipping {path}: {reason}", stacklevel=2)
+            warnings.warn(f"skipping {path}: {reason}", stacklevel=3)
             continue
         signals.append(signal)
         labels.append(label)
         rel_paths.append(rel)
-    empty = [g for i, g in enumerate(genre_names) if i not in set(labels)]
-    if empty:
-        raise DataError(f"genre(s) {', '.join(empty)} under {genre_root} have no usable audio file")
     lengths = np.array([len(s) for s in signals], dtype=np.int64)
-    clipset = ClipSet(signals=np.concatenate(signals), offsets=np.concatenate([[0], np.cumsum(lengths)]),
+    clipset = ClipSet(signals=np.concatenate(signals) if signals else np.zeros(0, np.float32),
+                      offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
                       labels=np.array(labels, dtype=np.int64), paths=rel_paths,
                       genre_names=genre_names, preprocessing=preprocessing, skipped=skipped)
     if skipped:
         log(f"skipped {len(skipped)} of {len(files)} files:")
         for rel, reason in skipped:
             log(f"  {rel}: {reason}")
-    if cache_file is not None:
+    if cache_file is not None and len(clipset):
         save_clipset(clipset, cache_file)
     return clipset
