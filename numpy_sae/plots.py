@@ -102,3 +102,31 @@ def plot_reconstructions(originals, reconstructions, titles, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_sweep(rows, chance, path):
+    """Code size against reconstruction R^2 (autoencoder and PCA) and accuracy, mean +- std.
+
+    rows : list of dicts with "code_dim" and "<name>_mean" / "<name>_std" for
+        r2_autoencoder, r2_pca, window and song (as cross-validation returns them)
+    """
+    dims = [r["code_dim"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    panels = ((axes[0], (("r2_autoencoder", "autoencoder"), ("r2_pca", "PCA, same size")),
+               "Reconstruction R² on held-out songs"),
+              (axes[1], (("window", "window accuracy"), ("song", "song accuracy")),
+               "Genre accuracy on held-out songs"))
+    for ax, series, title in panels:
+        for key, label in series:
+            ax.errorbar(dims, [r[f"{key}_mean"] for r in rows], [r[f"{key}_std"] for r in rows],
+                        marker="o", capsize=3, label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(dims, [str(d) for d in dims])
+        ax.set_xlabel("code size")
+        ax.set_title(title)
+    axes[1].axhline(chance, color="grey", ls="--", lw=1, label="chance")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -230,3 +230,54 @@ def test_unlabeled_audio_trains_the_reconstruction_only(tree, tmp_path, capsys):
     assert main(["train", "--data", str(tree), "--genres", "classical,metal",
                  "--unlabeled", str(tmp_path / "nowhere")]) == 1
     assert "folder of unlabeled audio not found" in capsys.readouterr().err
+
+
+def test_encode_and_reconstruct_round_trip(tree, tmp_path, capsys):
+    from scipy.io import wavfile
+
+    from numpy_sae.audio_model import AudioModel
+    from numpy_sae.data.audio import frame
+    assert train(tree, tmp_path, "--name", "e") == 0
+    model, _, _ = AudioModel.load(tmp_path / "e" / "model.npz")
+    songs = tree / "genres_original" / "metal"
+    assert main(["encode", str(tmp_path / "e"), str(songs), "--out", str(tmp_path / "c.npz")]) == 0
+    with np.load(tmp_path / "c.npz") as codes:
+        files = codes["files"].tolist()
+        assert len(files) == 6 and files[0].endswith("metal.00000.wav")
+        first = model.network.encode(model.file_windows(files[0]))
+        np.testing.assert_allclose(codes["codes"][codes["window_file"] == 0], first)
+        np.testing.assert_allclose(codes["file_codes"][0], first.mean(axis=0), rtol=1e-6)
+        assert codes["codes"].shape[1] == 64
+    song = songs / "metal.00002.wav"
+    assert main(["encode", str(tmp_path / "e"), str(song), "--out", str(tmp_path / "c.csv")]) == 0
+    rows = list(csv.reader(open(tmp_path / "c.csv")))
+    assert rows[0][:3] == ["file", "window", "code_0"] and rows[-1][1] == "mean"
+    assert len(rows) == 1 + len(first) + 1
+
+    assert main(["reconstruct", str(tmp_path / "e"), str(song), "--out",
+                 str(tmp_path / "rec.wav")]) == 0
+    assert "reconstruction R^2 of this song" in capsys.readouterr().out
+    rate, decoded = wavfile.read(tmp_path / "rec.wav")
+    _, original = wavfile.read(tmp_path / "rec.original.wav")
+    assert rate == 551 and decoded.dtype == np.float32 and decoded.shape == original.shape
+    windows = frame(model.file_signal(song), 500)
+    np.testing.assert_array_equal(original, windows.reshape(-1))
+    np.testing.assert_allclose(decoded, model.network.reconstruct(windows).reshape(-1), rtol=1e-6)
+
+    assert main(["encode", str(tmp_path / "e"), str(song), "--out", str(tmp_path / "c.txt")]) == 1
+    assert "--out must end in .npz or .csv" in capsys.readouterr().err
+    assert main(["encode", str(tmp_path / "e"), str(tmp_path / "missing.au"), str(song),
+                 "--out", str(tmp_path / "d.npz")]) == 1  # one bad file, the others go on
+    assert "missing.au" in capsys.readouterr().err and (tmp_path / "d.npz").exists()
+
+
+def test_sweep_writes_a_table_and_a_figure(tree, tmp_path, capsys):
+    assert main(["sweep", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--batch-size", "8", "--crops", "2", "--folds", "2", "--code-dims", "2,4",
+                 "--out", str(tmp_path), "--name", "s"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "s" / "sweep.csv")))
+    assert [r["code_dim"] for r in rows] == ["2", "4"]
+    assert all(-1 < float(r["r2_pca_mean"]) <= 1 for r in rows)
+    assert (tmp_path / "s" / "sweep.png").read_bytes().startswith(PNG_MAGIC)
+    assert "| 4 |" in (tmp_path / "s" / "sweep.md").read_text()
+    assert main(["sweep", "--code-dims", "0,4"]) == 2

@@ -24,7 +24,7 @@ from ..modelfile import ModelFileError
 from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS
 from ..nn.teaching import BUGS, run_gradcheck_demo
-from . import baselines, crossval, job, predict
+from . import baselines, crossval, encode, job, predict, sweep
 from .experiment import DECODERS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -61,6 +61,17 @@ non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number(float, lambda v: 0 < v < math.inf, "a positive number")
 non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a number >= 0")
 unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
+
+
+def code_dims(text):
+    try:
+        dims = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        dims = []
+    if not dims or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive code sizes, like "
+                                         f"4,8,16,32,64,128, got {text!r}")
+    return dims
 
 
 def genre_list(text):
@@ -217,6 +228,33 @@ def build_parser():
                        "accuracy, pooled confusion matrix and per-genre scores.")
     _data_options(p)
     p.add_argument("--folds", type=positive_int, default=5, help="number of folds (5)")
+
+    p = sub.add_parser("sweep", help="cross-validation per code size: R^2 and accuracy",
+                       description="Song-level cross-validation once per code size; writes "
+                       "sweep.csv, sweep.md and sweep.png: reconstruction R^2 of the autoencoder "
+                       "and of PCA of the same size, window and song accuracy.")
+    _data_options(p)
+    p.add_argument("--code-dims", type=code_dims, default=[4, 8, 16, 32, 64, 128],
+                   metavar="K,K,...", help="code sizes to try (4,8,16,32,64,128)")
+    p.add_argument("--folds", type=positive_int, default=5, help="number of folds (5)")
+    p.add_argument("--out", default=DEFAULTS.out, metavar="DIR",
+                   help=f"parent of the sweep folder ({DEFAULTS.out})")
+    p.add_argument("--name", help="sweep folder name (default: sweep-<date-time>)")
+
+    p = sub.add_parser("encode", help="write the codes of audio files (.npz or .csv)",
+                       description="Per-window codes and each file's mean code, with file "
+                       "names, for use as features elsewhere.")
+    p.add_argument("model", help="model.npz or a run folder")
+    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
+                   help=".wav/.au files, or folders searched for them at any depth")
+    p.add_argument("--out", required=True, metavar="CODES", help="codes.npz or codes.csv")
+
+    p = sub.add_parser("reconstruct", help="decode a song to listen to what the code keeps",
+                       description="Writes the decoded signal and, beside it as "
+                       "<name>.original.wav, the downsampled original, at the downsampled rate.")
+    p.add_argument("model", help="model.npz or a run folder")
+    p.add_argument("song", help="a .wav or .au file")
+    p.add_argument("--out", required=True, metavar="WAV", help="where to write, e.g. rec.wav")
     return parser
 
 
@@ -235,7 +273,7 @@ def _run_settings(args):
         split_files=getattr(args, "split_files", None),
         fractions=getattr(args, "fractions", None) or ([0.8, 0.2, 0.0] if split == "segment"
                                                        else list(DEFAULTS.fractions)),
-        method=args.method, seed=args.seed, out=getattr(args, "out", DEFAULTS.out),
+        method=args.method, seed=args.seed, out=getattr(args, "out", None) or DEFAULTS.out,
         name=getattr(args, "name", None),
         checkpoint_every=getattr(args, "checkpoint_every", DEFAULTS.checkpoint_every),
         cache_dir=args.cache_dir, use_cache=not args.no_cache, quick=quick)
@@ -296,9 +334,24 @@ def cmd_cv(args):
     return 0
 
 
+def cmd_sweep(args):
+    sweep.run_sweep(_run_settings(args), args.code_dims, folds=args.folds, name=args.name)
+    return 0
+
+
+def cmd_encode(args):
+    return EXIT_FAILED if encode.run_encode(args.model, args.inputs, args.out) else 0
+
+
+def cmd_reconstruct(args):
+    encode.run_reconstruct(args.model, args.song, args.out)
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "synth": cmd_synth, "gradcheck": cmd_gradcheck, "baselines": cmd_baselines,
-            "cv": cmd_cv}
+            "cv": cmd_cv, "sweep": cmd_sweep, "encode": cmd_encode,
+            "reconstruct": cmd_reconstruct}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

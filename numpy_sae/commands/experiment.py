@@ -16,8 +16,16 @@ import numpy as np
 
 from ..audio_model import AudioModel
 from ..data.features import feature_dim
-from ..data.gtzan import (DEFAULT_GENRES, GENRES, UNLABELED, DataError, Preprocessing,
-                          build_clipset, build_unlabeled, default_cache_dir)
+from ..data.gtzan import (
+    DEFAULT_GENRES,
+    GENRES,
+    UNLABELED,
+    DataError,
+    Preprocessing,
+    build_clipset,
+    build_unlabeled,
+    default_cache_dir,
+)
 from ..data.splits import read_split_files, segment_split, song_split
 from ..data.synth import generate_dataset
 from ..nn.model import SoftmaxAutoencoderNetwork

@@ -1,0 +1,125 @@
+"""Codes to take away: ``encode`` writes the codes of audio files, ``reconstruct`` lets you
+listen to what a code keeps.
+
+``encode`` runs the encoder over every window of each file and writes the
+per-window codes and each file's mean code (``.npz`` or ``.csv``), to use as
+features elsewhere. ``reconstruct`` decodes every window of one song and
+writes the result as WAV at the downsampled rate, with the downsampled
+original beside it, so the two can be compared by ear.
+"""
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.io import wavfile
+
+from ..audio_model import AudioModel
+from ..data.audio import AudioError, frame
+from ..data.gtzan import find_audio
+from ..data.npzio import atomic_savez
+from ..encodings import r2_score
+from .experiment import JobError
+from .predict import model_path
+
+CODE_FORMATS = (".npz", ".csv")
+
+
+def _autoencoder(model_dir):
+    model, _, _ = AudioModel.load(model_path(model_dir))
+    if not model.network.reconstructs:
+        raise JobError(f"{model_path(model_dir)} holds a {type(model.network).__name__}, which "
+                       "has no encoder or decoder")
+    return model
+
+
+def _expand(inputs):
+    """Files as given, and every audio file under each folder, in order."""
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            yield from find_audio(path)
+        else:
+            yield path
+
+
+def run_encode(model_dir, inputs, out, log=print, err=None):
+    """Encode every window of every file; write codes to ``out`` (.npz or .csv).
+
+    Returns the number of files that could not be encoded (each is named by ``err``).
+    The .npz holds ``files`` (n_files,), ``file_codes`` (n_files, code_dim), the mean
+    code of each file, ``codes`` (n_windows, code_dim) and ``window_file`` (n_windows,),
+    the index of each window's file. The .csv has one row per window and one "mean"
+    row per file: file, window, code_0 ... code_{k-1}.
+    """
+    err = err or (lambda line: print(line, file=sys.stderr))
+    out = Path(out)
+    if out.suffix.lower() not in CODE_FORMATS:
+        raise JobError(f"--out must end in {' or '.join(CODE_FORMATS)}, got {out}")
+    model = _autoencoder(model_dir)
+    names, codes, file_codes, failed = [], [], [], 0
+    for path in _expand(inputs):
+        try:
+            window_codes = model.network.encode(model.file_windows(path))
+        except (AudioError, OSError) as exc:
+            err(f"numpy-sae encode: error: {exc}")
+            failed += 1
+            continue
+        names.append(os.fsdecode(path))
+        codes.append(window_codes)
+        file_codes.append(window_codes.mean(axis=0))
+    if not names:
+        raise JobError("no file could be encoded; nothing written")
+    window_file = np.repeat(np.arange(len(codes)), [len(c) for c in codes])
+    if out.suffix.lower() == ".npz":
+        atomic_savez(out, {"files": np.array(names), "file_codes": np.array(file_codes),
+                           "codes": np.concatenate(codes), "window_file": window_file})
+    else:
+        _write_csv(out, names, codes, file_codes)
+    log(f"wrote the {model.network.code_dim}-dim codes of {len(names)} files "
+        f"({len(window_file)} windows) to {out}")
+    return failed
+
+
+def _write_csv(out, names, codes, file_codes):
+    code_dim = file_codes[0].shape[0]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # surrogateescape writes a file name that is not valid UTF-8 back as its own bytes.
+    with open(out, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "window"] + [f"code_{i}" for i in range(code_dim)])
+        for name, window_codes, mean in zip(names, codes, file_codes):
+            for i, row in enumerate(window_codes):
+                writer.writerow([name, i] + [f"{v:.6g}" for v in row])
+            writer.writerow([name, "mean"] + [f"{v:.6g}" for v in mean])
+
+
+def run_reconstruct(model_dir, song, out, log=print):
+    """Decode every window of ``song``; write it and the downsampled original as WAV.
+
+    Returns the R^2 of the reconstruction of this song (on the network's
+    standardized inputs, as everywhere else).
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".wav":
+        raise JobError(f"--out must end in .wav, got {out}")
+    model = _autoencoder(model_dir)
+    if model.input_kind != "waveform":
+        raise JobError(f"this model reads the {model.input_kind}, which cannot be turned back "
+                       "into sound; reconstruct needs a waveform model")
+    pre = model.preprocessing
+    signal = model.file_signal(song)
+    windows = frame(signal, pre.window)  # every non-overlapping window, end to end
+    rebuilt = model.network.reconstruct(windows)
+    network = model.network
+    r2 = r2_score(network.standardized(windows), network.standardized(rebuilt))
+    rate = int(round(pre.sample_rate / pre.factor))
+    original = out.with_name(out.stem + ".original.wav")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wavfile.write(out, rate, rebuilt.reshape(-1).astype(np.float32))
+    wavfile.write(original, rate, windows.reshape(-1).astype(np.float32))
+    log(f"wrote {out} (decoded, {len(windows)} windows) and {original} (the downsampled "
+        f"original), {rate} Hz float WAV; reconstruction R^2 of this song: {r2:.3f}")
+    return r2
