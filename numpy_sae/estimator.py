@@ -28,15 +28,17 @@ class SoftmaxAutoencoder:
     Parameters
     ----------
     code_dim : int (64)
-    encoder_hidden : tuple of int ((256, 192, 128)); the decoder mirrors it
-    decoder_hidden : tuple of int or None
+    encoder_hidden : tuple of int ((256, 192, 128))
+    decoder_hidden : tuple of int (``()``: one linear layer from the code, the main
+        job's default), or None to mirror the encoder (the study)
     classifier_hidden : int (128)
-    gamma : float in [0, 1] (0.01, the main job's default: with standardized
+    gamma : float in [0, 1] (0.03, the main job's default: with standardized
         input the reconstruction sums ~500 squared errors)
     activation : "tanh", "sigmoid" or "relu"
-    code_activation : activation of the code layer, or None for ``activation``
+    code_activation : activation of the code layer ("identity", the main job's
+        default), or None for ``activation`` (the study's tanh)
     lr : float (1e-3)
-    epochs : int (100)
+    epochs : int (200)
     batch_size : int (512)
     optimizer : "adam", "sgd" or "momentum"
     weight_decay : float, decoupled (AdamW) decay; 0 is off
@@ -58,9 +60,9 @@ class SoftmaxAutoencoder:
     loss_curve_ : list of the training loss per epoch
     """
 
-    def __init__(self, code_dim=64, encoder_hidden=(256, 192, 128), decoder_hidden=None,
-                 classifier_hidden=128, gamma=0.01, activation="tanh", code_activation=None,
-                 lr=1e-3, epochs=100, batch_size=512, optimizer="adam", weight_decay=0.0,
+    def __init__(self, code_dim=64, encoder_hidden=(256, 192, 128), decoder_hidden=(),
+                 classifier_hidden=128, gamma=0.03, activation="tanh", code_activation="identity",
+                 lr=1e-3, epochs=200, batch_size=512, optimizer="adam", weight_decay=0.0,
                  patience=None, warm_start=False, dtype=np.float32, random_state=0,
                  verbose=False):
         self.code_dim = code_dim

@@ -59,8 +59,10 @@ def test_train_writes_a_complete_run_folder(tree, tmp_path, capsys):
 
 
 def test_a_collapsed_classifier_ends_the_run_with_a_warning(tree, tmp_path, capsys):
-    # gamma 1 trains the reconstruction alone: the classifier keeps its random weights.
-    assert train(tree, tmp_path, "--name", "collapsed", "--gamma", "1") == 0
+    # gamma 1 trains the reconstruction alone: the classifier keeps its random weights,
+    # which on this data answer one genre for nearly every window.
+    assert train(tree, tmp_path, "--name", "collapsed", "--gamma", "1", "--code-activation",
+                 "tanh", "--decoder", "mirror") == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("WARNING: the classifier collapsed") and "--gamma" in last
     assert json.loads((tmp_path / "collapsed" / "metrics.json").read_text())["collapsed"]
@@ -75,7 +77,9 @@ def test_resume_continues_bit_for_bit(tree, tmp_path):
     assert sa["epoch"] == sb["epoch"] == 4
     for k, v in a.parameters().items():
         np.testing.assert_array_equal(b.parameters()[k], v)
-    np.testing.assert_array_equal(sa["optimizer"]["v/decoder.6.W"], sb["optimizer"]["v/decoder.6.W"])
+    assert sa["optimizer"].keys() == sb["optimizer"].keys()
+    for k, v in sa["optimizer"].items():
+        np.testing.assert_array_equal(sb["optimizer"][k], v)
 
 
 def test_ctrl_c_saves_a_resumable_checkpoint(tree, tmp_path, monkeypatch, capsys):

@@ -52,6 +52,8 @@ def test_defaults_are_the_main_jobs():
     job, est = RunSettings(), SoftmaxAutoencoder()
     assert (est.lr, est.gamma, est.epochs, est.batch_size, est.code_dim) == \
         (job.lr, job.gamma, job.epochs, job.batch_size, job.code_dim)
+    assert est.code_activation == job.code_activation == "identity"
+    assert est.decoder_hidden == () and job.decoder == "linear"
     assert est.warm_start is False
 
 
