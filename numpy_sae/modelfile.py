@@ -59,6 +59,9 @@ def _read_arrays(path):
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+            raise ModelFileError(f"{path}: not a numpy_sae model file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
@@ -153,6 +156,11 @@ class _Reader:
             self.fail(f"stored architecture asks for {wanted:,} weights; the file holds "
                       f"{stored:,}")
 
+    def _check_values(self, trainer):
+        problem = _check_values_of(trainer)
+        if problem:
+            self.fail(f"training state is damaged ({problem})")
+
     def trainer_state(self, record, model):
         """The state for ``Trainer.load_state_dict``, or None when the file holds none."""
         trainer = record.get("trainer")
@@ -180,10 +188,41 @@ class _Reader:
                         for k, p in params.items()}
         except (TypeError, ValueError) as exc:
             self.fail(f"training state is damaged ({exc})")
+        self._check_values(trainer)
         state = {k: trainer[k] for k in Trainer.VALUE_STATE}
         state.update(optimizer=optimizer, params={k: v.copy() for k, v in params.items()},
                      best_params=best)
         return state
+
+
+def _is_int(value, low=0):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _check_values_of(trainer):
+    """The problem with the plain values of a training state, or None."""
+    epoch = trainer["epoch"]
+    if not _is_int(epoch):
+        return f"epoch is {epoch!r}"
+    history = trainer["history"]
+    if not isinstance(history, dict) or not all(
+            isinstance(v, list) and len(v) == epoch and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+            for v in history.values()):
+        return "history is not one list of numbers per column, one per epoch"
+    for key in ("best_epoch", "bad_epochs"):
+        if not _is_int(trainer[key]):
+            return f"{key} is {trainer[key]!r}"
+    if not isinstance(trainer["best_val_loss"], (int, float)) or \
+            isinstance(trainer["best_val_loss"], bool):
+        return f"best_val_loss is {trainer['best_val_loss']!r}"
+    if not isinstance(trainer["stopped_early"], bool):
+        return f"stopped_early is {trainer['stopped_early']!r}"
+    try:
+        np.random.default_rng().bit_generator.state = trainer["rng"]
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        return f"the random generator's state is unusable ({exc!r})"
+    return None
 
 
 def load_model_file(path, cls=None):

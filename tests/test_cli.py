@@ -184,7 +184,8 @@ def test_corrupt_file_in_tree_is_skipped_and_named(tree, tmp_path, capsys):
 def test_run_folder_is_never_overwritten(tree, tmp_path, capsys):
     assert train(tree, tmp_path, "--name", "same") == 0
     assert train(tree, tmp_path, "--name", "same") == 1
-    assert "already holds a model" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already exists and is not empty" in err and "--resume" in err
 
 
 def test_sigterm_saves_like_ctrl_c(tree, tmp_path, monkeypatch, capsys):

@@ -8,6 +8,7 @@ from the run settings and the registries of optimizers, inputs and methods.
 """
 
 import argparse
+import contextlib
 import math
 import sys
 import warnings
@@ -56,6 +57,9 @@ def _number(convert, accept, wanted):
 
 
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+# Bounds that keep a typo from asking for more memory than any machine has.
+code_size = _number(int, lambda v: 1 <= v <= 65_536, "a code size from 1 to 65536")
+crop_count = _number(int, lambda v: 0 <= v <= 100_000, "a number of crops from 0 to 100000")
 seed_int = _number(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
 non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number(float, lambda v: 0 < v < math.inf, "a positive number")
@@ -120,7 +124,7 @@ def _data_options(p, with_training=True, quick=False):
     p.add_argument("--lr", type=positive_float, help=f"learning rate ({defaults.lr:g})")
     p.add_argument("--gamma", type=unit_float, help=f"weight of the reconstruction term in "
                    f"[0, 1] ({defaults.gamma:g}; the study: 0.9)")
-    p.add_argument("--code-dim", type=positive_int, help=f"code size ({defaults.code_dim})")
+    p.add_argument("--code-dim", type=code_size, help=f"code size ({defaults.code_dim})")
     p.add_argument("--code-activation", choices=CODE_ACTIVATIONS,
                    help=f"activation of the code layer ({defaults.code_activation}; the study: tanh)")
     p.add_argument("--decoder", choices=DECODERS,
@@ -135,7 +139,7 @@ def _data_options(p, with_training=True, quick=False):
     p.add_argument("--input", choices=INPUT_KINDS,
                    help="network input: raw 'waveform' windows (default, the study's premise) "
                    "or the log-magnitude 'spectrum' of each window (an ablation)")
-    p.add_argument("--crops", type=non_negative_int, metavar="N",
+    p.add_argument("--crops", type=crop_count, metavar="N",
                    help=f"draw N windows per training clip at random offsets every epoch "
                    f"(augmentation; 0 = the study's fixed grid; default {defaults.crops})")
     p.add_argument("--study", action="store_true",
@@ -291,12 +295,28 @@ def _run_settings(args):
     return settings
 
 
+RESUME_KEEPS = ("data", "unlabeled", "genres", "split_files", "fractions", "name",
+                *(k for k in TRAINING_OPTIONS if k != "epochs"))
+
+
 def cmd_train(args):
+    if args.resume:
+        changed = [k for k in RESUME_KEEPS if getattr(args, k, None) is not None]
+        changed += [k for k in ("study", "quick") if getattr(args, k)]
+        if changed:
+            raise CommandError("--resume continues a run with its own settings; only --epochs "
+                               "may change, not " + ", ".join(f"--{k.replace('_', '-')}"
+                                                              for k in changed))
+        if not Path(args.resume).is_dir():
+            raise CommandError(f"run folder not found: {args.resume}")
+    elif args.name is not None:
+        try:
+            job.check_run_name(args.name)
+        except JobError as exc:
+            raise CommandError(str(exc)) from None
     settings = _run_settings(args)
     if args.resume:
         settings.epochs = args.epochs  # None keeps the stored number
-        if not Path(args.resume).is_dir():
-            raise CommandError(f"run folder not found: {args.resume}")
     job.run_training(settings, resume=args.resume)
     return 0
 
@@ -313,6 +333,10 @@ def cmd_predict(args):
 
 def cmd_synth(args):
     genres = list(GENRES) if args.genres == ["all"] else args.genres
+    shortest = DEFAULTS.window * DEFAULTS.factor / 22050
+    if args.duration < shortest:
+        warnings.warn(f"clips of {args.duration:g} s are shorter than one window of the main "
+                      f"job ({shortest:.2f} s): they cannot be trained on")
     root = generate_dataset(args.dir, genres=genres, clips_per_genre=args.clips,
                             duration=args.duration, seed=args.seed)
     print(f"wrote {len(genres) * args.clips} clips to {root}")
@@ -361,7 +385,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 def main(argv=None):
     """Run the command line; returns the exit status."""
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _printable_names():
         # One line per warning while a command runs; the caller's handler comes back after.
         warnings.showwarning = _show_warning
         try:
@@ -378,9 +402,29 @@ def main(argv=None):
                 raise
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED
+        except MemoryError:
+            if debug:
+                raise
+            print("error: out of memory: the data or the settings ask for more than this "
+                  "machine has (fewer clips, --crops or a smaller --code-dim)", file=sys.stderr)
+            return EXIT_FAILED
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _printable_names():
+    """File names that are not valid UTF-8 print with backslash escapes, not a crash."""
+    streams = [s for s in (sys.stdout, sys.stderr) if hasattr(s, "reconfigure")]
+    before = [s.errors for s in streams]
+    for stream in streams:
+        stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        for stream, errors in zip(streams, before):
+            stream.reconfigure(errors=errors)
 
 
 if __name__ == "__main__":

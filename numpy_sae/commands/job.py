@@ -11,7 +11,7 @@ import contextlib
 import signal
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -66,18 +66,52 @@ def _stored_run(run_dir, epochs):
         raise JobError(f"{model_path}: stored run settings are unusable ({exc})") from None
     if epochs is not None:  # the only setting a resume may change: run longer
         settings.epochs = epochs
-    return model, settings, trainer_state
+    return model, settings, trainer_state, meta.get("subsets")
+
+
+def check_run_name(name):
+    """A run name is one plain folder name: never a path that could leave --out."""
+    if (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
+            or Path(name).is_absolute() or Path(name).name != name):
+        raise JobError(f"run name {name!r} must be a single folder name (no '/', '..' or "
+                       "absolute path): the run folder is always inside --out")
+    return name
 
 
 def _new_run_dir(settings, dataset):
     stem = Path(settings.data).name if settings.data and not dataset.synthetic else "synthetic"
-    name = settings.name or f"{datetime.now():%Y%m%d-%H%M%S}-{stem}"
+    name = check_run_name(settings.name or f"{datetime.now():%Y%m%d-%H%M%S}-{stem}")
     run_dir = Path(settings.out) / name
-    if (run_dir / "model.npz").exists():
-        raise JobError(f"run folder {run_dir} already holds a model; pick another --name "
-                       f"or continue it with --resume {run_dir}")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        # A run never overwrites files it did not create.
+        raise JobError(f"run folder {run_dir} already exists and is not empty; pick another "
+                       f"--name" + (f" or continue it with --resume {run_dir}"
+                                    if (run_dir / "model.npz").exists() else ""))
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def subset_songs(clipset, splits):
+    """Which songs (relative paths) each subset holds: recorded in the model file."""
+    return {name: [clipset.paths[i] for i in np.unique(getattr(splits, name)[2])]
+            for name in ("train", "validation", "test")}
+
+
+def _check_same_songs(stored, now, run_dir):
+    """Refuse to resume when the data changed: the split would no longer be the run's."""
+    if stored is None:
+        return  # a file from before the songs were recorded
+    changes = []
+    for name in ("train", "validation", "test"):
+        before, after = set(stored.get(name, [])), set(now[name])
+        for verb, songs in (("lost", before - after), ("gained", after - before)):
+            if songs:
+                shown = ", ".join(sorted(songs)[:3]) + (" ..." if len(songs) > 3 else "")
+                changes.append(f"{name} {verb} {len(songs)} ({shown})")
+    if changes:
+        raise JobError(f"the data changed since {run_dir} began, so its split would change "
+                       f"(songs could move from training to test): {'; '.join(changes)}. "
+                       "Start a new run instead")
 
 
 def run_training(settings, resume=None, log=print):
@@ -94,10 +128,16 @@ def run_training(settings, resume=None, log=print):
     -------
     Path of the run folder.
     """
+    stored_songs = None
     if resume:
         run_dir = Path(resume)
-        model, settings, trainer_state = _stored_run(run_dir, settings.epochs)
+        model, settings, trainer_state, stored_songs = _stored_run(run_dir, settings.epochs)
         log(f"resuming {run_dir} from epoch {trainer_state['epoch']} to {settings.epochs}")
+    else:
+        # Folders are stored resolved, so a resume from another directory finds them.
+        settings = replace(settings, **{k: str(Path(getattr(settings, k)).expanduser().resolve())
+                                        for k in ("data", "unlabeled", "cache_dir")
+                                        if getattr(settings, k)})
     dataset = load_dataset(settings, log)
     clipset = dataset.clipset
     split_rng, init_rng, train_rng = (np.random.default_rng(s)
@@ -110,7 +150,10 @@ def run_training(settings, resume=None, log=print):
         f"test {len(splits.test[1])} (split: {settings.split_name()})")
     if len(splits.validation[1]) == 0:
         raise DataError("the validation split is empty: use more clips or other fractions")
-    if not resume:
+    songs = subset_songs(clipset, splits)
+    if resume:
+        _check_same_songs(stored_songs, songs, run_dir)
+    else:
         model.network.fit_scaling(x_train)
         run_dir = _new_run_dir(settings, dataset)
     network = model.network
@@ -120,7 +163,7 @@ def run_training(settings, resume=None, log=print):
     if resume:
         trainer.load_state_dict(trainer_state)
     meta = {"job": asdict(settings), "synthetic": dataset.synthetic,
-            "data_root": str(dataset.root)}
+            "data_root": str(dataset.root), "subsets": songs}
     model_path = run_dir / "model.npz"
 
     def checkpoint(t):

@@ -106,7 +106,9 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
         header.append("note: segment split puts windows of one song on both sides (leaky); "
                       "its accuracy overstates how well unseen songs are classified")
     report = format_report(results, names, header)
-    (run_dir / "report.txt").write_text(report + "\n")
+    # surrogateescape writes a file name that is not valid UTF-8 back as its own bytes.
+    (run_dir / "report.txt").write_text(report + "\n", encoding="utf-8",
+                                         errors="surrogateescape")
     metrics = {"run": run_dir.name, "synthetic": dataset.synthetic,
                "data_root": str(dataset.root), "genre_names": names, "chance": chance,
                "majority": majority, "train_window_accuracy": train_acc,

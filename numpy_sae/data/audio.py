@@ -17,6 +17,7 @@ from scipy.signal import resample_poly
 
 AUDIO_EXTENSIONS = (".wav", ".au")
 DOWNSAMPLING_METHODS = ("mean", "poly")
+MAX_SAMPLE_RATE = 768_000  # the highest rate audio interfaces record; beyond it, a bad header
 
 
 class AudioError(ValueError):
@@ -48,6 +49,15 @@ def _wav_to_float(data, path):
     return out
 
 
+def _streamed_wav(path):
+    """True when the RIFF or data chunk size says 0xFFFFFFFF: a stream of unknown length."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    data = head.find(b"data")
+    return head[4:8] == b"\xff\xff\xff\xff" or (data >= 0 and head[data + 4:data + 8]
+                                                   == b"\xff\xff\xff\xff")
+
+
 def read_wav(path):
     """Read a WAV file.
 
@@ -68,8 +78,10 @@ def read_wav(path):
             raise AudioError(f"{path}: not a readable WAV file ({exc})") from None
     for w in caught:
         # scipy reads a cut-off file up to where it ends and only warns: that is
-        # silent data loss for a dataset, so it is an error here.
-        if "EOF" in str(w.message) or "premature" in str(w.message).lower():
+        # silent data loss for a dataset, so it is an error here. A streamed WAV (size
+        # fields 0xFFFFFFFF: the writer did not know the length) is read to its end.
+        if ("EOF" in str(w.message) or "premature" in str(w.message).lower()) \
+                and not _streamed_wav(path):
             raise AudioError(f"{path}: truncated WAV file ({w.message})")
     samples = _wav_to_float(data, path)
     if samples.ndim == 1:
@@ -190,6 +202,8 @@ def load_audio(path, sr=22050):
         raise AudioError(f"{path}: unsupported file type {suffix!r} (expected .wav or .au)")
     if samples.shape[0] == 0:
         raise AudioError(f"{path}: contains no samples")
+    if not 1 <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"{path}: header gives a sample rate of {rate} Hz (a corrupt file)")
     # Channels are averaged: GTZAN is mono, and a genre does not depend on panning.
     signal = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
     if not np.isfinite(signal).all():

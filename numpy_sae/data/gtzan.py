@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import (AUDIO_EXTENSIONS, DOWNSAMPLING_METHODS, AudioError, downsample, frame,
-                    load_audio, n_windows)
+from .audio import (AUDIO_EXTENSIONS, DOWNSAMPLING_METHODS, MAX_SAMPLE_RATE, AudioError,
+                    downsample, frame, load_audio, n_windows)
 from .npzio import atomic_savez
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop",
@@ -31,6 +31,11 @@ UNLABELED = -1  # the label of a clip without a genre (numpy_sae.nn.model uses t
 
 class DataError(ValueError):
     """A dataset problem the user must fix (missing folder, unknown genre, no usable file)."""
+
+
+def _check_int(name, value, upper):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= upper:
+        raise ValueError(f"{name} must be an integer from 1 to {upper}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,15 @@ class Preprocessing:
     max_windows: int | None = 25
 
     def __post_init__(self):
-        for name in ("sample_rate", "factor", "window"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.hop is not None and self.hop < 1:
-            raise ValueError(f"hop must be a positive integer, got {self.hop}")
-        if self.max_windows is not None and self.max_windows < 1:
-            raise ValueError(f"max_windows must be a positive integer, got {self.max_windows}")
+        # Bounds, not only signs: these settings also come from model files, which must
+        # not be able to ask for absurd allocations.
+        for name, upper in (("sample_rate", MAX_SAMPLE_RATE), ("factor", 10_000),
+                            ("window", 100_000)):
+            _check_int(name, getattr(self, name), upper)
+        if self.hop is not None:
+            _check_int("hop", self.hop, 100_000)
+        if self.max_windows is not None:
+            _check_int("max_windows", self.max_windows, 1_000_000)
         if self.method not in DOWNSAMPLING_METHODS:
             raise ValueError(f"method must be one of {', '.join(DOWNSAMPLING_METHODS)}, "
                              f"got {self.method!r}")
@@ -154,8 +161,10 @@ def resolve_root(root):
 
 def _is_audio(path):
     # Hidden files include macOS AppleDouble "._name.wav" companions, which are not audio.
-    return (path.is_file() and not path.name.startswith(".")
-            and path.suffix.lower() in AUDIO_EXTENSIONS)
+    # Decided by name, not by is_file(): a dangling link or a link loop is then tried,
+    # fails, and is named as skipped instead of vanishing without a word.
+    return (not path.name.startswith(".") and path.suffix.lower() in AUDIO_EXTENSIONS
+            and not path.is_dir())
 
 
 def find_clips(root, genres=DEFAULT_GENRES):
@@ -215,8 +224,14 @@ def _cache_key(genre_root, files, genre_names, preprocessing):
     h.update(json.dumps({"version": CACHE_VERSION, "root": str(genre_root.resolve()),
                          "genres": genre_names, "pre": preprocessing.to_dict()}).encode())
     for path, label in files:
-        st = path.stat()
-        h.update(f"{path.relative_to(genre_root)}|{label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        try:
+            st = path.stat()
+        except OSError:  # a dangling link or a loop: its own entry is what can be seen
+            st = path.lstat()
+        # File names are bytes to the filesystem: os.fsencode takes any name back to them,
+        # where str.encode() fails on names that are not valid UTF-8.
+        h.update(os.fsencode(path.relative_to(genre_root)))
+        h.update(f"|{label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:20]
 
 
@@ -313,10 +328,13 @@ def _build(root, files, genre_names, preprocessing, cache_dir, use_cache, worker
         if cache_file.exists():
             try:
                 clipset = load_clipset(cache_file)
-                log(f"loaded {len(clipset)} clips from cache {cache_file}")
-                return clipset
             except Exception as exc:  # a damaged cache is rebuilt, never trusted
                 log(f"ignoring unreadable cache {cache_file} ({exc})")
+            else:
+                if not _a_skipped_file_reads_now(root, clipset.skipped, preprocessing, log):
+                    log(f"loaded {len(clipset)} clips from cache {cache_file}")
+                    _report_skipped(clipset.skipped, len(files), log)
+                    return clipset
     if workers is None:
         workers = min(os.cpu_count() or 1, 2) if len(files) >= 64 else 1
     load = partial(_load_clip, preprocessing=preprocessing)
@@ -342,10 +360,30 @@ def _build(root, files, genre_names, preprocessing, cache_dir, use_cache, worker
                       offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
                       labels=np.array(labels, dtype=np.int64), paths=rel_paths,
                       genre_names=genre_names, preprocessing=preprocessing, skipped=skipped)
+    _report_skipped(skipped, len(files), log)
+    if cache_file is not None and len(clipset):
+        try:
+            save_clipset(clipset, cache_file)
+        except OSError as exc:  # a read-only or full disk: the clips are loaded all the same
+            warnings.warn(f"cannot write the cache {cache_file} ({exc}); carrying on without "
+                          "it (set NUMPY_SAE_CACHE or --cache-dir to a writable folder)",
+                          stacklevel=3)
+    return clipset
+
+
+def _report_skipped(skipped, n_files, log):
     if skipped:
-        log(f"skipped {len(skipped)} of {len(files)} files:")
+        log(f"skipped {len(skipped)} of {n_files} files:")
         for rel, reason in skipped:
             log(f"  {rel}: {reason}")
-    if cache_file is not None and len(clipset):
-        save_clipset(clipset, cache_file)
-    return clipset
+
+
+def _a_skipped_file_reads_now(root, skipped, preprocessing, log):
+    """True when a file the cache records as skipped is readable now (its permissions were
+    fixed, say): the cache is then stale. Skipped files are few, so retrying is cheap."""
+    for rel, _ in skipped:
+        signal, _ = _load_clip(Path(root) / rel, preprocessing)
+        if signal is not None:
+            log(f"{rel} was skipped before and is readable now: rebuilding the cache")
+            return True
+    return False

@@ -5,6 +5,8 @@ disk and then renamed over the target: a crash or Ctrl-C mid-write leaves the
 old file intact and no half-written one behind.
 """
 
+import contextlib
+import glob
 import os
 from pathlib import Path
 
@@ -15,6 +17,7 @@ def atomic_savez(path, arrays):
     """Write ``arrays`` (dict name -> ndarray) to ``path`` as an uncompressed .npz, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
@@ -25,3 +28,23 @@ def atomic_savez(path, arrays):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _remove_stale_temp_files(path):
+    """Delete temp files of earlier writes to ``path`` whose process is gone (killed mid-write)."""
+    prefix = f".{path.name}.tmp"
+    for tmp in path.parent.glob(glob.escape(prefix) + "*"):
+        pid = tmp.name[len(prefix):]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or not a pid we can ask about: leave it
+    return True

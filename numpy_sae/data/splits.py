@@ -137,7 +137,9 @@ def read_split_files(paths, clip_paths):
     parts, seen = [], {}
     for name in paths:
         chosen = []
-        for lineno, line in enumerate(Path(name).read_text().splitlines(), start=1):
+        # surrogateescape reads a name that is not valid UTF-8 as os.fsdecode would.
+        text = Path(name).read_text(errors="surrogateescape")
+        for lineno, line in enumerate(text.splitlines(), start=1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
