@@ -1,0 +1,319 @@
+"""Hostile inputs, kept together: what a user trying to break numpy_sae would try.
+
+Names, paths, headers, model metadata, resumes and resource bounds. Each case
+ends in a working run or in one clear line naming the file or the value,
+never a traceback, silent data loss or a file written outside where asked.
+"""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import small_network
+from scipy.io import wavfile
+
+from numpy_sae import SoftmaxAutoencoder
+from numpy_sae.commands.cli import main
+from numpy_sae.data.audio import AudioError, load_audio
+from numpy_sae.data.gtzan import Preprocessing, build_clipset
+from numpy_sae.data.npzio import atomic_savez
+from numpy_sae.data.synth import generate_dataset
+from numpy_sae.modelfile import ModelFileError, load_model_file, save_model_file
+
+LATIN1_NAME = os.fsdecode(b"chanson-\xe9t\xe9.wav")  # not valid UTF-8
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    root = tmp_path_factory.mktemp("source")
+    return generate_dataset(root, genres=("blues", "jazz"), clips_per_genre=6, duration=2.0,
+                            seed=2)
+
+
+@pytest.fixture
+def tree(source, tmp_path):
+    """A private copy of the tiny tree, so a test may change it."""
+    return shutil.copytree(source, tmp_path / "tree")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUMPY_SAE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GTZAN_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def train(tree, out, *extra):
+    return main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
+                 "--batch-size", "8", "--crops", "2", "--out", str(out), *extra])
+
+
+def one_line_error(capsys, *needles):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and all(n in err for n in needles), err
+    return err
+
+
+# ----- names and paths ---------------------------------------------------------------------
+def test_a_file_name_that_is_not_utf8_works_everywhere(tree, tmp_path, capsys):
+    latin1 = tree / "blues" / LATIN1_NAME
+    shutil.copy(tree / "blues" / "blues.00000.wav", latin1)
+    broken = tree / "jazz" / os.fsdecode(b"cass\xe9.wav")
+    broken.write_bytes(b"RIFF not really")
+    for name in ("a", "b"):  # the second run reads the cache
+        assert train(tree, tmp_path / "runs", "--name", name) == 0
+    out = capsys.readouterr()
+    # Named on screen with the odd byte escaped (a terminal may not show it otherwise).
+    assert "Traceback" not in out.err and "jazz/cass\\udce9.wav" in out.out
+    metrics = json.loads((tmp_path / "runs" / "b" / "metrics.json").read_text())
+    assert [os.fsencode(p) for p, _ in metrics["skipped_files"]] == [b"jazz/cass\xe9.wav"]
+    clips = build_clipset(tree, ["blues", "jazz"], Preprocessing(), log=lambda s: None)
+    assert os.fsdecode(b"blues/chanson-\xe9t\xe9.wav") in clips.paths
+    assert main(["evaluate", str(tmp_path / "runs" / "b"), "--data", str(tree)]) == 0
+    assert main(["predict", str(tmp_path / "runs" / "b"), str(latin1)]) == 0
+    assert "chanson-\\udce9t\\udce9.wav: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["../../victim", "..", ".", "/tmp/abs", "a/b"])
+def test_a_run_name_is_one_folder_inside_out(tree, tmp_path, capsys, name):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "report.txt").write_text("mine")
+    assert train(tree, tmp_path / "runs" / "deep", "--name", name) == 2
+    one_line_error(capsys, "must be a single folder name")
+    assert (victim / "report.txt").read_text() == "mine"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_never_overwrites_files_it_did_not_create(tree, tmp_path, capsys):
+    mine = tmp_path / "runs" / "taken"
+    mine.mkdir(parents=True)
+    (mine / "history.csv").write_text("my notes")
+    assert train(tree, tmp_path / "runs", "--name", "taken") == 1
+    one_line_error(capsys, "already exists and is not empty")
+    assert (mine / "history.csv").read_text() == "my notes"
+
+
+def test_data_that_is_a_file_says_so(tree, tmp_path, capsys):
+    assert main(["train", "--data", str(tree / "blues" / "blues.00000.wav")]) == 1
+    one_line_error(capsys, "data folder not found", "(it is a file)")
+
+
+def test_dangling_links_and_loops_are_named_as_skipped(tree, tmp_path, capsys):
+    os.symlink(tmp_path / "gone.wav", tree / "blues" / "dangling.wav")
+    os.symlink(tree / "jazz" / "loop.wav", tree / "jazz" / "loop.wav")
+    with pytest.warns(UserWarning, match="skipping") as caught:
+        clips = build_clipset(tree, ["blues", "jazz"], Preprocessing(), use_cache=False,
+                              log=lambda s: None)
+    assert len(caught) == 2
+    assert {p for p, _ in clips.skipped} == {"blues/dangling.wav", "jazz/loop.wav"}
+    assert len(clips) == 12
+
+
+# ----- resume ------------------------------------------------------------------------------
+def test_resume_refuses_changed_data_and_works_from_elsewhere(tree, tmp_path, capsys,
+                                                             monkeypatch):
+    relative = os.path.relpath(tree, tmp_path)
+    assert main(["train", "--data", relative, "--genres", "blues,jazz", "--epochs", "1",
+                 "--batch-size", "8", "--crops", "2", "--name", "r"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["train", "--resume", str(tmp_path / "runs" / "r"), "--epochs", "2"]) == 0
+    (tree / "blues" / "blues.00001.wav").unlink()
+    (tree / "jazz" / "jazz.00002.wav").unlink()
+    shutil.copy(tree / "jazz" / "jazz.00003.wav", tree / "jazz" / "jazz.00099.wav")
+    assert main(["train", "--resume", str(tmp_path / "runs" / "r"), "--epochs", "3"]) == 1
+    err = one_line_error(capsys, "the data changed since", "blues/blues.00001.wav")
+    assert "lost" in err and "gained" in err
+
+
+@pytest.mark.parametrize("option", [["--lr", "0.5"], ["--genres", "jazz,blues"], ["--study"]])
+def test_resume_refuses_other_settings(tmp_path, capsys, option):
+    (tmp_path / "run").mkdir()
+    assert main(["train", "--resume", str(tmp_path / "run"), *option]) == 2
+    one_line_error(capsys, "only --epochs may change")
+
+
+@pytest.mark.parametrize("key, value, problem", [
+    ("rng", {"bit_generator": "PCG64", "state": "garbage"}, "random generator"),
+    ("history", {"loss": "not a list"}, "history"),
+    ("epoch", -3, "epoch is -3"),
+])
+def test_a_damaged_training_state_is_a_clear_error(tree, tmp_path, capsys, key, value, problem):
+    assert train(tree, tmp_path / "runs", "--name", "d") == 0
+    path = tmp_path / "runs" / "d" / "model.npz"
+    rewrite_record(path, lambda record: record["trainer"].__setitem__(key, value))
+    assert main(["train", "--resume", str(tmp_path / "runs" / "d"), "--epochs", "2"]) == 1
+    one_line_error(capsys, "training state is damaged", problem)
+
+
+# ----- headers and audio -------------------------------------------------------------------
+def wav_with_rate(path, rate_in_header):
+    wavfile.write(path, 22050, np.zeros(44100, dtype=np.int16))
+    raw = bytearray(path.read_bytes())
+    raw[24:28] = struct.pack("<I", rate_in_header)
+    raw[28:32] = struct.pack("<I", rate_in_header * 2)  # bytes per second, consistent
+    path.write_bytes(bytes(raw))
+
+
+def test_a_sample_rate_of_zero_is_a_skipped_corrupt_file(tree, tmp_path, capsys):
+    wav_with_rate(tree / "blues" / "zero.wav", 0)
+    with pytest.raises(AudioError, match="zero.wav: header gives a sample rate of 0 Hz"):
+        load_audio(tree / "blues" / "zero.wav")
+    with pytest.warns(UserWarning, match="zero.wav"):
+        clips = build_clipset(tree, ["blues", "jazz"], Preprocessing(), use_cache=False,
+                              log=lambda s: None)
+    assert [p for p, _ in clips.skipped] == ["blues/zero.wav"]
+    assert train(tree, tmp_path / "runs", "--name", "z") == 0
+    assert main(["predict", str(tmp_path / "runs" / "z"), str(tree / "blues" / "zero.wav"),
+                 str(tree / "missing.au"), str(tree / "blues" / "blues.00000.wav")]) == 1
+    out = capsys.readouterr()
+    assert "sample rate of 0 Hz" in out.err and "missing.au" in out.err
+    assert "blues.00000.wav: " in out.out  # the bad files did not stop the good one
+
+
+def test_a_streamed_wav_is_read_to_its_end(tmp_path):
+    signal = (np.sin(np.arange(22050) / 7) * 8000).astype(np.int16)
+    wavfile.write(tmp_path / "s.wav", 22050, signal)
+    raw = bytearray((tmp_path / "s.wav").read_bytes())
+    raw[4:8] = b"\xff\xff\xff\xff"
+    data = raw.find(b"data")
+    raw[data + 4:data + 8] = b"\xff\xff\xff\xff"
+    (tmp_path / "s.wav").write_bytes(bytes(raw))
+    np.testing.assert_allclose(load_audio(tmp_path / "s.wav"), signal / 32768.0, atol=1e-7)
+
+
+# ----- the cache ---------------------------------------------------------------------------
+def test_an_unwritable_cache_warns_once_and_the_run_goes_on(tree, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert train(tree, tmp_path / "runs", "--name", "c", "--cache-dir",
+                 str(blocker / "cache")) == 0
+    err = capsys.readouterr().err
+    assert err.count("cannot write the cache") == 1 and "Traceback" not in err
+
+
+def test_skipped_files_are_retried_and_always_named(tree, tmp_path):
+    target = tree / "jazz" / "jazz.00004.wav"
+    good = target.read_bytes()
+    stat = target.stat()
+    target.write_bytes(b"XXXX" + good[4:])  # same size, broken header
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    lines = []
+    with pytest.warns(UserWarning, match="jazz.00004.wav"):
+        first = build_clipset(tree, ["blues", "jazz"], Preprocessing(), log=lines.append)
+    assert [p for p, _ in first.skipped] == ["jazz/jazz.00004.wav"]
+    lines.clear()
+    again = build_clipset(tree, ["blues", "jazz"], Preprocessing(), log=lines.append)
+    assert "loaded 11 clips from cache" in lines[0] and any("jazz.00004.wav" in s for s in lines)
+    target.write_bytes(good)  # fixed; same size and mtime, so the cache key is the same
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    lines.clear()
+    fixed = build_clipset(tree, ["blues", "jazz"], Preprocessing(), log=lines.append)
+    assert len(fixed) == 12 and not fixed.skipped and len(again) == 11
+    assert any("readable now" in s for s in lines)
+
+
+def test_a_killed_write_leaves_no_temp_file_behind(tmp_path):
+    target = tmp_path / "model.npz"
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True)
+    dead_pid = int(child.stdout)  # that process has ended
+    stale = tmp_path / f".model.npz.tmp{dead_pid}"
+    stale.write_bytes(b"half a file")
+    atomic_savez(target, {"a": np.zeros(3)})
+    assert not stale.exists() and target.exists()
+
+
+# ----- model files -------------------------------------------------------------------------
+def rewrite_record(path, change):
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    record = json.loads(str(arrays["record"]))
+    change(record)
+    arrays["record"] = np.array(json.dumps(record))
+    np.savez(path, **arrays)
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "m.npz"
+    save_model_file(path, small_network(), {"genre_names": ["a", "b", "c"],
+                                            "preprocessing": Preprocessing(window=10).to_dict(),
+                                            "input": "waveform"})
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r["model"].update(activation="evil"), "activation must be one of"),
+    (lambda r: r["model"].update(encoder_hidden=[1e6, 1e6, 1e6]), "asks for"),
+    (lambda r: r["model"].update(code_dim=10 ** 9), "asks for"),
+    (lambda r: r["model"].update(input_dim="wide"), "stored architecture is invalid"),
+    (lambda r: r.update({"class": "os.system"}), "unknown network class"),
+])
+def test_tampered_architectures_are_refused_before_anything_is_allocated(model_file, change,
+                                                                         message):
+    rewrite_record(model_file, change)
+    with pytest.raises(ModelFileError, match=message):
+        load_model_file(model_file)
+
+
+@pytest.mark.parametrize("field, value", [("sample_rate", 10 ** 9), ("window", 0),
+                                          ("factor", "x"), ("max_windows", 10 ** 12)])
+def test_absurd_audio_settings_in_a_model_file(model_file, capsys, field, value):
+    rewrite_record(model_file, lambda r: r["meta"]["preprocessing"].__setitem__(field, value))
+    assert main(["predict", str(model_file), "x.wav"]) == 1
+    one_line_error(capsys, "has no usable audio settings", field)
+
+
+def test_random_bytes_are_not_called_a_pickle(tmp_path, capsys):
+    (tmp_path / "noise.npz").write_bytes(np.random.default_rng(0).bytes(4096))
+    assert main(["predict", str(tmp_path / "noise.npz"), "x.wav"]) == 1
+    err = one_line_error(capsys, "not an .npz archive")
+    assert "pickle" not in err
+
+
+# ----- resource bounds and values ------------------------------------------------------------
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--crops", "1000000000"], "--crops: expected a number of crops"),
+    (["train", "--code-dim", "100000000"], "--code-dim: expected a code size"),
+    (["cv", "--seed", "-1"], "--seed: expected an integer >= 0"),
+    (["train", "--optimizer", "sgd", "--weight-decay", "0.1"], "adam only"),
+])
+def test_bad_values_are_refused_before_any_work(tmp_path, capsys, argv, message):
+    assert main(argv) == 2
+    one_line_error(capsys, message)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_estimator_fit_on_nothing_leaves_the_model_usable(rng, tmp_path):
+    x = rng.standard_normal((40, 12)).astype(np.float32)
+    y = np.arange(40) % 2
+    est = SoftmaxAutoencoder(epochs=1, code_dim=4, encoder_hidden=(8,)).fit(x, y)
+    with pytest.raises(ValueError, match="N >= 1"):
+        est.fit(x[:0], y[:0])
+    assert np.isfinite(est.predict_proba(x)).all()
+    est.save(tmp_path / "e.npz")
+    SoftmaxAutoencoder.load(tmp_path / "e.npz")
+
+
+def test_version_and_short_synth_warning(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and "numpy_sae 0.2.0" in capsys.readouterr().out
+    assert main(["synth", str(tmp_path / "s"), "--genres", "pop,rock", "--clips", "1",
+                 "--duration", "0.01"]) == 0
+    assert "shorter than one window" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["cv", "baselines"])
+def test_help_offers_no_option_the_command_refuses(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "--quick" not in capsys.readouterr().out
