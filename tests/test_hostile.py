@@ -317,3 +317,14 @@ def test_help_offers_no_option_the_command_refuses(command, capsys):
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert "--quick" not in capsys.readouterr().out
+
+
+def test_unlabeled_audio_behind_links_is_found_once(tree, tmp_path):
+    from numpy_sae.data.gtzan import find_audio
+    library = tmp_path / "library"
+    (library / "hidden" / ".git").mkdir(parents=True)
+    (library / "hidden" / ".git" / "x.wav").write_bytes(b"")
+    os.symlink(tree / "blues", library / "linked-blues")
+    os.symlink(library, library / "hidden" / "back-up")  # a loop
+    found = find_audio(library)
+    assert sorted(p.name for p in found) == sorted(p.name for p in (tree / "blues").iterdir())

@@ -299,8 +299,18 @@ def find_audio(root):
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"folder of unlabeled audio not found: {root}")
-    return sorted(path for path in root.rglob("*") if _is_audio(path)
-                  and not any(part.startswith(".") for part in path.relative_to(root).parts))
+    found, seen = [], set()
+    # Linked folders are followed (a music library is often links), each real folder once,
+    # so a link back up the tree cannot loop forever.
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        found += [Path(folder) / name for name in names if _is_audio(Path(folder) / name)]
+    return sorted(found)
 
 
 def build_unlabeled(root, preprocessing=Preprocessing(), cache_dir=None, use_cache=True,
