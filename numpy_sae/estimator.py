@@ -233,7 +233,8 @@ class SoftmaxAutoencoder:
         """Read a model file written by :meth:`save` or the main job."""
         network, meta, _ = load_model_file(path, SoftmaxAutoencoderNetwork)
         settings = {k: v for k, v in meta.get("estimator", {}).items() if k in cls._TRAINING}
-        config = network.config()
+        config = {k: tuple(v) if isinstance(v, list) else v  # JSON turned tuples into lists
+                  for k, v in network.config().items()}
         estimator = cls(**{k: config[k] for k in cls._ARCHITECTURE if k in config}, **settings)
         estimator.dtype = network.dtype
         classes = np.asarray(meta.get("classes", np.arange(network.n_classes)))

@@ -32,6 +32,7 @@ def test_fit_predict_score_transform_save_load(rng, tmp_path):
     est.save(tmp_path / "est.npz")
     again = SoftmaxAutoencoder.load(tmp_path / "est.npz")
     assert isinstance(again, SoftmaxAutoencoder) and again.lr == 1e-2 and again.code_dim == 4
+    assert again.get_params() == est.get_params() | {"dtype": np.dtype(np.float32)}
     np.testing.assert_array_equal(again.predict(x), est.predict(x))
 
 
