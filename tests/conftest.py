@@ -37,6 +37,15 @@ def dtype_spy():
 
 
 @pytest.fixture
+def isolated_command(tmp_path, monkeypatch):
+    """A command run that touches nothing outside tmp_path: its own cache and working
+    folder, and no $GTZAN_DIR from the environment."""
+    monkeypatch.setenv("NUMPY_SAE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GTZAN_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
 def rng():
     """A fresh, seeded generator per test: tests never share random state."""
     return np.random.default_rng(1234)

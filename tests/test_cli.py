@@ -12,6 +12,7 @@ from numpy_sae.data.synth import generate_dataset
 from numpy_sae.modelfile import load_model_file
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+pytestmark = pytest.mark.usefixtures("isolated_command")
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +20,6 @@ def tree(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     generate_dataset(root, genres=("classical", "metal"), clips_per_genre=6, duration=2.0, seed=1)
     return root
-
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NUMPY_SAE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("GTZAN_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
 
 
 def train(tree, out, *extra):

@@ -26,6 +26,7 @@ from numpy_sae.data.synth import generate_dataset
 from numpy_sae.modelfile import ModelFileError, load_model_file, save_model_file
 
 LATIN1_NAME = os.fsdecode(b"chanson-\xe9t\xe9.wav")  # not valid UTF-8
+pytestmark = pytest.mark.usefixtures("isolated_command")
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +40,6 @@ def source(tmp_path_factory):
 def tree(source, tmp_path):
     """A private copy of the tiny tree, so a test may change it."""
     return shutil.copytree(source, tmp_path / "tree")
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("NUMPY_SAE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("GTZAN_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
 
 
 def train(tree, out, *extra):
