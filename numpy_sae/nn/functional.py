@@ -302,3 +302,63 @@ def sum_squared_error(x_hat, x):
     loss = float(np.vdot(diff, diff)) / n
     diff *= 2.0 / n
     return loss, diff
+
+
+def joint_loss(reconstruction, dx_hat, cross_entropy, dlogits, gamma):
+    """Weigh the two losses of the softmax autoencoder and their gradients.
+
+    Parameters
+    ----------
+    reconstruction : float, and dx_hat : ndarray (N, D), from :func:`sum_squared_error`
+    cross_entropy : float, and dlogits : ndarray (N, C), from the softmax cross-entropy
+    gamma : float in [0, 1], the weight of the reconstruction
+
+    Returns
+    -------
+    loss : float
+    dx_hat : ndarray (N, D), scaled in place
+    dlogits : ndarray (N, C), scaled in place
+
+    Notes
+    -----
+    L = gamma * L_rec + (1 - gamma) * L_ce, so
+    dL/dx_hat = gamma * dL_rec/dx_hat,  dL/dlogits = (1 - gamma) * dL_ce/dlogits
+    """
+    dx_hat *= gamma
+    dlogits *= 1.0 - gamma
+    return gamma * reconstruction + (1.0 - gamma) * cross_entropy, dx_hat, dlogits
+
+
+def fanout_forward(x):
+    """One array feeding two branches (the code feeds the decoder and the classifier).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+
+    Returns
+    -------
+    (out_a, out_b) : the same array twice, shape (N, D) each
+    cache : None
+    """
+    return (x, x), None
+
+
+def fanout_backward(dout_a, dout_b):
+    """Gradient of a fan-out: the gradients of the branches add.
+
+    Parameters
+    ----------
+    dout_a, dout_b : ndarray, shape (N, D), the gradient from each branch
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+
+    Notes
+    -----
+    By the chain rule dL/dx = dL/dout_a + dL/dout_b: this sum is where the
+    decoder's and the classifier's objectives meet and shape the same encoder.
+    """
+    dx = dout_a + dout_b
+    return dx

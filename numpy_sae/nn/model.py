@@ -349,14 +349,13 @@ class SoftmaxAutoencoderNetwork(_Network):
 
         reconstruction, dx_hat = F.sum_squared_error(x_hat, z)
         cross_entropy, dlogits = F.masked_softmax_cross_entropy(logits, y)
-        dx_hat *= self.gamma
-        dlogits *= 1.0 - self.gamma
+        _, dx_hat, dlogits = F.joint_loss(reconstruction, dx_hat, cross_entropy, dlogits,
+                                          self.gamma)
 
         # The code feeds two heads, so by the chain rule its gradient is the sum of
         # what flows back from each: this addition is where the decoder's and the
         # classifier's objectives meet and shape the same encoder.
-        dcode = self.decoder.backward(dx_hat)
-        dcode += self.classifier.backward(dlogits)
+        dcode = F.fanout_backward(self.decoder.backward(dx_hat), self.classifier.backward(dlogits))
         self.encoder.backward(dcode)
         return self._terms(reconstruction, cross_entropy), self.gradients(), logits
 

@@ -132,24 +132,46 @@ class Adam(Optimizer):
         if key not in self.m:
             self.m[key], self.v[key] = np.zeros_like(p), np.zeros_like(p)
         if key not in self._scratch:
-            # One scratch array per parameter: the update below allocates nothing.
+            # One scratch array per parameter: the update allocates nothing.
             self._scratch[key] = np.empty_like(p)
-        m, v, tmp = self.m[key], self.v[key], self._scratch[key]
-        b1, b2, t = self.beta1, self.beta2, self.t
-        # Plain Python floats for the scalars: a NumPy float64 scalar would make NumPy run
-        # these float32 in-place operations in float64 and cast back (1.4x slower).
-        m *= b1                                                   # m <- b1 m + (1 - b1) g
-        m += np.multiply(g, 1.0 - b1, out=tmp)
-        v *= b2                                                   # v <- b2 v + (1 - b2) g**2
-        v += np.multiply(np.square(g, out=tmp), 1.0 - b2, out=tmp)
         if self.weight_decay and p.ndim >= 2:
             p *= 1.0 - self.lr * self.weight_decay                # AdamW: decay weights only
-        v_hat = np.divide(v, 1.0 - b2 ** t, out=tmp)              # v_hat = v / (1 - b2**t)
-        denominator = np.sqrt(v_hat, out=tmp)                     # sqrt(v_hat) + eps
-        denominator += self.eps
-        step = np.divide(m, denominator, out=tmp)                 # m / (sqrt(v_hat) + eps)
-        step *= self.lr / (1.0 - b1 ** t)                         # lr * m_hat / (...)
-        p -= step
+        adam_step(p, g, self.m[key], self.v[key], self.t, self.lr, self.beta1, self.beta2,
+                  self.eps, self._scratch[key])
+
+
+def adam_step(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, tmp=None):
+    """One Adam update of a parameter array, in place.
+
+    Parameters
+    ----------
+    p : ndarray, the parameter (updated in place)
+    g : ndarray, its gradient, shape of p
+    m, v : ndarray, the first and second moment estimates, shape of p (updated in place)
+    t : int >= 1, the step number (after this step's increment)
+    lr, beta1, beta2, eps : float
+    tmp : ndarray of p's shape for scratch, or None to allocate one
+
+    Notes
+    -----
+    m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g**2
+    m_hat = m / (1 - beta1**t);  v_hat = v / (1 - beta2**t)
+    p <- p - lr * m_hat / (sqrt(v_hat) + eps)
+    """
+    tmp = np.empty_like(p) if tmp is None else tmp
+    # Plain Python floats for the scalars: a NumPy float64 scalar would make NumPy run
+    # these float32 in-place operations in float64 and cast back (1.4x slower).
+    lr, beta1, beta2, eps = float(lr), float(beta1), float(beta2), float(eps)
+    m *= beta1                                                    # m <- b1 m + (1 - b1) g
+    m += np.multiply(g, 1.0 - beta1, out=tmp)
+    v *= beta2                                                    # v <- b2 v + (1 - b2) g**2
+    v += np.multiply(np.square(g, out=tmp), 1.0 - beta2, out=tmp)
+    v_hat = np.divide(v, 1.0 - beta2 ** t, out=tmp)               # v_hat = v / (1 - b2**t)
+    denominator = np.sqrt(v_hat, out=tmp)                         # sqrt(v_hat) + eps
+    denominator += eps
+    step = np.divide(m, denominator, out=tmp)                     # m / (sqrt(v_hat) + eps)
+    step *= lr / (1.0 - beta1 ** t)                               # lr * m_hat / (...)
+    p -= step
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
