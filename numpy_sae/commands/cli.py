@@ -25,7 +25,7 @@ from ..modelfile import ModelFileError
 from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS
 from ..nn.teaching import BUGS, run_gradcheck_demo
-from . import baselines, crossval, encode, job, predict, sweep
+from . import baselines, crossval, encode, exercises, job, predict, sweep
 from .experiment import DECODERS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -253,6 +253,20 @@ def build_parser():
                    help=".wav/.au files, or folders searched for them at any depth")
     p.add_argument("--out", required=True, metavar="CODES", help="codes.npz or codes.csv")
 
+    p = sub.add_parser("exercises", help="backprop exercises: write a student file, grade it",
+                       description="'init DIR' writes DIR/backprop.py with every function body "
+                       "to write; 'check DIR' grades it (exit status 0 only when all pass).")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    q = actions.add_parser("init", help="write DIR/backprop.py for a student")
+    q.add_argument("dir", help="the student's folder")
+    q.add_argument("--solutions", action="store_true",
+                   help="write the library's bodies instead (an instructor's answer key)")
+    q.add_argument("--break", dest="bug", choices=tuple(BUGS), metavar="BUG",
+                   help=f"with --solutions, plant one classic mistake ({', '.join(BUGS)})")
+    q = actions.add_parser("check", help="grade DIR/backprop.py")
+    q.add_argument("dir", help="the student's folder")
+
     p = sub.add_parser("reconstruct", help="decode a song to listen to what the code keeps",
                        description="Writes the decoded signal and, beside it as "
                        "<name>.original.wav, the downsampled original, at the downsampled rate.")
@@ -367,6 +381,15 @@ def cmd_encode(args):
     return EXIT_FAILED if encode.run_encode(args.model, args.inputs, args.out) else 0
 
 
+def cmd_exercises(args):
+    if args.action == "init":
+        if args.bug and not args.solutions:
+            raise CommandError("--break plants a mistake in the solutions: add --solutions")
+        exercises.run_init(args.dir, args.solutions, args.bug)
+        return 0
+    return 0 if exercises.run_check(args.dir) else EXIT_FAILED
+
+
 def cmd_reconstruct(args):
     encode.run_reconstruct(args.model, args.song, args.out)
     return 0
@@ -375,7 +398,7 @@ def cmd_reconstruct(args):
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "synth": cmd_synth, "gradcheck": cmd_gradcheck, "baselines": cmd_baselines,
             "cv": cmd_cv, "sweep": cmd_sweep, "encode": cmd_encode,
-            "reconstruct": cmd_reconstruct}
+            "reconstruct": cmd_reconstruct, "exercises": cmd_exercises}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

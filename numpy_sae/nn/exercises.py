@@ -1,0 +1,337 @@
+"""Backprop exercises: a student copy of the math, and a grader that says what is wrong.
+
+:func:`student_source` writes the forward/backward functions of
+:mod:`numpy_sae.nn.functional` and one Adam step with their docstrings,
+shapes and formulas kept and each body replaced by ``raise
+NotImplementedError``. It is generated from the library's own source (by
+``ast``), so there is no second copy to keep in sync. :func:`grade` imports a
+student's file and checks each function in float64: its forward values
+against the library's, its gradients against centered differences of its own
+forward, naming the input or parameter that is wrong.
+"""
+
+import ast
+import contextlib
+import importlib.util
+import inspect
+import textwrap
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import functional as F
+from . import optim
+from .gradcheck import numerical_gradient, numerical_gradient_array, relative_error
+
+# (module, function): the functions a student writes, in the order of a lecture.
+GRADED = (
+    (F, "dense_forward"), (F, "dense_backward"),
+    (F, "tanh_forward"), (F, "tanh_backward"),
+    (F, "sigmoid_forward"), (F, "sigmoid_backward"),
+    (F, "relu_forward"), (F, "relu_backward"),
+    (F, "softmax_forward"), (F, "softmax_backward"),
+    (F, "softmax_cross_entropy"), (F, "sum_squared_error"),
+    (F, "joint_loss"), (F, "fanout_backward"),
+    (optim, "adam_step"),
+)
+# Given in full: helpers the graded functions may call.
+PROVIDED = ((F, "log_softmax"), (F, "fanout_forward"))
+BOUND = 1e-6
+
+HINTS = {
+    "dense_forward": "out = x @ W + b; cache what backward needs (x and W)",
+    "dense_backward": "dx = dout @ W.T, dW = x.T @ dout, db = dout summed over the batch",
+    "tanh_forward": "np.tanh; cache the output, the derivative needs only it",
+    "tanh_backward": "dx = dout * (1 - out**2)",
+    "sigmoid_forward": "1 / (1 + exp(-x)), or (1 + tanh(x / 2)) / 2, which never overflows",
+    "sigmoid_backward": "dx = dout * out * (1 - out)",
+    "relu_forward": "max(0, x); cache the mask x > 0",
+    "relu_backward": "dx = dout where x > 0, else 0",
+    "softmax_forward": "subtract each row's max before exp; rows must sum to 1",
+    "softmax_backward": "dz_j = p_j (dout_j - sum_i dout_i p_i)",
+    "softmax_cross_entropy": "loss = -mean log p[y] by log-sum-exp; dlogits = (p - onehot) / N",
+    "sum_squared_error": "loss = sum of squares / N (summed over features); dx_hat = 2 (x_hat - x) / N",
+    "joint_loss": "gamma * rec + (1 - gamma) * ce; scale each gradient by its own weight",
+    "fanout_backward": "a value used twice gets the sum of both gradients",
+    "adam_step": "bias-correct m and v with 1 - beta**t before the step; update in place",
+}
+
+# The four classic mistakes of ``numpy-sae gradcheck --break``, planted in a student
+# file: (function, text of the library's body, the mistaken text).
+BUGS = {
+    "tanh-derivative": ("tanh_backward", "    dx *= dout\n    return dx",
+                        "    return dout.copy()"),
+    "code-sum": ("fanout_backward", "    dx = dout_a + dout_b", "    dx = dout_a.copy()"),
+    "batch-mean": ("softmax_cross_entropy", "    dlogits /= n\n", ""),
+    "bias-sum": ("dense_backward", "dout.sum(axis=0)", "dout.mean(axis=0)"),
+}
+
+FILE_NAME = "backprop.py"
+_HEADER = '''"""Backpropagation exercises from numpy_sae: write the body of every function that
+raises NotImplementedError, then run `numpy-sae exercises check {folder}`.
+
+Shapes are batch-first: x is (N, D), W is (D_in, D_out), b is (D_out,), dout is
+the gradient of the loss with respect to a function's output. Each docstring
+gives the formulas. Work in NumPy only; keep every function free of state.
+"""
+
+import numpy as np
+
+'''
+
+
+def _function_source(module, name, solved):
+    """One function's source: whole, or with its body replaced by NotImplementedError."""
+    source = textwrap.dedent(inspect.getsource(getattr(module, name)))
+    if solved:
+        return source
+    node = ast.parse(source).body[0]
+    docstring_end = node.body[0].end_lineno  # the docstring is the first statement
+    lines = source.splitlines()[:docstring_end]
+    return "\n".join(lines) + f'\n    raise NotImplementedError("{name}: your code here")\n'
+
+
+def student_source(solutions=False, bug=None, folder="."):
+    """The text of a student file; ``solutions`` keeps the library's bodies (for
+    instructors), ``bug`` then plants one of :data:`BUGS` in them."""
+    if bug is not None and bug not in BUGS:
+        raise ValueError(f"unknown bug {bug!r}; choose from {', '.join(BUGS)}")
+    parts = [_HEADER.format(folder=folder)]
+    parts += [_function_source(m, n, True) for m, n in PROVIDED]
+    parts += [_function_source(m, n, solutions) for m, n in GRADED]
+    text = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
+    if bug is not None:
+        name, correct, wrong = BUGS[bug]
+        start = text.index(f"def {name}(")
+        end = text.find("\ndef ", start + 1)
+        end = len(text) if end < 0 else end
+        body = text[start:end]
+        if correct not in body:
+            raise RuntimeError(f"cannot plant {bug}: {name} no longer reads {correct!r}")
+        text = text[:start] + body.replace(correct, wrong, 1) + text[end:]
+    return text
+
+
+def load_student(path):
+    """Import a student's file as a module (named after the file)."""
+    spec = importlib.util.spec_from_file_location("student_backprop", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Grade:
+    """One function's result: status, the worst relative error seen, and a hint."""
+
+    function: str
+    status: str
+    error: float
+    hint: str
+
+    @property
+    def passed(self):
+        return self.status == "correct"
+
+
+class _Wrong(Exception):
+    """A check failed; its message is the status ("wrong forward", "wrong gradient: dW")."""
+
+    def __init__(self, status, error):
+        super().__init__(status)
+        self.status, self.error = status, error
+
+
+def _same(what, student, reference, state):
+    error = relative_error(student, reference) if np.shape(student) == np.shape(reference) \
+        else np.inf
+    stage = state["stage"]
+    state[stage] = max(state.get(stage, 0.0), error)
+    if not error < BOUND:
+        raise _Wrong(what, error)
+
+
+def _check_activation(student, name, rng, state, x=None):
+    forward, backward = getattr(student, f"{name}_forward"), getattr(student, f"{name}_backward")
+    x = rng.standard_normal((4, 5)) if x is None else x
+    _same("wrong forward", forward(x.copy())[0], getattr(F, f"{name}_forward")(x.copy())[0],
+          state)
+    dout = rng.standard_normal((4, 5))
+    state["stage"] = "backward"
+    dx = backward(dout, forward(x)[1])
+    _same("wrong gradient: dx", dx, numerical_gradient_array(lambda: forward(x)[0], x, dout),
+          state)
+
+
+def _check(student, name, rng, state):
+    """Raise _Wrong for the first mistake of ``name``; return None when it is right."""
+    if name in ("tanh", "sigmoid", "softmax"):
+        return _check_activation(student, name, rng, state)
+    if name == "relu":
+        # Away from the kink at 0, where a centered difference straddles two slopes.
+        x = rng.standard_normal((4, 5))
+        x += np.sign(x) * 0.1
+        return _check_activation(student, name, rng, state, x)
+    if name == "dense":
+        x, W, b = rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3)
+        forward = student.dense_forward
+        _same("wrong forward", forward(x, W, b)[0], F.dense_forward(x, W, b)[0], state)
+        dout = rng.standard_normal((4, 3))
+        state["stage"] = "backward"
+        dx, dW, db = student.dense_backward(dout, forward(x, W, b)[1])
+        for label, value, wrt in (("dx", dx, x), ("dW", dW, W), ("db", db, b)):
+            _same(f"wrong gradient: {label}", value,
+                  numerical_gradient_array(lambda: forward(x, W, b)[0], wrt, dout), state)
+        return None
+    if name == "softmax_cross_entropy":
+        logits, y = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
+        loss, dlogits = student.softmax_cross_entropy(logits, y)
+        _same("wrong forward", loss, F.softmax_cross_entropy(logits, y)[0], state)
+        state["stage"] = "backward"
+        numeric = numerical_gradient(lambda: student.softmax_cross_entropy(logits, y)[0], logits)
+        return _same("wrong gradient: dlogits", dlogits, numeric, state)
+    if name == "sum_squared_error":
+        x_hat, x = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+        loss, dx_hat = student.sum_squared_error(x_hat.copy(), x)
+        _same("wrong forward", loss, F.sum_squared_error(x_hat.copy(), x)[0], state)
+        state["stage"] = "backward"
+        numeric = numerical_gradient(lambda: student.sum_squared_error(x_hat.copy(), x)[0], x_hat)
+        return _same("wrong gradient: dx_hat", dx_hat, numeric, state)
+    if name == "joint_loss":
+        x_hat, z = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+        logits, y, gamma = rng.standard_normal((4, 3)), rng.integers(0, 3, 4), 0.3
+
+        def joint(fn):
+            return fn(*F.sum_squared_error(x_hat.copy(), z), *F.softmax_cross_entropy(logits, y),
+                      gamma)
+        loss, dx_hat, dlogits = joint(student.joint_loss)
+        _same("wrong forward", loss, joint(F.joint_loss)[0], state)
+        state["stage"] = "backward"
+        for label, value, wrt in (("dx_hat", dx_hat, x_hat), ("dlogits", dlogits, logits)):
+            _same(f"wrong gradient: {label}", value,
+                  numerical_gradient(lambda: joint(student.joint_loss)[0], wrt), state)
+        return None
+    if name == "fanout":
+        x, da, db = (rng.standard_normal((4, 3)) for _ in range(3))
+
+        def branches():
+            (a, b), _ = F.fanout_forward(x)
+            return float(np.sum(a * da) + np.sum(b * db))
+        state["stage"] = "backward"
+        return _same("wrong gradient: dx", student.fanout_backward(da, db),
+                     numerical_gradient(branches, x), state)
+    if name == "adam":
+        p, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+        mine = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
+        reference = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
+        for t in (1, 2, 3):
+            student.adam_step(mine[0], g, mine[1], mine[2], t, 0.01)
+            optim.adam_step(reference[0], g, reference[1], reference[2], t, 0.01)
+            for label, a, b in zip(("p", "m", "v"), mine, reference):
+                _same(f"wrong update: {label} after step {t}", a, b, state)
+        return None
+    raise ValueError(f"no check for {name}")
+
+
+def _unit(function):
+    """The unit a function is checked in: dense_backward is checked with dense_forward."""
+    for suffix in ("_forward", "_backward"):
+        if function.endswith(suffix):
+            return function[:-len(suffix)]
+    return {"adam_step": "adam", "fanout_backward": "fanout"}.get(function, function)
+
+
+def grade(student, seed=0):
+    """Grade every function of :data:`GRADED` in a student module; a list of :class:`Grade`.
+
+    A forward/backward pair is checked together: the forward's values first,
+    then the backward's gradients against centered differences of that forward.
+    """
+    outcomes = {}
+    for _, name in GRADED:
+        unit = _unit(name)
+        if unit in outcomes:
+            continue
+        state = {"stage": "forward"}
+        try:
+            with np.errstate(all="ignore"):
+                _check(student, unit, np.random.default_rng(seed), state)
+            outcome = "correct"
+        except NotImplementedError:
+            outcome = "not started"
+        except _Wrong as wrong:
+            outcome = wrong.status
+        except Exception as exc:  # a student's code may fail in any way; say how
+            outcome = f"error: {type(exc).__name__}: {exc}"
+        outcomes[unit] = (outcome, state)
+    grades = []
+    for _, name in GRADED:
+        outcome, state = outcomes[_unit(name)]
+        stages = (("forward",) if name.endswith("_forward") else ("backward",)
+                  if name.endswith("_backward") else ("forward", "backward"))
+        error = max(state.get(stage, 0.0) for stage in stages)
+        grades.append(Grade(name, _status(student, name, outcome, state), error, HINTS[name]))
+    return grades
+
+
+def _status(student, name, outcome, state):
+    """What the outcome of a pair's check means for one function of the pair."""
+    if _is_stub(student, name):
+        return "not started"
+    if outcome == "not started":
+        return "not checked: it calls a function that is not started"
+    is_forward, is_backward = name.endswith("_forward"), name.endswith("_backward")
+    gradient_stage = state["stage"] == "backward" or outcome.startswith("wrong gradient")
+    if is_forward:
+        return "correct" if gradient_stage else outcome
+    if is_backward and not gradient_stage:
+        return "not checked: its forward is not done"
+    return outcome
+
+
+def _is_stub(student, name):
+    """Whether the student's function still raises NotImplementedError (or is missing)."""
+    function = getattr(student, name, None)
+    if function is None:
+        return True
+    try:
+        return "raise NotImplementedError" in inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+
+
+def format_grades(grades):
+    """The grade table: function, status, max relative error, hint."""
+    width = max(len(g.function) for g in grades)
+    lines = [f"{'function':{width}}  {'status':34}  {'max rel err':>11}  hint"]
+    for g in grades:
+        error = "" if g.status == "not started" else f"{g.error:.1e}"
+        hint = "" if g.passed else g.hint
+        lines.append(f"{g.function:{width}}  {g.status[:34]:34}  {error:>11}  {hint}")
+    done = sum(g.passed for g in grades)
+    lines.append(f"{done} of {len(grades)} functions correct")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def using(student):
+    """Within the block, the library's layers, model and Adam run the student's functions."""
+    from . import layers
+    saved = []
+
+    def swap(owner, attribute, value):
+        saved.append((owner, attribute, owner.__dict__[attribute]))
+        setattr(owner, attribute, value)
+    for _, name in GRADED + PROVIDED:
+        if hasattr(student, name):
+            owner = optim if name == "adam_step" else F
+            swap(owner, name, getattr(student, name))
+    for cls, name in ((layers.Tanh, "tanh"), (layers.Sigmoid, "sigmoid"), (layers.ReLU, "relu"),
+                      (layers.Softmax, "softmax")):
+        swap(cls, "_forward", staticmethod(getattr(student, f"{name}_forward")))
+        swap(cls, "_backward", staticmethod(getattr(student, f"{name}_backward")))
+    try:
+        yield
+    finally:
+        for owner, attribute, value in reversed(saved):
+            setattr(owner, attribute, value)

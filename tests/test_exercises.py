@@ -1,0 +1,96 @@
+"""The backprop exercises: the student file, the grader, and the planted bugs."""
+
+import ast
+
+import pytest
+
+from numpy_sae.commands.cli import main
+from numpy_sae.nn import exercises
+
+
+def write(tmp_path, name, **kw):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / exercises.FILE_NAME).write_text(exercises.student_source(**kw))
+    return exercises.load_student(folder / exercises.FILE_NAME)
+
+
+def test_init_writes_a_stub_for_every_graded_function(tmp_path, capsys):
+    assert main(["exercises", "init", str(tmp_path / "st")]) == 0
+    source = (tmp_path / "st" / exercises.FILE_NAME).read_text()
+    tree = ast.parse(source)
+    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    for _, name in exercises.GRADED:
+        body = functions[name].body
+        assert ast.get_docstring(functions[name])  # docstring, shapes and formulas kept
+        assert len(body) == 2 and isinstance(body[1], ast.Raise)
+        assert "NotImplementedError" in ast.unparse(body[1])
+    student = exercises.load_student(tmp_path / "st" / exercises.FILE_NAME)
+    for _, name in exercises.GRADED:
+        with pytest.raises(NotImplementedError):
+            getattr(student, name)(*([None] * getattr(student, name).__code__.co_argcount))
+    assert main(["exercises", "init", str(tmp_path / "st")]) == 1  # never replaces work
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_check_reports_not_started_for_all(tmp_path, capsys):
+    assert main(["exercises", "init", str(tmp_path / "st")]) == 0
+    assert main(["exercises", "check", str(tmp_path / "st")]) == 1
+    grades = exercises.grade(exercises.load_student(tmp_path / "st" / exercises.FILE_NAME))
+    assert {g.status for g in grades} == {"not started"}
+    assert f"0 of {len(exercises.GRADED)} functions correct" in capsys.readouterr().out
+
+
+def test_the_librarys_solutions_pass_and_train(tmp_path, capsys):
+    assert main(["exercises", "init", str(tmp_path / "key"), "--solutions"]) == 0
+    assert main(["exercises", "check", str(tmp_path / "key")]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(exercises.GRADED)} of {len(exercises.GRADED)} functions correct" in out
+    assert "it learns." in out
+
+
+@pytest.mark.parametrize("bug, function, status", [
+    ("tanh-derivative", "tanh_backward", "wrong gradient: dx"),
+    ("code-sum", "fanout_backward", "wrong gradient: dx"),
+    ("batch-mean", "softmax_cross_entropy", "wrong gradient: dlogits"),
+    ("bias-sum", "dense_backward", "wrong gradient: db"),
+])
+def test_each_planted_bug_is_found_where_it_is(tmp_path, bug, function, status):
+    grades = {g.function: g for g in exercises.grade(write(tmp_path, "b", solutions=True,
+                                                           bug=bug))}
+    assert grades[function].status == status and grades[function].error > 1e-2
+    assert grades[function].hint
+    assert [g.function for g in grades.values() if not g.passed] == [function]
+
+
+def test_a_half_done_student_file(tmp_path):
+    source = exercises.student_source(solutions=True)
+    # Undo one forward: its backward cannot be checked, everything else still is.
+    start = source.index("def relu_forward(")
+    end = source.index("\ndef ", start + 1)
+    stub = exercises.student_source().split("def relu_forward(")[1].split("\ndef ")[0]
+    source = source[:start] + "def relu_forward(" + stub + source[end:]
+    (tmp_path / exercises.FILE_NAME).write_text(source)
+    grades = {g.function: g.status for g in
+              exercises.grade(exercises.load_student(tmp_path / exercises.FILE_NAME))}
+    assert grades["relu_forward"] == "not started"
+    assert grades["relu_backward"].startswith("not checked")
+    assert grades["tanh_backward"] == "correct"
+
+
+def test_a_wrong_forward_and_a_broken_file(tmp_path, capsys):
+    source = exercises.student_source(solutions=True).replace(
+        "    out = np.tanh(x)\n", "    out = np.tanh(2 * x)\n")
+    (tmp_path / exercises.FILE_NAME).write_text(source)
+    grades = {g.function: g.status for g in
+              exercises.grade(exercises.load_student(tmp_path / exercises.FILE_NAME))}
+    assert grades["tanh_forward"] == "wrong forward"
+    assert grades["tanh_backward"] == "not checked: its forward is not done"
+    (tmp_path / exercises.FILE_NAME).write_text("def oops(:\n")
+    assert main(["exercises", "check", str(tmp_path)]) == 1
+    assert "does not import: SyntaxError" in capsys.readouterr().err
+
+
+def test_break_needs_solutions(tmp_path, capsys):
+    assert main(["exercises", "init", str(tmp_path / "x"), "--break", "code-sum"]) == 2
+    assert "add --solutions" in capsys.readouterr().err
