@@ -8,6 +8,10 @@ to one decimal so the arithmetic can be followed by hand. Every number comes
 from the library's own layers and loss functions, called one at a time; at
 the end they are compared with ``model.loss_and_gradients`` and with
 centered differences, and one Adam step is shown parameter by parameter.
+
+The script is a row of ``# %%`` cells: editors that know them (VS Code,
+Spyder, Jupyter with jupytext) run it cell by cell, and every name a cell
+defines stays there for the next one to print or change.
 """
 
 import numpy as np
@@ -31,123 +35,127 @@ def build():
     return model, x, y
 
 
-def show(out, name, value, formula=""):
+def show(name, value, formula=""):
     text = np.array2string(np.asarray(value))
-    out(f"  {name}  shape {np.shape(value)}{'  = ' + formula if formula else ''}")
-    out("    " + text.replace("\n", "\n    "))
+    print(f"  {name}  shape {np.shape(value)}{'  = ' + formula if formula else ''}")
+    print("    " + text.replace("\n", "\n    "))
 
 
-def walkthrough(out=print):
-    """Print the lecture; return the analytic and numerical gradients and the Adam step."""
-    model, x, y = build()
-    enc_dense, enc_tanh = model.encoder.layers
-    dec_dense, dec_linear = model.decoder.layers
-    cls_dense, cls_tanh, cls_out, cls_linear = model.classifier.layers
-    gamma = model.gamma
+# %% The model
+model, x, y = build()
+enc_dense, enc_tanh = model.encoder.layers
+dec_dense, dec_linear = model.decoder.layers
+cls_dense, cls_tanh, cls_out, cls_linear = model.classifier.layers
+gamma = model.gamma
 
-    out("=" * 78)
-    out("A tiny deep softmax autoencoder: 4 inputs -> 3-unit tanh code -> 4 outputs,")
-    out("and code -> 2 tanh units -> 2 classes.  N = 2 examples, gamma = 0.9.")
-    out("=" * 78)
-    out("\nWEIGHTS (rounded so you can follow by hand; every bias is 0.1)")
-    for name, p in model.parameters().items():
-        if p.ndim == 2:
-            show(out, name, p)
-    show(out, "x", x)
-    out(f"  y = {y.tolist()}  (class of each example)")
+print("=" * 78)
+print("A tiny deep softmax autoencoder: 4 inputs -> 3-unit tanh code -> 4 outputs,")
+print("and code -> 2 tanh units -> 2 classes.  N = 2 examples, gamma = 0.9.")
+print("=" * 78)
 
-    out("\nFORWARD PASS")
-    a = enc_dense.forward(x)
-    show(out, "a = x @ W_enc + b_enc", a, "pre-activation of the code")
-    code = enc_tanh.forward(a)
-    show(out, "code = tanh(a)", code)
-    x_hat = dec_linear.forward(dec_dense.forward(code))
-    show(out, "x_hat = code @ W_dec + b_dec", x_hat, "the reconstruction (linear output)")
-    h_pre = cls_dense.forward(code)
-    h = cls_tanh.forward(h_pre)
-    show(out, "h = tanh(code @ W_c0 + b_c0)", h, "classifier hidden layer")
-    logits = cls_linear.forward(cls_out.forward(h))
-    show(out, "logits = h @ W_c2 + b_c2", logits)
-    probs, _ = F.softmax_forward(logits)
-    show(out, "p = softmax(logits)", probs)
-
-    out("\nLOSSES")
-    rec, dx_hat = F.sum_squared_error(x_hat, x)
-    per_example = np.sum((x - x_hat) ** 2, axis=1)
-    out(f"  reconstruction = mean_n ||x_n - x_hat_n||^2 = mean({per_example.round(4).tolist()})"
-        f" = {rec:.6f}")
-    ce, dlogits = F.softmax_cross_entropy(logits, y)
-    out(f"  cross-entropy  = mean_n -log p_n[y_n] = mean({(-np.log(probs[[0, 1], y])).round(4).tolist()})"
-        f" = {ce:.6f}")
-    total = gamma * rec + (1 - gamma) * ce
-    out(f"  L = gamma * reconstruction + (1 - gamma) * cross-entropy = 0.9 * {rec:.4f} + 0.1 * "
-        f"{ce:.4f} = {total:.6f}")
-
-    out("\nBACKWARD PASS (each gradient: shape, formula, and the library's value)")
-    dx_hat *= gamma
-    show(out, "dL/dx_hat", dx_hat, "gamma * 2 (x_hat - x) / N")
-    dcode_from_decoder = dec_dense.backward(dec_linear.backward(dx_hat))
-    show(out, "dL/dW_dec", dec_dense.grads["W"], "code.T @ dL/dx_hat")
-    show(out, "dL/db_dec", dec_dense.grads["b"], "sum over examples of dL/dx_hat")
-    show(out, "dcode (from the decoder)", dcode_from_decoder, "dL/dx_hat @ W_dec.T")
-    dlogits *= 1 - gamma
-    show(out, "dL/dlogits", dlogits, "(1 - gamma) (p - onehot(y)) / N")
-    dh = cls_out.backward(cls_linear.backward(dlogits))
-    show(out, "dL/dW_c2", cls_out.grads["W"], "h.T @ dL/dlogits")
-    show(out, "dL/dh", dh, "dL/dlogits @ W_c2.T")
-    dh_pre = cls_tanh.backward(dh)
-    show(out, "dL/d(h_pre)", dh_pre, "dL/dh * (1 - h**2)")
-    dcode_from_classifier = cls_dense.backward(dh_pre)
-    show(out, "dL/dW_c0", cls_dense.grads["W"], "code.T @ dL/d(h_pre)")
-    show(out, "dcode (from the classifier)", dcode_from_classifier, "dL/d(h_pre) @ W_c0.T")
-    out("  " + "-" * 74)
-    out("  THE CODE LAYER: the code feeds both heads, so its gradient is the SUM of the two")
-    dcode = dcode_from_decoder + dcode_from_classifier
-    show(out, "dL/dcode", dcode, "dcode (decoder) + dcode (classifier)")
-    out("  " + "-" * 74)
-    da = enc_tanh.backward(dcode)
-    show(out, "dL/da", da, "dL/dcode * (1 - code**2)")
-    enc_dense.backward(da)
-    show(out, "dL/dW_enc", enc_dense.grads["W"], "x.T @ dL/da")
-    show(out, "dL/db_enc", enc_dense.grads["b"], "sum over examples of dL/da")
-    by_hand = {f"encoder.0.{k}": enc_dense.grads[k] for k in ("W", "b")}
-    by_hand.update({f"decoder.0.{k}": dec_dense.grads[k] for k in ("W", "b")})
-    by_hand.update({f"classifier.0.{k}": cls_dense.grads[k] for k in ("W", "b")})
-    by_hand.update({f"classifier.2.{k}": cls_out.grads[k] for k in ("W", "b")})
-    by_hand = {k: v.copy() for k, v in by_hand.items()}
-
-    out("\nCHECK: model.loss_and_gradients and centered differences (h = 1e-5)")
-    terms, grads, _ = model.loss_and_gradients(x, y)
-    loss = terms.total
-    grads = {k: v.copy() for k, v in grads.items()}
-    out(f"  model.loss_and_gradients gives L = {loss:.6f} (step by step: {total:.6f})")
-    numeric, errors = {}, {}
-    out(f"  {'parameter':16} {'shape':>7}  {'max |analytic - step by step|':>29}  "
-        f"{'max rel error vs numerical':>26}")
-    for name, p in model.parameters().items():
-        numeric[name] = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0].total, p)
-        errors[name] = relative_error(grads[name], numeric[name])
-        same = np.max(np.abs(grads[name] - by_hand[name]))
-        out(f"  {name:16} {str(p.shape):>7}  {same:29.1e}  {errors[name]:26.2e}")
-
-    out("\nONE ADAM STEP (lr 0.01, beta1 0.9, beta2 0.999, eps 1e-8; t = 1)")
-    out("  m = 0.1 g, v = 0.001 g^2; m_hat = m / (1 - 0.9^1) = g; v_hat = v / (1 - 0.999^1) = g^2;")
-    out("  so the first step is p -= lr * g / (|g| + eps): about 0.01 against the sign of g.")
-    params = model.parameters()
-    before = {k: v.copy() for k, v in params.items()}
-    adam = Adam(lr=0.01)
-    adam.step(params, grads)
-    for name in ("encoder.0.W", "classifier.2.b"):
-        show(out, f"{name} before", before[name])
-        show(out, f"{name} gradient", grads[name])
-        show(out, f"{name} m (first moment)", adam.m[name])
-        show(out, f"{name} after", params[name], "before - 0.01 * m_hat / (sqrt(v_hat) + eps)")
-    new_loss = model.loss(x, y).total
-    out(f"\n  loss before the step {loss:.6f}, after {new_loss:.6f}")
-    return {"analytic": grads, "by_hand": by_hand, "numeric": numeric, "errors": errors,
-            "loss": loss, "step_by_step_loss": total, "loss_after_step": new_loss,
-            "params_before": before, "params_after": {k: v.copy() for k, v in params.items()}}
+# %% The weights and the two examples
+print("\nWEIGHTS (rounded so you can follow by hand; every bias is 0.1)")
+for name, p in model.parameters().items():
+    if p.ndim == 2:
+        show(name, p)
+show("x", x)
+print(f"  y = {y.tolist()}  (class of each example)")
 
 
-if __name__ == "__main__":
-    walkthrough()
+# %% Forward pass
+print("\nFORWARD PASS")
+a = enc_dense.forward(x)
+show("a = x @ W_enc + b_enc", a, "pre-activation of the code")
+code = enc_tanh.forward(a)
+show("code = tanh(a)", code)
+x_hat = dec_linear.forward(dec_dense.forward(code))
+show("x_hat = code @ W_dec + b_dec", x_hat, "the reconstruction (linear output)")
+h_pre = cls_dense.forward(code)
+h = cls_tanh.forward(h_pre)
+show("h = tanh(code @ W_c0 + b_c0)", h, "classifier hidden layer")
+logits = cls_linear.forward(cls_out.forward(h))
+show("logits = h @ W_c2 + b_c2", logits)
+probs, _ = F.softmax_forward(logits)
+show("p = softmax(logits)", probs)
+
+
+# %% The two losses and the joint loss
+print("\nLOSSES")
+rec, dx_hat = F.sum_squared_error(x_hat, x)
+per_example = np.sum((x - x_hat) ** 2, axis=1)
+print(f"  reconstruction = mean_n ||x_n - x_hat_n||^2 = mean({per_example.round(4).tolist()})"
+    f" = {rec:.6f}")
+ce, dlogits = F.softmax_cross_entropy(logits, y)
+print(f"  cross-entropy  = mean_n -log p_n[y_n] = mean({(-np.log(probs[[0, 1], y])).round(4).tolist()})"
+    f" = {ce:.6f}")
+total = gamma * rec + (1 - gamma) * ce
+print(f"  L = gamma * reconstruction + (1 - gamma) * cross-entropy = 0.9 * {rec:.4f} + 0.1 * "
+    f"{ce:.4f} = {total:.6f}")
+
+
+# %% Backward pass, where the two gradients add at the code
+print("\nBACKWARD PASS (each gradient: shape, formula, and the library's value)")
+dx_hat *= gamma
+show("dL/dx_hat", dx_hat, "gamma * 2 (x_hat - x) / N")
+dcode_from_decoder = dec_dense.backward(dec_linear.backward(dx_hat))
+show("dL/dW_dec", dec_dense.grads["W"], "code.T @ dL/dx_hat")
+show("dL/db_dec", dec_dense.grads["b"], "sum over examples of dL/dx_hat")
+show("dcode (from the decoder)", dcode_from_decoder, "dL/dx_hat @ W_dec.T")
+dlogits *= 1 - gamma
+show("dL/dlogits", dlogits, "(1 - gamma) (p - onehot(y)) / N")
+dh = cls_out.backward(cls_linear.backward(dlogits))
+show("dL/dW_c2", cls_out.grads["W"], "h.T @ dL/dlogits")
+show("dL/dh", dh, "dL/dlogits @ W_c2.T")
+dh_pre = cls_tanh.backward(dh)
+show("dL/d(h_pre)", dh_pre, "dL/dh * (1 - h**2)")
+dcode_from_classifier = cls_dense.backward(dh_pre)
+show("dL/dW_c0", cls_dense.grads["W"], "code.T @ dL/d(h_pre)")
+show("dcode (from the classifier)", dcode_from_classifier, "dL/d(h_pre) @ W_c0.T")
+print("  " + "-" * 74)
+print("  THE CODE LAYER: the code feeds both heads, so its gradient is the SUM of the two")
+dcode = dcode_from_decoder + dcode_from_classifier
+show("dL/dcode", dcode, "dcode (decoder) + dcode (classifier)")
+print("  " + "-" * 74)
+da = enc_tanh.backward(dcode)
+show("dL/da", da, "dL/dcode * (1 - code**2)")
+enc_dense.backward(da)
+show("dL/dW_enc", enc_dense.grads["W"], "x.T @ dL/da")
+show("dL/db_enc", enc_dense.grads["b"], "sum over examples of dL/da")
+by_hand = {f"encoder.0.{k}": enc_dense.grads[k] for k in ("W", "b")}
+by_hand.update({f"decoder.0.{k}": dec_dense.grads[k] for k in ("W", "b")})
+by_hand.update({f"classifier.0.{k}": cls_dense.grads[k] for k in ("W", "b")})
+by_hand.update({f"classifier.2.{k}": cls_out.grads[k] for k in ("W", "b")})
+by_hand = {k: v.copy() for k, v in by_hand.items()}
+
+
+# %% Check: the library's gradients and centered differences
+print("\nCHECK: model.loss_and_gradients and centered differences (h = 1e-5)")
+terms, grads, _ = model.loss_and_gradients(x, y)
+loss = terms.total
+grads = {k: v.copy() for k, v in grads.items()}
+print(f"  model.loss_and_gradients gives L = {loss:.6f} (step by step: {total:.6f})")
+numeric, errors = {}, {}
+print(f"  {'parameter':16} {'shape':>7}  {'max |analytic - step by step|':>29}  "
+    f"{'max rel error vs numerical':>26}")
+for name, p in model.parameters().items():
+    numeric[name] = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0].total, p)
+    errors[name] = relative_error(grads[name], numeric[name])
+    same = np.max(np.abs(grads[name] - by_hand[name]))
+    print(f"  {name:16} {str(p.shape):>7}  {same:29.1e}  {errors[name]:26.2e}")
+
+
+# %% One Adam step
+print("\nONE ADAM STEP (lr 0.01, beta1 0.9, beta2 0.999, eps 1e-8; t = 1)")
+print("  m = 0.1 g, v = 0.001 g^2; m_hat = m / (1 - 0.9^1) = g; v_hat = v / (1 - 0.999^1) = g^2;")
+print("  so the first step is p -= lr * g / (|g| + eps): about 0.01 against the sign of g.")
+params = model.parameters()
+before = {k: v.copy() for k, v in params.items()}
+adam = Adam(lr=0.01)
+adam.step(params, grads)
+for name in ("encoder.0.W", "classifier.2.b"):
+    show(f"{name} before", before[name])
+    show(f"{name} gradient", grads[name])
+    show(f"{name} m (first moment)", adam.m[name])
+    show(f"{name} after", params[name], "before - 0.01 * m_hat / (sqrt(v_hat) + eps)")
+new_loss = model.loss(x, y).total
+print(f"\n  loss before the step {loss:.6f}, after {new_loss:.6f}")

@@ -130,3 +130,46 @@ def plot_sweep(rows, chance, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_layer_curves(diagnostics, key, path, title, log_scale=False):
+    """One curve per layer of ``diagnostics.records[layer][key]`` against the epoch."""
+    epochs = diagnostics.records["epochs"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name in diagnostics.layers(key):
+        values = np.array(diagnostics.records[name][key], dtype=float)
+        ax.plot(epochs, values, marker="o", ms=3, label=name)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_variants(variants, path):
+    """Side by side, per variant (name -> TrainingDiagnostics): gradient norm of each weight
+    matrix at the first and last recorded epoch, and the flat share of each hidden layer."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    for i, (label, diag) in enumerate(variants.items()):
+        color = plt.get_cmap("tab10")(i)
+        weights = diag.layers("gradient_norm")
+        for epoch_index, style in ((0, "--"), (-1, "-")):
+            norms = [diag.records[w]["gradient_norm"][epoch_index] for w in weights]
+            axes[0].plot(range(len(weights)), norms, style, marker="o", ms=3, color=color,
+                         label=f"{label}, epoch {diag.records['epochs'][epoch_index]}")
+        hidden = diag.layers("saturation")
+        axes[1].plot(range(len(hidden)), [diag.records[h]["saturation"][-1] for h in hidden],
+                     marker="o", color=color, label=label)
+    axes[0].set_xticks(range(len(weights)), weights, rotation=60, ha="right", fontsize=7)
+    axes[0].set_yscale("log")
+    axes[0].set_title("Gradient norm per weight matrix (input side on the left)")
+    axes[1].set_xticks(range(len(hidden)), hidden, rotation=60, ha="right", fontsize=7)
+    axes[1].set_title("Share of units in a flat region, last epoch")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

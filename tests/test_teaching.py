@@ -12,21 +12,27 @@ from numpy_sae.nn.teaching import BUGS, gradcheck_table, run_gradcheck_demo
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def test_walkthrough_numbers_agree(load_example):
-    lines = []
-    result = load_example("backprop_walkthrough").walkthrough(out=lines.append)
-    text = "\n".join(lines)
+def test_walkthrough_numbers_agree(capsys):
+    import runpy
+    result = runpy.run_path(str(EXAMPLES / "backprop_walkthrough.py"))  # every cell in turn
+    text = capsys.readouterr().out
     assert "THE CODE LAYER" in text and "ONE ADAM STEP" in text
-    assert result["loss"] == pytest.approx(result["step_by_step_loss"], rel=1e-15)
-    for name, grad in result["analytic"].items():
+    assert result["loss"] == pytest.approx(result["total"], rel=1e-15)
+    for name, grad in result["grads"].items():
         np.testing.assert_array_equal(result["by_hand"][name], grad)  # the lecture is the library
         assert result["errors"][name] < 1e-7
     # The first Adam step is lr * g / (|g| + eps): about lr against the sign of g.
-    for name, before in result["params_before"].items():
-        g = result["analytic"][name]
-        step = result["params_after"][name] - before
+    for name, before in result["before"].items():
+        g = result["grads"][name]
+        step = result["params"][name] - before
         np.testing.assert_allclose(step, -0.01 * g / (np.abs(g) + 1e-8), rtol=1e-9, atol=1e-15)
-    assert result["loss_after_step"] < result["loss"]
+    assert result["new_loss"] < result["loss"]
+
+
+@pytest.mark.parametrize("script", ["backprop_walkthrough", "lecture_training_dynamics"])
+def test_lectures_are_cells(script):
+    source = (EXAMPLES / f"{script}.py").read_text()
+    assert source.count("\n# %%") >= 4
 
 
 def test_correct_model_passes_every_tensor():

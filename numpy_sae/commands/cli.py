@@ -25,7 +25,7 @@ from ..modelfile import ModelFileError
 from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS
 from ..nn.teaching import BUGS, run_gradcheck_demo
-from . import baselines, crossval, encode, exercises, job, predict, sweep
+from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
 from .experiment import DECODERS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -267,6 +267,13 @@ def build_parser():
     q = actions.add_parser("check", help="grade DIR/backprop.py")
     q.add_argument("dir", help="the student's folder")
 
+    p = sub.add_parser("diagnose", help="pictures of the run's network learning, per layer",
+                       description="Retrains the run's network (and sigmoid, ReLU and naive-"
+                       "init variants) on its data for a few epochs, recording saturation, "
+                       "gradient norms and update ratios per layer; writes RUN_DIR/diagnose/.")
+    p.add_argument("model", help="a run folder (or its model.npz)")
+    p.add_argument("--epochs", type=positive_int, default=20, help="epochs per variant (20)")
+
     p = sub.add_parser("reconstruct", help="decode a song to listen to what the code keeps",
                        description="Writes the decoded signal and, beside it as "
                        "<name>.original.wav, the downsampled original, at the downsampled rate.")
@@ -390,6 +397,11 @@ def cmd_exercises(args):
     return 0 if exercises.run_check(args.dir) else EXIT_FAILED
 
 
+def cmd_diagnose(args):
+    diagnose.run_diagnose(args.model, epochs=args.epochs)
+    return 0
+
+
 def cmd_reconstruct(args):
     encode.run_reconstruct(args.model, args.song, args.out)
     return 0
@@ -398,7 +410,8 @@ def cmd_reconstruct(args):
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "synth": cmd_synth, "gradcheck": cmd_gradcheck, "baselines": cmd_baselines,
             "cv": cmd_cv, "sweep": cmd_sweep, "encode": cmd_encode,
-            "reconstruct": cmd_reconstruct, "exercises": cmd_exercises}
+            "reconstruct": cmd_reconstruct, "exercises": cmd_exercises,
+            "diagnose": cmd_diagnose}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -30,4 +30,15 @@ def he_normal(rng, fan_in, fan_out, dtype=np.float32):
     return (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
-INITIALIZERS = {"glorot": glorot_uniform, "he": he_normal}
+def standard_normal(rng, fan_in, fan_out, dtype=np.float32):
+    """Naive N(0, 1) weights of shape (fan_in, fan_out), for the lecture on why the others exist.
+
+    Notes
+    -----
+    Var(x @ W) = fan_in * Var(x): activations grow layer by layer, and tanh units
+    saturate, where their derivative 1 - out**2 is near 0.
+    """
+    return rng.standard_normal((fan_in, fan_out)).astype(dtype)
+
+
+INITIALIZERS = {"glorot": glorot_uniform, "he": he_normal, "normal": standard_normal}

@@ -13,6 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import functional as F
+from .init import INITIALIZERS
 from .layers import ACTIVATIONS, mlp
 
 LossTerms = namedtuple("LossTerms", ["reconstruction", "cross_entropy", "total"])
@@ -37,8 +38,11 @@ class _Network:
     gamma = 0.0  # weight of the reconstruction term; a plain classifier has none
     reconstructs = False
 
-    def __init__(self, input_dim, n_classes, activation, dtype):
+    def __init__(self, input_dim, n_classes, activation, dtype, init=None):
         self.dtype = _dtype(dtype)
+        if init is not None and init not in INITIALIZERS:
+            raise ValueError(f"init must be one of {', '.join(INITIALIZERS)}, got {init!r}")
+        self.init = init
         _check_sizes(input_dim=input_dim, n_classes=n_classes)
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2, got {n_classes}")
@@ -50,8 +54,8 @@ class _Network:
 
     def _build(self, sizes, rng, output):
         """A Dense/activation stack of the given widths with this network's settings."""
-        return mlp(sizes, rng, hidden=self.activation, output=output,
-                   init="he" if self.activation == "relu" else "glorot", dtype=self.dtype)
+        init = self.init or ("he" if self.activation == "relu" else "glorot")
+        return mlp(sizes, rng, hidden=self.activation, output=output, init=init, dtype=self.dtype)
 
     def parameters(self):
         """Dict of name -> live parameter array, e.g. ``"encoder.0.W"`` of shape (500, 256)."""
@@ -230,6 +234,8 @@ class SoftmaxAutoencoderNetwork(_Network):
     dtype : float32 (training) or float64 (gradient checks).
     seed : int or numpy.random.Generator
         Source of the initial weights.
+    init : {"glorot", "he", "normal"} or None
+        Weight initializer; None picks He for ReLU and Glorot otherwise.
 
     Notes
     -----
@@ -243,8 +249,8 @@ class SoftmaxAutoencoderNetwork(_Network):
 
     def __init__(self, input_dim=500, n_classes=4, code_dim=64, encoder_hidden=(256, 192, 128),
                  decoder_hidden=None, classifier_hidden=128, gamma=0.9, activation="tanh",
-                 code_activation=None, dtype=np.float32, seed=0):
-        super().__init__(input_dim, n_classes, activation, dtype)
+                 code_activation=None, dtype=np.float32, seed=0, init=None):
+        super().__init__(input_dim, n_classes, activation, dtype, init)
         _check_sizes(code_dim=code_dim, classifier_hidden=classifier_hidden)
         decoder_hidden = (tuple(reversed(tuple(encoder_hidden))) if decoder_hidden is None
                           else tuple(decoder_hidden))
@@ -293,7 +299,7 @@ class SoftmaxAutoencoderNetwork(_Network):
                 "decoder_hidden": list(self.decoder_hidden),
                 "classifier_hidden": self.classifier_hidden, "gamma": self.gamma,
                 "activation": self.activation, "code_activation": self.code_activation,
-                "dtype": self.dtype.name}
+                "dtype": self.dtype.name, "init": self.init}
 
     # ----- forward pieces ------------------------------------------------------------
     def encode(self, x):
