@@ -280,3 +280,32 @@ def test_sweep_writes_a_table_and_a_figure(tree, tmp_path, capsys):
     assert (tmp_path / "s" / "sweep.png").read_bytes().startswith(PNG_MAGIC)
     assert "| 4 |" in (tmp_path / "s" / "sweep.md").read_text()
     assert main(["sweep", "--code-dims", "0,4"]) == 2
+
+
+def test_the_fault_filtered_split_end_to_end(tmp_path, capsys):
+    from scipy.io import wavfile
+
+    from numpy_sae.data.splits import filtered_lists
+    listed = [e for part in filtered_lists() for e in part
+              if e.split("/")[0] in ("classical", "metal")]
+    rng = np.random.default_rng(0)
+    root = tmp_path / "gtzan" / "genres_original"
+    for entry in listed[1:]:  # the first listed clip is missing
+        (root / entry).parent.mkdir(parents=True, exist_ok=True)
+        wavfile.write(root / entry, 22050, (rng.standard_normal(22050) * 3000).astype(np.int16))
+    (root / "metal" / "metal.99999.wav").write_bytes((root / listed[-1]).read_bytes())  # unlisted
+    assert main(["train", "--data", str(tmp_path / "gtzan"), "--genres", "classical,metal",
+                 "--split", "filtered", "--epochs", "1", "--crops", "2", "--out", str(tmp_path),
+                 "--name", "f"]) == 0
+    out = capsys.readouterr()
+    assert "1 clip(s) of the fault-filtered split are missing" in out.err
+    assert "(split: filtered)" in out.out
+    metrics = json.loads((tmp_path / "f" / "metrics.json").read_text())
+    assert metrics["split_missing"] == [listed[0]]
+    n_test = sum(e.split("/")[0] in ("classical", "metal") for e in filtered_lists()[2])
+    assert metrics["test"]["song"]["n"] == n_test - (listed[0] in filtered_lists()[2])
+
+
+def test_the_filtered_split_refuses_a_small_tree(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "x", "--split", "filtered") == 1
+    assert "not a full GTZAN tree; use --split song" in capsys.readouterr().err

@@ -77,3 +77,37 @@ def test_split_files(tmp_path):
     (tmp_path / "test.txt").write_text("blues/blues.00000.wav\n")
     with pytest.raises(ValueError, match="already listed"):
         read_split_files(names, clip_paths)
+
+
+def full_gtzan_names(extension=".wav"):
+    from numpy_sae.data.gtzan import GENRES
+    return [f"{g}/{g}.{i:05d}{extension}" for g in GENRES for i in range(100)]
+
+
+def test_the_fault_filtered_split_on_a_full_tree_of_names():
+    from numpy_sae.data.gtzan import GENRES
+    from numpy_sae.data.splits import filtered_split
+    names = full_gtzan_names()
+    (train, valid, test), missing = filtered_split(names, list(GENRES))
+    assert (len(train), len(valid), len(test)) == (443, 197, 290) and not missing
+    assert not set(train) & set(valid) and not set(valid) & set(test)
+    # The four default genres: classical 48/20/31, country 45/23/30, metal 44/20/27, pop 41/13/30.
+    subset = ["classical", "country", "metal", "pop"]
+    (train, valid, test), _ = filtered_split(names, subset)
+    assert (len(train), len(valid), len(test)) == (178, 76, 118)
+    assert {names[i].split("/")[0] for i in np.concatenate([train, valid, test])} == set(subset)
+    (train, _, _), _ = filtered_split(full_gtzan_names(".au"), ["classical"])  # Marsyas names
+    assert len(train) == 48
+
+
+def test_missing_clips_warn_and_too_many_are_an_error():
+    from numpy_sae.data.splits import filtered_split
+    names = full_gtzan_names()
+    names.remove("jazz/jazz.00054.wav")  # the Kaggle copy's broken clip
+    (train, valid, test), missing = filtered_split(names, ["jazz"])
+    assert missing == ["jazz/jazz.00054.wav"]  # listed: it is skipped, warned and counted
+    complete, _ = filtered_split(full_gtzan_names(), ["jazz"])
+    assert sum(map(len, (train, valid, test))) == sum(map(len, complete)) - 1
+    few = [n for n in names if not n.startswith("pop/pop.000")]  # 10 of ~84 listed pop clips gone
+    with pytest.raises(ValueError, match="not a full GTZAN tree; use --split song"):
+        filtered_split(few, ["pop"])

@@ -164,7 +164,9 @@ def build_parser():
     _data_options(p, quick=True)
     p.add_argument("--split", choices=SPLITS, default=DEFAULTS.split,
                    help="'song': whole songs in train/validation/test (honest, default); "
-                   "'segment': the study's random split of windows (leaky)")
+                   "'segment': the study's random split of windows (leaky); 'filtered': the "
+                   "fault-filtered GTZAN split the field reports (443/197/290 clips; needs "
+                   "the full GTZAN)")
     p.add_argument("--split-files", nargs=3, metavar=("TRAIN", "VALID", "TEST"),
                    help="a published split: three text files of relative paths")
     p.add_argument("--fractions", type=fractions, default=None,

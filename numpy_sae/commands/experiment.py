@@ -9,6 +9,7 @@ main job, the baselines and cross-validation are all built from these.
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from ..data.gtzan import (
     build_unlabeled,
     default_cache_dir,
 )
-from ..data.splits import read_split_files, segment_split, song_split
+from ..data.splits import filtered_split, read_split_files, segment_split, song_split
 from ..data.synth import generate_dataset
 from ..nn.model import SoftmaxAutoencoderNetwork
 from ..nn.optim import make_optimizer
@@ -35,7 +36,7 @@ from ..train import RandomCropSource, Trainer, WindowSource
 SEARCH_PATHS = ("Data/genres_original", "data/gtzan")
 SYNTH_FULL = {"clips_per_genre": 100, "duration": 30.0}
 SYNTH_QUICK = {"clips_per_genre": 12, "duration": 10.0}
-SPLITS = ("song", "segment")
+SPLITS = ("song", "segment", "filtered")
 DECODERS = ("mirror", "linear")  # the encoder's hidden widths reversed, or one linear layer
 
 # The study's training settings, as --study reproduces them: Adam at 1e-4 for 200 epochs
@@ -187,21 +188,33 @@ class Splits:
     validation: tuple
     test: tuple
     train_clips: np.ndarray | None  # clip indices, when the split is by song
+    missing: list = field(default_factory=list)  # listed clips not found (--split filtered)
 
 
 def make_splits(clipset, settings, rng, model):
     """Cut windows (as ``model``, an AudioModel, reads them) and split them as settings say."""
     if settings.split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {settings.split!r}")
+    missing = []
     if settings.split_files:
         clips = read_split_files(settings.split_files, clipset.paths)
+    elif settings.split == "filtered":
+        try:
+            clips, missing = filtered_split(clipset.paths, clipset.genre_names)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        if missing:
+            warnings.warn(f"{len(missing)} clip(s) of the fault-filtered split are missing or "
+                          f"unreadable and left out: {', '.join(missing[:5])}"
+                          + (" ..." if len(missing) > 5 else ""), stacklevel=2)
     elif settings.split == "segment":
         x, y, song = model.windows(clipset)
         parts = segment_split(len(y), rng, settings.fractions)
         return Splits(*[(x[p], y[p], song[p]) for p in parts], train_clips=None)
     else:
         clips = song_split(clipset.labels, rng, settings.fractions)
-    return Splits(*[model.windows(clipset, c) for c in clips], train_clips=clips[0])
+    return Splits(*[model.windows(clipset, c) for c in clips], train_clips=clips[0],
+                  missing=missing)
 
 
 def training_source(settings, clipset, train_clips, x_train, y_train, transform, unlabeled=None):

@@ -102,6 +102,9 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
     collapse = collapse_warning(train_acc, len(names))
     if collapse:
         header.append(collapse)
+    if splits.missing:
+        header.append(f"fault-filtered split: {len(splits.missing)} listed clip(s) missing or "
+                      f"unreadable, left out: {', '.join(splits.missing)}")
     if settings.split_name() == "segment":
         header.append("note: segment split puts windows of one song on both sides (leaky); "
                       "its accuracy overstates how well unseen songs are classified")
@@ -114,6 +117,7 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
                "majority": majority, "train_window_accuracy": train_acc,
                "epochs_run": trainer.epoch, "train_seconds": seconds,
                "reconstruction_r2": reconstruction, "collapsed": collapse is not None,
+               "split_missing": list(splits.missing),
                "skipped_files": [list(s) for s in clipset.skipped], **results}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     write_history(trainer.history, run_dir / "history.csv")

@@ -155,3 +155,58 @@ def read_split_files(paths, clip_paths):
     if len(parts[0]) == 0 or len(parts[1]) == 0:
         raise ValueError("split files must list at least one training and one validation clip")
     return tuple(parts)
+
+
+FILTERED_LISTS = ("train_filtered.txt", "valid_filtered.txt", "test_filtered.txt")
+MAX_MISSING = 0.05
+
+
+def filtered_lists():
+    """The fault-filtered GTZAN split (Kereliuk, Larsen and Christensen, 2015) as shipped
+    in this package: three lists of ``genre/genre.000NN.wav`` (443, 197 and 290 clips)."""
+    folder = Path(__file__).resolve().parent / "split_lists"
+    return tuple([line.strip() for line in (folder / name).read_text().splitlines()
+                  if line.strip()] for name in FILTERED_LISTS)
+
+
+def filtered_split(clip_paths, genre_names):
+    """The fault-filtered split of the clips of ``genre_names`` that are loaded.
+
+    Parameters
+    ----------
+    clip_paths : list of str, each loaded clip's path relative to the genre root
+    genre_names : the genres in use; list entries of other genres are left out
+
+    Returns
+    -------
+    (train, validation, test) : int arrays of clip indices
+    missing : list of list entries of these genres with no loaded clip (a ``.wav`` or
+        ``.au`` of the same name counts; a missing or unreadable file does not)
+
+    Raises
+    ------
+    ValueError when more than 5% of the listed clips of these genres are missing:
+    the tree is then not the full GTZAN.
+    """
+    index = {(Path(rel).parent.name, Path(rel).stem): i for i, rel in enumerate(clip_paths)}
+    wanted = set(genre_names)
+    parts, missing, listed = [], [], 0
+    for entries in filtered_lists():
+        chosen = []
+        for entry in entries:
+            key = (Path(entry).parent.name, Path(entry).stem)
+            if key[0] not in wanted:
+                continue
+            listed += 1
+            if key in index:
+                chosen.append(index[key])
+            else:
+                missing.append(entry)
+        parts.append(np.sort(np.array(chosen, dtype=np.int64)))
+    if listed == 0:
+        raise ValueError(f"the fault-filtered split lists no clip of {', '.join(genre_names)}")
+    if len(missing) > MAX_MISSING * listed:
+        raise ValueError(f"{len(missing)} of the {listed} clips the fault-filtered split lists "
+                         f"for these genres are missing or unreadable (e.g. {missing[0]}): this "
+                         "is not a full GTZAN tree; use --split song")
+    return tuple(parts), missing
