@@ -173,3 +173,24 @@ def plot_variants(variants, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_timeline(window_proba, genre_names, seconds_per_window, title, path):
+    """Genre probabilities along a song, window by window, as stacked areas.
+
+    window_proba : (n_windows, n_classes); seconds_per_window : float
+    """
+    window_proba = np.asarray(window_proba, dtype=float)
+    t = (np.arange(len(window_proba)) + 0.5) * seconds_per_window
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    colors = [plt.get_cmap("tab10")(i % 10) for i in range(len(genre_names))]
+    ax.stackplot(t, window_proba.T, labels=genre_names, colors=colors, alpha=0.85)
+    ax.set_xlim(t[0] - seconds_per_window / 2, t[-1] + seconds_per_window / 2)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability")
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

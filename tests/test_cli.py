@@ -309,3 +309,15 @@ def test_the_fault_filtered_split_end_to_end(tmp_path, capsys):
 def test_the_filtered_split_refuses_a_small_tree(tree, tmp_path, capsys):
     assert train(tree, tmp_path, "--name", "x", "--split", "filtered") == 1
     assert "not a full GTZAN tree; use --split song" in capsys.readouterr().err
+
+
+def test_predict_plots_a_genre_timeline(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "p") == 0
+    songs = [str(tree / "genres_original" / "metal" / f"metal.0000{i}.wav") for i in (0, 1)]
+    assert main(["predict", str(tmp_path / "p"), songs[0], "--plot",
+                 str(tmp_path / "pics" / "timeline.png")]) == 0
+    assert (tmp_path / "pics" / "timeline.png").read_bytes().startswith(PNG_MAGIC)
+    assert main(["predict", str(tmp_path / "p"), *songs, "--plot", str(tmp_path / "t.png")]) == 0
+    assert (tmp_path / "t-01-metal.00001.png").read_bytes().startswith(PNG_MAGIC)
+    assert main(["predict", str(tmp_path / "p"), songs[0], "--plot", str(tmp_path / "t.jpg")]) == 1
+    assert "--plot must name a .png file" in capsys.readouterr().err

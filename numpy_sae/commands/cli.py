@@ -195,6 +195,9 @@ def build_parser():
                        description="Averages the window probabilities of each file (song level).")
     p.add_argument("model", help="model.npz or a run folder")
     p.add_argument("files", nargs="+", metavar="FILE", help=".wav or .au files")
+    p.add_argument("--plot", metavar="PNG", help="draw the genre probabilities along each song "
+                   "(window by window) with the song-level verdict; one file per song when "
+                   "several are given")
 
     p = sub.add_parser("synth", help="write the synthetic GTZAN-shaped dataset",
                        description="Writes DIR/genres_original/<genre>/<genre>.000NN.wav.")
@@ -351,7 +354,7 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    return EXIT_FAILED if predict.run_predict(args.model, args.files) else 0
+    return EXIT_FAILED if predict.run_predict(args.model, args.files, plot=args.plot) else 0
 
 
 def cmd_synth(args):

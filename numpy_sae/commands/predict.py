@@ -23,13 +23,29 @@ def model_path(path):
     return path / "model.npz" if path.is_dir() else path
 
 
-def run_predict(model, files, out=print, err=None):
-    """Print one line per file; return how many files could not be classified."""
+def timeline_paths(plot, files):
+    """Where each file's timeline goes: ``plot`` itself for one file, else one per file
+    named after it (timeline-<file stem>.png)."""
+    plot = Path(plot)
+    if len(files) == 1:
+        return [plot]
+    return [plot.with_name(f"{plot.stem}-{i:02d}-{Path(f).stem}{plot.suffix}")
+            for i, f in enumerate(files)]
+
+
+def run_predict(model, files, out=print, err=None, plot=None):
+    """Print one line per file (and, with ``plot``, draw its genre timeline); return how
+    many files could not be classified."""
     err = err or (lambda line: print(line, file=sys.stderr))
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise ValueError(f"--plot must name a .png file, got {plot}")
     model, _, _ = AudioModel.load(model_path(model))
     names = model.genre_names
+    pre = model.preprocessing
+    seconds = (pre.hop or pre.window) * pre.factor / pre.sample_rate
+    pictures = timeline_paths(plot, files) if plot is not None else [None] * len(files)
     failed = 0
-    for path in files:
+    for path, picture in zip(files, pictures):
         try:
             proba, window_proba = model.predict_file(path)
         except (AudioError, OSError) as exc:
@@ -39,6 +55,14 @@ def run_predict(model, files, out=print, err=None):
         order = np.argsort(-proba)
         ranked = "  ".join(f"{names[i]} {proba[i]:.3f}" for i in order)
         out(f"{path}: {names[order[0]]}  ({ranked}; {len(window_proba)} windows)")
+        if picture is not None:
+            from .. import plots  # matplotlib is imported only when figures are drawn
+            Path(picture).parent.mkdir(parents=True, exist_ok=True)
+            plots.plot_timeline(window_proba, names, seconds,
+                                f"{Path(path).name}: {names[order[0]]} "
+                                f"({proba[order[0]]:.2f}, mean of {len(window_proba)} windows)",
+                                picture)
+            out(f"  timeline: {picture}")
     return failed
 
 
