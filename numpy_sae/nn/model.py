@@ -377,40 +377,10 @@ def _check_activation_code(name):
     return name
 
 
-class SoftmaxClassifier(_Network):
-    """A plain softmax classifier (one tanh hidden layer): the study's baselines.
-
-    Used on frozen autoencoder codes (the study's two-stage baseline) or on raw
-    windows. Same interface as :class:`SoftmaxAutoencoderNetwork`; its
-    ``LossTerms`` carry a reconstruction of 0.
-
-    Parameters
-    ----------
-    input_dim, n_classes, hidden : int
-    activation : hidden activation name
-    dtype, seed : as for the autoencoder
-    """
+class _Classifier(_Network):
+    """A network that is one classifier stack on the standardized input (no code, no decoder)."""
 
     _parts = ("classifier",)
-
-    def __init__(self, input_dim=64, n_classes=4, hidden=128, activation="tanh",
-                 dtype=np.float32, seed=0):
-        super().__init__(input_dim, n_classes, activation, dtype)
-        _check_sizes(hidden=hidden)
-        self.hidden = int(hidden)
-        self.classifier = self._build(self.stack_widths(self.config())["classifier"], _rng(seed),
-                                      output="identity")
-        self.classifier.layers[0].input_grad = False
-
-    @staticmethod
-    def stack_widths(config):
-        """Layer widths of the stack for a :meth:`config` dict."""
-        return {"classifier": (config["input_dim"], config["hidden"], config["n_classes"])}
-
-    def config(self):
-        """Constructor arguments (JSON-friendly) that rebuild this architecture."""
-        return {"input_dim": self.input_dim, "n_classes": self.n_classes, "hidden": self.hidden,
-                "activation": self.activation, "dtype": self.dtype.name}
 
     def logits(self, x):
         """x: (N, input_dim) -> (N, n_classes)."""
@@ -434,7 +404,74 @@ class SoftmaxClassifier(_Network):
         return self._terms(0.0, cross_entropy), self.gradients(), logits
 
 
-NETWORKS = {cls.__name__: cls for cls in (SoftmaxAutoencoderNetwork, SoftmaxClassifier)}
+class SoftmaxClassifier(_Classifier):
+    """A plain softmax classifier (one tanh hidden layer): the study's baselines.
+
+    Used on frozen autoencoder codes (the study's two-stage baseline) or on raw
+    windows. Same interface as :class:`SoftmaxAutoencoderNetwork`; its
+    ``LossTerms`` carry a reconstruction of 0.
+
+    Parameters
+    ----------
+    input_dim, n_classes, hidden : int
+    activation : hidden activation name
+    dtype, seed : as for the autoencoder
+    """
+
+    def __init__(self, input_dim=64, n_classes=4, hidden=128, activation="tanh",
+                 dtype=np.float32, seed=0):
+        super().__init__(input_dim, n_classes, activation, dtype)
+        _check_sizes(hidden=hidden)
+        self.hidden = int(hidden)
+        self.classifier = self._build(self.stack_widths(self.config())["classifier"], _rng(seed),
+                                      output="identity")
+        self.classifier.layers[0].input_grad = False
+
+    @staticmethod
+    def stack_widths(config):
+        """Layer widths of the stack for a :meth:`config` dict."""
+        return {"classifier": (config["input_dim"], config["hidden"], config["n_classes"])}
+
+    def config(self):
+        """Constructor arguments (JSON-friendly) that rebuild this architecture."""
+        return {"input_dim": self.input_dim, "n_classes": self.n_classes, "hidden": self.hidden,
+                "activation": self.activation, "dtype": self.dtype.name}
+
+class LogisticRegression(_Classifier):
+    """Multinomial logistic regression: one affine map and the softmax, the linear baseline.
+
+    Parameters
+    ----------
+    input_dim, n_classes : int
+    dtype, seed : as for the autoencoder
+
+    Notes
+    -----
+    logits = z @ W + b on standardized inputs z; the loss is the softmax
+    cross-entropy, so dlogits = (softmax(logits) - onehot(y)) / N,
+    dW = z.T @ dlogits, db = sum over the batch of dlogits.
+    """
+
+    def __init__(self, input_dim=62, n_classes=4, dtype=np.float32, seed=0):
+        super().__init__(input_dim, n_classes, "tanh", dtype)
+        self.classifier = self._build(self.stack_widths(self.config())["classifier"], _rng(seed),
+                                      output="identity")
+        self.classifier.layers[0].input_grad = False
+
+    @staticmethod
+    def stack_widths(config):
+        """Layer widths of the stack for a :meth:`config` dict."""
+        return {"classifier": (config["input_dim"], config["n_classes"])}
+
+    def config(self):
+        """Constructor arguments (JSON-friendly) that rebuild this architecture."""
+        return {"input_dim": self.input_dim, "n_classes": self.n_classes,
+                "dtype": self.dtype.name}
+
+
+
+NETWORKS = {cls.__name__: cls for cls in (SoftmaxAutoencoderNetwork, SoftmaxClassifier,
+                                          LogisticRegression)}
 
 
 def parameter_count(cls, config):
