@@ -11,6 +11,7 @@ so a model file can never be read with the wrong settings.
 import numpy as np
 
 from .data.audio import AudioError, downsample, frame, load_audio
+from .data.descriptors import SEGMENT_SECONDS, segment_features
 from .data.features import INPUT_KINDS, feature_dim, make_features
 from .data.gtzan import Preprocessing
 from .modelfile import ModelFileError, load_model_file, save_model_file
@@ -68,9 +69,20 @@ class AudioModel:
         return signal
 
     def file_windows(self, path):
-        """Every window of one file (not only the grid's first max_windows), as inputs (n, D)."""
+        """Every window of one file (not only the grid's first max_windows), as inputs (n, D);
+        for the feature baseline, the descriptors of every 3 s segment."""
         pre = self.preprocessing
+        if self.input_kind == "descriptors":
+            return segment_features(load_audio(path, pre.sample_rate), pre.sample_rate)
         return self.features(frame(self.file_signal(path), pre.window, pre.hop))
+
+    @property
+    def seconds_per_window(self):
+        """How much of a song one input row covers, in seconds."""
+        pre = self.preprocessing
+        if self.input_kind == "descriptors":
+            return SEGMENT_SECONDS
+        return (pre.hop or pre.window) * pre.factor / pre.sample_rate
 
     def predict_file(self, path):
         """Song-level genre probabilities of one WAV/AU file.

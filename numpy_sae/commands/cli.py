@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..data.audio import DOWNSAMPLING_METHODS, AudioError
-from ..data.features import INPUT_KINDS
+from ..data.features import SIGNAL_INPUTS
 from ..data.gtzan import DEFAULT_GENRES, GENRES, DataError
 from ..data.splits import check_fractions
 from ..data.synth import generate_dataset
@@ -26,7 +26,7 @@ from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS
 from ..nn.teaching import BUGS, run_gradcheck_demo
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
-from .experiment import DECODERS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
+from .experiment import DECODERS, MODELS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -103,6 +103,13 @@ def _data_options(p, with_training=True, quick=False):
                    "Marsyas genres/ or any <genre>/*.wav|.au tree); default: $GTZAN_DIR, "
                    "./Data/genres_original, ./data/gtzan, else the synthetic dataset")
     if with_training:
+        p.add_argument("--model", choices=MODELS,
+                       help="'joint': the softmax autoencoder on windows of the signal (default); "
+                       "'mlp': the plain 2-layer classifier on the same windows; "
+                       "'features-logistic' / 'features-mlp': the feature-engineering baseline, "
+                       "MFCC and classic descriptors of 3 s segments of full-rate audio "
+                       "classified by logistic regression / the 2-layer classifier "
+                       "(train and cv; batch size 64 unless given)")
         p.add_argument("--unlabeled", metavar="DIR", help="a folder of audio without genres "
                        "(any layout): its windows train the reconstruction only, never the "
                        "classifier")
@@ -136,7 +143,7 @@ def _data_options(p, with_training=True, quick=False):
                    help=f"decoupled weight decay for adam (AdamW) ({defaults.weight_decay:g})")
     p.add_argument("--patience", type=positive_int,
                    help="early stopping: epochs without a lower validation loss (off by default)")
-    p.add_argument("--input", choices=INPUT_KINDS,
+    p.add_argument("--input", choices=SIGNAL_INPUTS,
                    help="network input: raw 'waveform' windows (default, the study's premise) "
                    "or the log-magnitude 'spectrum' of each window (an ablation)")
     p.add_argument("--crops", type=crop_count, metavar="N",
@@ -289,6 +296,7 @@ def build_parser():
 
 
 # ----- commands ----------------------------------------------------------------------------
+FEATURE_BATCH_SIZE = 64
 TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "code_activation",
                     "decoder", "optimizer", "weight_decay", "patience", "input", "crops")
 
@@ -298,7 +306,8 @@ def _run_settings(args):
     quick = getattr(args, "quick", False)
     split = getattr(args, "split", DEFAULTS.split)
     settings = RunSettings(
-        data=args.data, unlabeled=args.unlabeled, genres=args.genres or list(DEFAULTS.genres),
+        data=args.data, model=args.model or DEFAULTS.model, unlabeled=args.unlabeled,
+        genres=args.genres or list(DEFAULTS.genres),
         split=split,
         split_files=getattr(args, "split_files", None),
         fractions=getattr(args, "fractions", None) or ([0.8, 0.2, 0.0] if split == "segment"
@@ -313,6 +322,9 @@ def _run_settings(args):
         settings.crops = 0  # crops are drawn per song; a window-level split has none to draw from
     if quick:
         settings.epochs = 15
+    if settings.uses_descriptors():
+        # A fold of 50 songs gives ~500 segments: batches of 512 would be one step per epoch.
+        settings.batch_size = FEATURE_BATCH_SIZE
     given = {k: getattr(args, k) for k in TRAINING_OPTIONS if getattr(args, k) is not None}
     settings = replace(settings, **given)
     if settings.weight_decay and settings.optimizer != "adam":
@@ -321,7 +333,7 @@ def _run_settings(args):
     return settings
 
 
-RESUME_KEEPS = ("data", "unlabeled", "genres", "split_files", "fractions", "name",
+RESUME_KEEPS = ("data", "model", "unlabeled", "genres", "split_files", "fractions", "name",
                 *(k for k in TRAINING_OPTIONS if k != "epochs"))
 
 
@@ -374,7 +386,14 @@ def cmd_gradcheck(args):
                               dtype=args.dtype, bug=args.bug, seed=args.seed)
 
 
+def _joint_only(args, command, why):
+    if args.model not in (None, "joint"):
+        raise CommandError(f"{command} takes no --model: {why}")
+
+
 def cmd_baselines(args):
+    _joint_only(args, "baselines", "it trains the joint model, its baselines and the feature "
+                "baseline side by side")
     baselines.run_baselines(_run_settings(args))
     return 0
 
@@ -385,6 +404,7 @@ def cmd_cv(args):
 
 
 def cmd_sweep(args):
+    _joint_only(args, "sweep", "code sizes belong to the joint model")
     sweep.run_sweep(_run_settings(args), args.code_dims, folds=args.folds, name=args.name)
     return 0
 

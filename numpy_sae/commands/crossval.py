@@ -6,6 +6,8 @@ rest. Results are reported per fold, as mean +- std, and pooled over all
 held-out songs (one confusion matrix, per-genre precision / recall / F1).
 """
 
+import time
+
 import numpy as np
 
 from ..data.splits import song_folds
@@ -27,6 +29,7 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None):
     ("<name>_mean", "<name>_std"), pooled confusion matrices ("window_cm", "song_cm",
     int arrays), n per fold and the folds whose classifier collapsed ("collapsed").
     """
+    began = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence(settings.seed).spawn(1)[0])
     fold_ids = song_folds(clipset.labels, folds, rng)
     n_classes = len(clipset.genre_names)
@@ -56,13 +59,15 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None):
             out[level].append(result[level]["accuracy"])
             out[f"n_{level}s"].append(result[level]["n"])
             out[f"{level}_cm"] += np.array(result[level]["confusion_matrix"])
-        r2 = reconstruction_r2(model.network, x_train, x_test)
+        r2 = (reconstruction_r2(model.network, x_train, x_test) if model.network.reconstructs
+              else {"autoencoder": float("nan"), "pca": float("nan")})
         out["r2_autoencoder"].append(r2["autoencoder"])
         out["r2_pca"].append(r2["pca"])
         log(f"fold {k + 1}/{folds}: window {out['window'][-1]:.3f} ({out['n_windows'][-1]} "
             f"windows), song {out['song'][-1]:.3f} ({out['n_songs'][-1]} songs), "
-            f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
-            f"{trainer.epoch} epochs")
+            + (f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
+               if model.network.reconstructs else "")
+            + f"{trainer.epoch} epochs")
         collapse = collapse_warning(accuracy(y_train, model.network.predict(x_train)), n_classes)
         if collapse:
             out["collapsed"].append(k + 1)
@@ -70,16 +75,20 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None):
     for name in ("window", "song", "r2_autoencoder", "r2_pca"):
         out[f"{name}_mean"] = float(np.mean(out[name]))
         out[f"{name}_std"] = float(np.std(out[name]))
+    out["seconds"] = time.perf_counter() - began
     return out
 
 
 def format_cv(result, genre_names):
+    reconstruction = ("" if np.isnan(result["r2_autoencoder_mean"]) else
+                      f"reconstruction R^2 autoencoder {result['r2_autoencoder_mean']:.3f} +- "
+                      f"{result['r2_autoencoder_std']:.3f} / PCA {result['r2_pca_mean']:.3f} "
+                      f"+- {result['r2_pca_std']:.3f}, ")
     lines = [f"window accuracy {result['window_mean']:.3f} +- {result['window_std']:.3f}, "
              f"song accuracy {result['song_mean']:.3f} +- {result['song_std']:.3f}, "
-             f"reconstruction R^2 autoencoder {result['r2_autoencoder_mean']:.3f} +- "
-             f"{result['r2_autoencoder_std']:.3f} / PCA {result['r2_pca_mean']:.3f} +- "
-             f"{result['r2_pca_std']:.3f} (mean +- std over {len(result['window'])} folds; "
-             f"chance {1 / len(genre_names):.3f})"]
+             + reconstruction + f"{result['seconds']:.0f} s "
+             f"(mean +- std over {len(result['window'])} folds; chance "
+             f"{1 / len(genre_names):.3f})"]
     if result["collapsed"]:
         lines.append(f"WARNING: the classifier collapsed to chance in fold(s) "
                      f"{', '.join(map(str, result['collapsed']))}: try a lower --gamma, another "
@@ -100,7 +109,8 @@ def run_cv_command(settings, folds=5, log=print):
     dataset = load_dataset(settings, log)
     clipset = dataset.clipset
     log(f"{folds}-fold song-level cross-validation on {len(clipset)} clips "
-        f"({dataset.describe()}); lr {settings.lr:g}, {settings.epochs} epochs, "
+        f"({dataset.describe()}); model {settings.model}, lr {settings.lr:g}, "
+        f"{settings.epochs} epochs, "
         f"gamma {settings.gamma:g}, input {settings.input}, crops {settings.crops or 'off'}, "
         f"weight decay {settings.weight_decay:g}, patience {settings.patience}")
     result = cross_validate(clipset, settings, folds, log, dataset.unlabeled)

@@ -29,7 +29,7 @@ from .experiment import (
     new_audio_model,
     training_source,
 )
-from .report import RUN_FILES, write_results
+from .report import write_results, written_files
 
 
 class JobInterrupted(JobError):
@@ -173,10 +173,12 @@ def run_training(settings, resume=None, log=print):
         if t.epoch % settings.checkpoint_every == 0:
             checkpoint(t)
 
-    log(f"training {network.n_parameters:,} parameters: {settings.epochs} epochs, batch "
-        f"{settings.batch_size}, {settings.optimizer} lr {settings.lr:g}, gamma "
-        f"{settings.gamma:g}, input {settings.input}"
-        + (f", {settings.crops} random crops per clip" if settings.crops else ""))
+    log(f"training {network.n_parameters:,} parameters ({type(network).__name__}): "
+        f"{settings.epochs} epochs, batch {settings.batch_size}, {settings.optimizer} lr "
+        f"{settings.lr:g}, " + (f"gamma {settings.gamma:g}, input {settings.input}"
+                               + (f", {settings.crops} random crops per clip"
+                                  if settings.crops else "")
+                               if network.reconstructs else "input descriptors"))
     train_began = time.perf_counter()
     try:
         with sigterm_as_interrupt():
@@ -196,7 +198,7 @@ def run_training(settings, resume=None, log=print):
     log("")
     log(report)
     log("")
-    log(f"wrote {run_dir}/: {', '.join(RUN_FILES)}")
+    log(f"wrote {run_dir}/: {', '.join(written_files(network))}")
     if collapse:
         log(collapse)
     return run_dir

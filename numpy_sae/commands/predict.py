@@ -13,6 +13,7 @@ import numpy as np
 
 from ..audio_model import AudioModel
 from ..data.audio import AudioError
+from ..data.descriptors import build_featureset
 from ..data.gtzan import build_clipset, resolve_root
 from .report import evaluate_subsets, format_report
 
@@ -41,8 +42,7 @@ def run_predict(model, files, out=print, err=None, plot=None):
         raise ValueError(f"--plot must name a .png file, got {plot}")
     model, _, _ = AudioModel.load(model_path(model))
     names = model.genre_names
-    pre = model.preprocessing
-    seconds = (pre.hop or pre.window) * pre.factor / pre.sample_rate
+    seconds = model.seconds_per_window
     pictures = timeline_paths(plot, files) if plot is not None else [None] * len(files)
     failed = 0
     for path, picture in zip(files, pictures):
@@ -70,8 +70,9 @@ def run_evaluate(model, data, cache_dir=None, use_cache=True, out=print):
     """Score a model file on every clip of its genres under ``data``; print the report."""
     model_file = model_path(model)
     audio_model, meta, _ = AudioModel.load(model_file)
-    clipset = build_clipset(data, audio_model.genre_names, audio_model.preprocessing,
-                            cache_dir=cache_dir, use_cache=use_cache)
+    build = build_featureset if audio_model.input_kind == "descriptors" else build_clipset
+    clipset = build(data, audio_model.genre_names, audio_model.preprocessing,
+                    cache_dir=cache_dir, use_cache=use_cache)
     results = evaluate_subsets(audio_model.network, {"all clips": audio_model.windows(clipset)},
                                audio_model.genre_names)
     header = [f"model {model} on {data}: {len(clipset)} clips"]

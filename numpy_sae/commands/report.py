@@ -125,12 +125,20 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
     plots.plot_history(trainer.history, run_dir / "curves.png")
     plots.plot_confusion(np.array(results[shown]["window"]["confusion_matrix"]), names,
                          run_dir / "confusion.png", title=f"{shown} windows")
-    plots.plot_pca({"raw input windows": x_eval,
-                    f"{network.code_dim}-dim codes": network.encode(x_eval),
-                    f"{len(names)}-dim logits": network.logits(x_eval)}, y_eval, names,
-                   run_dir / "pca.png")
-    pick = np.random.default_rng(0).choice(len(y_eval), size=min(4, len(y_eval)), replace=False)
-    plots.plot_reconstructions(x_eval[pick], network.reconstruct(x_eval[pick]),
-                               [f"{names[y_eval[i]]} window" for i in pick],
-                               run_dir / "reconstructions.png")
+    views = {"raw input windows" if model.input_kind != "descriptors" else "descriptors": x_eval}
+    if network.reconstructs:
+        views[f"{network.code_dim}-dim codes"] = network.encode(x_eval)
+    views[f"{len(names)}-dim logits"] = network.logits(x_eval)
+    plots.plot_pca(views, y_eval, names, run_dir / "pca.png")
+    if network.reconstructs:
+        pick = np.random.default_rng(0).choice(len(y_eval), size=min(4, len(y_eval)),
+                                               replace=False)
+        plots.plot_reconstructions(x_eval[pick], network.reconstruct(x_eval[pick]),
+                                   [f"{names[y_eval[i]]} window" for i in pick],
+                                   run_dir / "reconstructions.png")
     return report, collapse
+
+
+def written_files(network):
+    """The files a run folder holds for this network."""
+    return [name for name in RUN_FILES if network.reconstructs or name != "reconstructions.png"]
