@@ -2,6 +2,7 @@ import numpy as np
 
 from numpy_sae.commands.baselines import compare, format_table
 from numpy_sae.commands.experiment import RunSettings
+from numpy_sae.data.descriptors import build_featureset
 from numpy_sae.data.gtzan import Preprocessing, build_clipset
 from numpy_sae.data.synth import generate_dataset
 
@@ -16,6 +17,11 @@ def test_three_models_on_one_split(tmp_path):
         lines = []
         rows = compare(clips, config, log=lines.append)
         assert [r["model"].split(" ")[0] for r in rows] == ["joint", "autoencoder", "2-layer"]
+        with_features = compare(clips, config, lambda s: None, build_featureset(
+            root, ["classical", "metal"], Preprocessing(), use_cache=False, log=lambda s: None))
+        assert [r["model"] for r in with_features[3:]] == [
+            "descriptors + logistic regression", "descriptors + 2-layer classifier"]
+        assert all(r["n_songs"] == 2 for r in with_features)
         for r in rows:
             assert 0.0 <= r["window_accuracy"] <= 1.0 and r["n_songs"] == 2 and r["n_windows"] == 4
         table = format_table(rows, 0.5)

@@ -321,3 +321,30 @@ def test_predict_plots_a_genre_timeline(tree, tmp_path, capsys):
     assert (tmp_path / "t-01-metal.00001.png").read_bytes().startswith(PNG_MAGIC)
     assert main(["predict", str(tmp_path / "p"), songs[0], "--plot", str(tmp_path / "t.jpg")]) == 1
     assert "--plot must name a .png file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model, network", [("features-logistic", "LogisticRegression"),
+                                            ("features-mlp", "SoftmaxClassifier"),
+                                            ("mlp", "SoftmaxClassifier")])
+def test_other_models_train_predict_and_evaluate(tree, tmp_path, capsys, model, network):
+    assert train(tree, tmp_path, "--name", "m", "--model", model) == 0
+    out = capsys.readouterr().out
+    assert f"({network})" in out and "test set, song level" in out
+    loaded, meta, _ = load_model_file(tmp_path / "m" / "model.npz")
+    assert type(loaded).__name__ == network
+    assert meta["input"] == ("descriptors" if model.startswith("features") else "waveform")
+    assert not (tmp_path / "m" / "reconstructions.png").exists()
+    song = str(tree / "genres_original" / "metal" / "metal.00000.wav")
+    assert main(["predict", str(tmp_path / "m"), song, "--plot", str(tmp_path / "t.png")]) == 0
+    assert (tmp_path / "t.png").read_bytes().startswith(PNG_MAGIC)
+    assert main(["evaluate", str(tmp_path / "m"), "--data", str(tree)]) == 0
+    assert "all clips set, song level" in capsys.readouterr().out
+    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--folds", "2", "--model", model]) == 0
+
+
+def test_models_that_do_not_fit_a_command(tree, tmp_path, capsys):
+    assert main(["sweep", "--model", "features-mlp"]) == 2
+    assert main(["baselines", "--model", "mlp"]) == 2
+    assert train(tree, tmp_path, "--name", "u", "--model", "mlp", "--unlabeled", str(tree)) == 1
+    assert "has none" in capsys.readouterr().err

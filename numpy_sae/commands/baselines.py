@@ -7,11 +7,16 @@
 Each is scored at window and song level on the test songs.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
+from ..data.descriptors import N_FEATURES, build_featureset
 from ..metrics import evaluate_predictions
-from ..nn.model import SoftmaxClassifier
+from ..nn.model import LogisticRegression, SoftmaxClassifier
+from ..train import WindowSource
 from .experiment import (
+    FEATURE_BATCH_SIZE,
     load_dataset,
     make_splits,
     make_trainer,
@@ -20,8 +25,11 @@ from .experiment import (
 )
 
 
-def compare(clipset, settings, log=print):
-    """Train the three models on the same split; return rows of test accuracies.
+def compare(clipset, settings, log=print, features=None):
+    """Train the models on the same split; return rows of test accuracies.
+
+    features : the FeatureSet of the same clips, or None; it adds the feature-engineering
+        baseline (descriptors of 3 s segments; its "windows" are those segments).
 
     Returns
     -------
@@ -81,6 +89,33 @@ def compare(clipset, settings, log=print):
     raw.fit_scaling(x_train)
     train(raw, (x_val, y_val))
     score("2-layer classifier on raw windows", raw.predict_proba(x_test))
+
+    if features is not None:
+        # The same songs on each side, as engineered descriptors of their 3 s segments.
+        def same_songs(subset):
+            index = {path: i for i, path in enumerate(features.paths)}
+            clips = [index[clipset.paths[s]] for s in np.unique(subset[2])
+                     if clipset.paths[s] in index]
+            return features.windows(clips)
+        f_train, f_val = same_songs(splits.train), same_songs(splits.validation)
+        f_test = same_songs(splits.test if len(splits.test[1]) else splits.validation)
+        feature_settings = replace(settings, crops=0, batch_size=FEATURE_BATCH_SIZE)
+        for name, network in (
+                ("descriptors + logistic regression",
+                 LogisticRegression(N_FEATURES, n_classes, seed=fresh(init_seed))),
+                ("descriptors + 2-layer classifier",
+                 SoftmaxClassifier(N_FEATURES, n_classes, seed=fresh(init_seed)))):
+            log(f"training {name} (the feature-engineering baseline) ...")
+            network.fit_scaling(f_train[0])
+            make_trainer(feature_settings, network, WindowSource(*f_train[:2]), f_val[:2],
+                         fresh(train_seed)).fit(settings.epochs)
+            proba = network.predict_proba(f_test[0])
+            r = evaluate_predictions(proba, f_test[1], f_test[2], clipset.genre_names)
+            rows.append({"model": name, "window_accuracy": r["window"]["accuracy"],
+                         "song_accuracy": r["song"]["accuracy"], "n_windows": r["window"]["n"],
+                         "n_songs": r["song"]["n"]})
+            log(f"  {name}: segment {r['window']['accuracy']:.3f}, "
+                f"song {r['song']['accuracy']:.3f}")
     return rows
 
 
@@ -97,7 +132,10 @@ def format_table(rows, chance):
 def run_baselines(settings, log=print):
     """Find the data (or make the synthetic set), compare, print the table."""
     dataset = load_dataset(settings, log)
-    rows = compare(dataset.clipset, settings, log)
+    features = build_featureset(dataset.root, dataset.clipset.genre_names,
+                                settings.preprocessing(), cache_dir=settings.cache_dir,
+                                use_cache=settings.use_cache, log=log)
+    rows = compare(dataset.clipset, settings, log, features)
     log("")
     log(f"data: {dataset.describe()}; {len(dataset.clipset)} clips; "
         f"{settings.epochs} epochs, lr {settings.lr:g}, crops {settings.crops or 'off'}, "

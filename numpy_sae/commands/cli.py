@@ -26,7 +26,15 @@ from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS
 from ..nn.teaching import BUGS, run_gradcheck_demo
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
-from .experiment import DECODERS, MODELS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
+from .experiment import (
+    DECODERS,
+    FEATURE_BATCH_SIZE,
+    MODELS,
+    SPLITS,
+    STUDY_SETTINGS,
+    JobError,
+    RunSettings,
+)
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -296,7 +304,6 @@ def build_parser():
 
 
 # ----- commands ----------------------------------------------------------------------------
-FEATURE_BATCH_SIZE = 64
 TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "code_activation",
                     "decoder", "optimizer", "weight_decay", "patience", "input", "crops")
 
@@ -323,7 +330,6 @@ def _run_settings(args):
     if quick:
         settings.epochs = 15
     if settings.uses_descriptors():
-        # A fold of 50 songs gives ~500 segments: batches of 512 would be one step per epoch.
         settings.batch_size = FEATURE_BATCH_SIZE
     given = {k: getattr(args, k) for k in TRAINING_OPTIONS if getattr(args, k) is not None}
     settings = replace(settings, **given)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio_model import AudioModel
+from ..data.descriptors import N_FEATURES, build_featureset
 from ..data.features import feature_dim
 from ..data.gtzan import (
     DEFAULT_GENRES,
@@ -29,7 +30,6 @@ from ..data.gtzan import (
 )
 from ..data.splits import filtered_split, read_split_files, segment_split, song_split
 from ..data.synth import generate_dataset
-from ..data.descriptors import N_FEATURES, build_featureset
 from ..nn.model import LogisticRegression, SoftmaxAutoencoderNetwork, SoftmaxClassifier
 from ..nn.optim import make_optimizer
 from ..train import RandomCropSource, Trainer, WindowSource
@@ -43,6 +43,8 @@ DECODERS = ("mirror", "linear")  # the encoder's hidden widths reversed, or one 
 # same windows, or the feature baseline: engineered descriptors of 3 s segments classified by
 # logistic regression or the 2-layer classifier.
 MODELS = ("joint", "mlp", "features-logistic", "features-mlp")
+# A fold of 50 songs gives ~500 segments: batches of 512 would be one step per epoch.
+FEATURE_BATCH_SIZE = 64
 
 # The study's training settings, as --study reproduces them: Adam at 1e-4 for 200 epochs
 # on the fixed grid of 25 windows per clip, gamma 0.9, no weight decay, no early stopping.
