@@ -86,7 +86,7 @@ def format_cv(result, genre_names):
                       f"+- {result['r2_pca_std']:.3f}, ")
     lines = [f"window accuracy {result['window_mean']:.3f} +- {result['window_std']:.3f}, "
              f"song accuracy {result['song_mean']:.3f} +- {result['song_std']:.3f}, "
-             + reconstruction + f"{result['seconds']:.0f} s "
+             + reconstruction + f"{result['seconds']:.1f} s "
              f"(mean +- std over {len(result['window'])} folds; chance "
              f"{1 / len(genre_names):.3f})"]
     if result["collapsed"]:
