@@ -11,19 +11,17 @@ both cores, through a cache like the clip cache.
 """
 
 import functools
-import os
+import json
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 from scipy.fft import dct, rfft
 from scipy.signal import get_window
 
 from .audio import AudioError, load_audio
-from .gtzan import DataError, Preprocessing, _cache_key, default_cache_dir, find_clips
+from .gtzan import DataError, Preprocessing, cache_key, cached_build, find_clips
 from .npzio import atomic_savez
 
 N_FFT, HOP = 2048, 512
@@ -198,6 +196,24 @@ def _clip_features(path, sample_rate):
         return None, f"cannot read ({exc})"
 
 
+def save_featureset(features, path):
+    """Write a FeatureSet to ``path`` (.npz) atomically."""
+    atomic_savez(path, {"x": features.x, "song": features.song, "labels": features.labels,
+                        "paths": np.array(features.paths, dtype=str),
+                        "genre_names": np.array(features.genre_names, dtype=str),
+                        "skipped": np.array(features.skipped, dtype=str).reshape(-1, 2),
+                        "preprocessing": np.array(json.dumps(features.preprocessing.to_dict()))})
+
+
+def load_featureset(path):
+    """Read a FeatureSet written by :func:`save_featureset` (no pickles)."""
+    with np.load(path, allow_pickle=False) as data:
+        return FeatureSet(data["x"], data["song"], data["labels"], data["paths"].tolist(),
+                          data["genre_names"].tolist(),
+                          Preprocessing(**json.loads(str(data["preprocessing"]))),
+                          [tuple(r) for r in data["skipped"].tolist()])
+
+
 def build_featureset(root, genres, preprocessing=Preprocessing(), cache_dir=None,
                      use_cache=True, workers=None, log=print):
     """Descriptor vectors of every clip of the chosen genres, on both cores, cached.
@@ -205,55 +221,25 @@ def build_featureset(root, genres, preprocessing=Preprocessing(), cache_dir=None
     Returns a :class:`FeatureSet`; unreadable clips are skipped and named.
     """
     genre_root, files, genre_names = find_clips(root, genres)
-    cache_file = None
-    if use_cache:
-        key = _cache_key(genre_root, files, genre_names + [f"descriptors-{CACHE_VERSION}"],
-                         preprocessing)
-        cache_file = Path(cache_dir or default_cache_dir()) / f"features-{key}.npz"
-        if cache_file.exists():
-            try:
-                with np.load(cache_file, allow_pickle=False) as data:
-                    features = FeatureSet(
-                        data["x"], data["song"], data["labels"], data["paths"].tolist(),
-                        genre_names, preprocessing,
-                        [tuple(r) for r in data["skipped"].tolist()])
-                log(f"loaded the descriptors of {len(features)} clips from cache {cache_file}")
-                return features
-            except Exception as exc:  # a damaged cache is rebuilt, never trusted
-                log(f"ignoring unreadable cache {cache_file} ({exc})")
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 2) if len(files) >= 16 else 1
-    work = partial(_clip_features, sample_rate=preprocessing.sample_rate)
-    paths = [path for path, _ in files]
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(work, paths, chunksize=8))
-    else:
-        results = [work(path) for path in paths]
-    rows, songs, labels, rel_paths, skipped = [], [], [], [], []
-    for (path, label), (segments, reason) in zip(files, results):
-        rel = str(path.relative_to(genre_root))
-        if segments is None:
-            skipped.append((rel, reason))
-            warnings.warn(f"skipping {path}: {reason}", stacklevel=2)
-            continue
-        songs.append(np.full(len(segments), len(labels), dtype=np.int64))
-        rows.append(segments)
-        labels.append(label)
-        rel_paths.append(rel)
-    empty = [g for i, g in enumerate(genre_names) if i not in set(labels)]
+
+    def assemble(kept, skipped):
+        if not kept:
+            return FeatureSet(np.zeros((0, N_FEATURES), np.float32), np.zeros(0, np.int64),
+                              np.zeros(0, np.int64), [], genre_names, preprocessing, skipped)
+        return FeatureSet(
+            np.concatenate([segments for _, _, segments in kept]),
+            np.concatenate([np.full(len(segments), i, dtype=np.int64)
+                            for i, (_, _, segments) in enumerate(kept)]),
+            np.array([label for _, label, _ in kept], dtype=np.int64),
+            [rel for rel, _, _ in kept], genre_names, preprocessing, skipped)
+
+    key = cache_key(genre_root, files, [*genre_names, f"descriptors-{CACHE_VERSION}"],
+                     preprocessing)
+    features = cached_build(genre_root, files,
+                            partial(_clip_features, sample_rate=preprocessing.sample_rate),
+                            assemble, save_featureset, load_featureset, "features", key,
+                            cache_dir, use_cache, workers, log)
+    empty = [g for i, g in enumerate(genre_names) if i not in set(features.labels.tolist())]
     if empty:
         raise DataError(f"genre(s) {', '.join(empty)} under {genre_root} have no usable audio file")
-    features = FeatureSet(np.concatenate(rows), np.concatenate(songs),
-                          np.array(labels, dtype=np.int64), rel_paths, genre_names,
-                          preprocessing, skipped)
-    if cache_file is not None:
-        try:
-            atomic_savez(cache_file, {"x": features.x, "song": features.song,
-                                      "labels": features.labels,
-                                      "paths": np.array(features.paths, dtype=str),
-                                      "skipped": np.array(skipped, dtype=str).reshape(-1, 2)})
-        except OSError as exc:
-            warnings.warn(f"cannot write the cache {cache_file} ({exc}); carrying on without it",
-                          stacklevel=2)
     return features

@@ -18,8 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import (AUDIO_EXTENSIONS, DOWNSAMPLING_METHODS, MAX_SAMPLE_RATE, AudioError,
-                    downsample, frame, load_audio, n_windows)
+from .audio import (
+    AUDIO_EXTENSIONS,
+    DOWNSAMPLING_METHODS,
+    MAX_SAMPLE_RATE,
+    AudioError,
+    downsample,
+    frame,
+    load_audio,
+    n_windows,
+)
 from .npzio import atomic_savez
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop",
@@ -219,7 +227,7 @@ def _load_clip(path, preprocessing):
     return signal, None
 
 
-def _cache_key(genre_root, files, genre_names, preprocessing):
+def cache_key(genre_root, files, genre_names, preprocessing):
     h = hashlib.sha256()
     h.update(json.dumps({"version": CACHE_VERSION, "root": str(genre_root.resolve()),
                          "genres": genre_names, "pre": preprocessing.to_dict()}).encode())
@@ -331,54 +339,79 @@ def build_unlabeled(root, preprocessing=Preprocessing(), cache_dir=None, use_cac
 
 def _build(root, files, genre_names, preprocessing, cache_dir, use_cache, workers, log):
     """Load (path, label) files below ``root`` into a ClipSet, through the cache."""
+    def assemble(kept, skipped):
+        lengths = np.array([len(signal) for _, _, signal in kept], dtype=np.int64)
+        return ClipSet(
+            signals=(np.concatenate([signal for _, _, signal in kept]) if kept
+                     else np.zeros(0, np.float32)),
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            labels=np.array([label for _, label, _ in kept], dtype=np.int64),
+            paths=[rel for rel, _, _ in kept], genre_names=genre_names,
+            preprocessing=preprocessing, skipped=skipped)
+    return cached_build(root, files, partial(_load_clip, preprocessing=preprocessing), assemble,
+                        save_clipset, load_clipset, "clips",
+                        cache_key(root, files, genre_names, preprocessing),
+                        cache_dir, use_cache, workers, log, parallel_from=64)
+
+
+def cached_build(root, files, work, assemble, save, load, kind, key, cache_dir, use_cache,
+                 workers, log, parallel_from=16):
+    """The path every dataset build shares: the cache, both cores, and skipped files.
+
+    Parameters
+    ----------
+    root : Path the files' names are relative to; files : list of (Path, label)
+    work : callable path -> (result, None) or (None, reason), run in worker processes
+    assemble : callable (kept: list of (relative name, label, result), skipped) -> dataset
+    save, load : callables writing a dataset to / reading it from an .npz path
+    kind, key : the cache file is ``<kind>-<key>.npz`` in ``cache_dir``
+    parallel_from : how many files make a process pool worth its start-up
+
+    Notes
+    -----
+    A cache hit is used unless one of the files it records as skipped reads now
+    (it was fixed): skipped files are few, so they are retried every time, and
+    named every time. A cache that cannot be written is a warning, not a failure.
+    """
     cache_file = None
     if use_cache:
-        key = _cache_key(root, files, genre_names, preprocessing)
-        cache_file = Path(cache_dir or default_cache_dir()) / f"clips-{key}.npz"
+        cache_file = Path(cache_dir or default_cache_dir()) / f"{kind}-{key}.npz"
         if cache_file.exists():
             try:
-                clipset = load_clipset(cache_file)
+                dataset = load(cache_file)
             except Exception as exc:  # a damaged cache is rebuilt, never trusted
                 log(f"ignoring unreadable cache {cache_file} ({exc})")
             else:
-                if not _a_skipped_file_reads_now(root, clipset.skipped, preprocessing, log):
-                    log(f"loaded {len(clipset)} clips from cache {cache_file}")
-                    _report_skipped(clipset.skipped, len(files), log)
-                    return clipset
+                if not _a_skipped_file_reads_now(root, dataset.skipped, work, log):
+                    log(f"loaded {len(dataset)} clips from cache {cache_file}")
+                    _report_skipped(dataset.skipped, len(files), log)
+                    return dataset
     if workers is None:
-        workers = min(os.cpu_count() or 1, 2) if len(files) >= 64 else 1
-    load = partial(_load_clip, preprocessing=preprocessing)
+        workers = min(os.cpu_count() or 1, 2) if len(files) >= parallel_from else 1
     paths = [path for path, _ in files]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(load, paths, chunksize=16))
+            results = list(pool.map(work, paths, chunksize=8))
     else:
-        results = [load(path) for path in paths]
-
-    signals, labels, rel_paths, skipped = [], [], [], []
-    for (path, label), (signal, reason) in zip(files, results):
+        results = [work(path) for path in paths]
+    kept, skipped = [], []
+    for (path, label), (result, reason) in zip(files, results):
         rel = str(path.relative_to(root))
-        if signal is None:
+        if result is None:
             skipped.append((rel, reason))
-            warnings.warn(f"skipping {path}: {reason}", stacklevel=3)
-            continue
-        signals.append(signal)
-        labels.append(label)
-        rel_paths.append(rel)
-    lengths = np.array([len(s) for s in signals], dtype=np.int64)
-    clipset = ClipSet(signals=np.concatenate(signals) if signals else np.zeros(0, np.float32),
-                      offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                      labels=np.array(labels, dtype=np.int64), paths=rel_paths,
-                      genre_names=genre_names, preprocessing=preprocessing, skipped=skipped)
+            warnings.warn(f"skipping {path}: {reason}", stacklevel=4)
+        else:
+            kept.append((rel, label, result))
+    dataset = assemble(kept, skipped)
     _report_skipped(skipped, len(files), log)
-    if cache_file is not None and len(clipset):
+    if cache_file is not None and len(dataset):
         try:
-            save_clipset(clipset, cache_file)
+            save(dataset, cache_file)
         except OSError as exc:  # a read-only or full disk: the clips are loaded all the same
             warnings.warn(f"cannot write the cache {cache_file} ({exc}); carrying on without "
                           "it (set NUMPY_SAE_CACHE or --cache-dir to a writable folder)",
-                          stacklevel=3)
-    return clipset
+                          stacklevel=4)
+    return dataset
 
 
 def _report_skipped(skipped, n_files, log):
@@ -388,12 +421,12 @@ def _report_skipped(skipped, n_files, log):
             log(f"  {rel}: {reason}")
 
 
-def _a_skipped_file_reads_now(root, skipped, preprocessing, log):
+def _a_skipped_file_reads_now(root, skipped, work, log):
     """True when a file the cache records as skipped is readable now (its permissions were
-    fixed, say): the cache is then stale. Skipped files are few, so retrying is cheap."""
+    fixed, say): the cache is then stale."""
     for rel, _ in skipped:
-        signal, _ = _load_clip(Path(root) / rel, preprocessing)
-        if signal is not None:
+        result, _ = work(Path(root) / rel)
+        if result is not None:
             log(f"{rel} was skipped before and is readable now: rebuilding the cache")
             return True
     return False
