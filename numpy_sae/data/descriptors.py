@@ -11,7 +11,6 @@ both cores, through a cache like the clip cache.
 """
 
 import functools
-import json
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,7 +20,15 @@ from scipy.fft import dct, rfft
 from scipy.signal import get_window
 
 from .audio import AudioError, load_audio
-from .gtzan import DataError, Preprocessing, cache_key, cached_build, find_clips
+from .gtzan import (
+    DataError,
+    Preprocessing,
+    cache_key,
+    cached_build,
+    dataset_arrays,
+    dataset_fields,
+    find_clips,
+)
 from .npzio import atomic_savez
 
 N_FFT, HOP = 2048, 512
@@ -198,20 +205,13 @@ def _clip_features(path, sample_rate):
 
 def save_featureset(features, path):
     """Write a FeatureSet to ``path`` (.npz) atomically."""
-    atomic_savez(path, {"x": features.x, "song": features.song, "labels": features.labels,
-                        "paths": np.array(features.paths, dtype=str),
-                        "genre_names": np.array(features.genre_names, dtype=str),
-                        "skipped": np.array(features.skipped, dtype=str).reshape(-1, 2),
-                        "preprocessing": np.array(json.dumps(features.preprocessing.to_dict()))})
+    atomic_savez(path, {"x": features.x, "song": features.song, **dataset_arrays(features)})
 
 
 def load_featureset(path):
     """Read a FeatureSet written by :func:`save_featureset` (no pickles)."""
     with np.load(path, allow_pickle=False) as data:
-        return FeatureSet(data["x"], data["song"], data["labels"], data["paths"].tolist(),
-                          data["genre_names"].tolist(),
-                          Preprocessing(**json.loads(str(data["preprocessing"]))),
-                          [tuple(r) for r in data["skipped"].tolist()])
+        return FeatureSet(x=data["x"], song=data["song"], **dataset_fields(data))
 
 
 def build_featureset(root, genres, preprocessing=Preprocessing(), cache_dir=None,

@@ -243,23 +243,32 @@ def cache_key(genre_root, files, genre_names, preprocessing):
     return h.hexdigest()[:20]
 
 
+def dataset_arrays(dataset):
+    """The arrays every cached dataset (ClipSet, FeatureSet) stores besides its own data."""
+    return {"labels": dataset.labels, "paths": np.array(dataset.paths, dtype=str),
+            "genre_names": np.array(dataset.genre_names, dtype=str),
+            "skipped": np.array(dataset.skipped, dtype=str).reshape(-1, 2),
+            "preprocessing": np.array(json.dumps(dataset.preprocessing.to_dict()))}
+
+
+def dataset_fields(data):
+    """The constructor arguments :func:`dataset_arrays` stored, read back from an .npz."""
+    return {"labels": data["labels"], "paths": data["paths"].tolist(),
+            "genre_names": data["genre_names"].tolist(),
+            "skipped": [tuple(r) for r in data["skipped"].tolist()],
+            "preprocessing": Preprocessing(**json.loads(str(data["preprocessing"])))}
+
+
 def save_clipset(clipset, path):
-    """Write a ClipSet to ``path`` (.npz) atomically (see :mod:`numpy_sae.npzio`)."""
-    atomic_savez(path, {
-        "signals": clipset.signals, "offsets": clipset.offsets, "labels": clipset.labels,
-        "paths": np.array(clipset.paths, dtype=str),
-        "genre_names": np.array(clipset.genre_names, dtype=str),
-        "skipped": np.array(clipset.skipped, dtype=str).reshape(-1, 2),
-        "preprocessing": np.array(json.dumps(clipset.preprocessing.to_dict()))})
+    """Write a ClipSet to ``path`` (.npz) atomically (see :mod:`numpy_sae.data.npzio`)."""
+    atomic_savez(path, {"signals": clipset.signals, "offsets": clipset.offsets,
+                        **dataset_arrays(clipset)})
 
 
 def load_clipset(path):
     """Read a ClipSet written by :func:`save_clipset` (no pickles)."""
     with np.load(path, allow_pickle=False) as data:
-        return ClipSet(signals=data["signals"], offsets=data["offsets"], labels=data["labels"],
-                       paths=data["paths"].tolist(), genre_names=data["genre_names"].tolist(),
-                       preprocessing=Preprocessing(**json.loads(str(data["preprocessing"]))),
-                       skipped=[tuple(r) for r in data["skipped"].tolist()])
+        return ClipSet(signals=data["signals"], offsets=data["offsets"], **dataset_fields(data))
 
 
 def default_cache_dir():
