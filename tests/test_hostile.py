@@ -127,6 +127,14 @@ def test_resume_refuses_changed_data_and_works_from_elsewhere(tree, tmp_path, ca
     assert "lost" in err and "gained" in err
 
 
+def test_resume_notices_a_file_replaced_under_the_same_name(tree, tmp_path, capsys):
+    assert train(tree, tmp_path / "runs", "--name", "s") == 0
+    target = tree / "jazz" / "jazz.00001.wav"
+    target.write_bytes(target.read_bytes() + b"\0" * 1000)  # same name, other content
+    assert main(["train", "--resume", str(tmp_path / "runs" / "s"), "--epochs", "2"]) == 1
+    one_line_error(capsys, "has changed files 1 (jazz/jazz.00001.wav)")
+
+
 @pytest.mark.parametrize("option", [["--lr", "0.5"], ["--genres", "jazz,blues"], ["--study"]])
 def test_resume_refuses_other_settings(tmp_path, capsys, option):
     (tmp_path / "run").mkdir()

@@ -8,6 +8,7 @@ The CLI and examples/train_gtzan.py call it.
 """
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio_model import AudioModel
-from ..data.gtzan import DataError
+from ..data.gtzan import DataError, resolve_root
 from ..train import TrainingDiverged, TrainingInterrupted
 from .experiment import (
     JobError,
@@ -91,9 +92,13 @@ def _new_run_dir(settings, dataset):
     return run_dir
 
 
-def subset_songs(clipset, splits):
-    """Which songs (relative paths) each subset holds: recorded in the model file."""
-    return {name: [clipset.paths[i] for i in np.unique(getattr(splits, name)[2])]
+def subset_songs(clipset, splits, genre_root):
+    """Which songs each subset holds, as [relative path, size in bytes] pairs: recorded in
+    the model file, so a resume can tell whether the data changed."""
+    def song(i):
+        path = clipset.paths[i]
+        return [path, os.stat(Path(genre_root) / path).st_size]
+    return {name: [song(i) for i in np.unique(getattr(splits, name)[2])]
             for name in ("train", "validation", "test")}
 
 
@@ -101,10 +106,19 @@ def _check_same_songs(stored, now, run_dir):
     """Refuse to resume when the data changed: the split would no longer be the run's."""
     if stored is None:
         return  # a file from before the songs were recorded
+
+    def as_dict(songs):
+        # Files written before sizes were recorded hold plain names.
+        return {s if isinstance(s, str) else s[0]: None if isinstance(s, str) else s[1]
+                for s in songs}
     changes = []
     for name in ("train", "validation", "test"):
-        before, after = set(stored.get(name, [])), set(now[name])
-        for verb, songs in (("lost", before - after), ("gained", after - before)):
+        before, after = as_dict(stored.get(name, [])), as_dict(now[name])
+        changed = {song for song in before.keys() & after.keys()
+                   if before[song] is not None and before[song] != after[song]}
+        for verb, songs in (("lost", before.keys() - after.keys()),
+                            ("gained", after.keys() - before.keys()),
+                            ("has changed files", changed)):
             if songs:
                 shown = ", ".join(sorted(songs)[:3]) + (" ..." if len(songs) > 3 else "")
                 changes.append(f"{name} {verb} {len(songs)} ({shown})")
@@ -150,7 +164,7 @@ def run_training(settings, resume=None, log=print):
         f"test {len(splits.test[1])} (split: {settings.split_name()})")
     if len(splits.validation[1]) == 0:
         raise DataError("the validation split is empty: use more clips or other fractions")
-    songs = subset_songs(clipset, splits)
+    songs = subset_songs(clipset, splits, resolve_root(dataset.root))
     if resume:
         _check_same_songs(stored_songs, songs, run_dir)
     else:
