@@ -156,11 +156,6 @@ class _Reader:
             self.fail(f"stored architecture asks for {wanted:,} weights; the file holds "
                       f"{stored:,}")
 
-    def _check_values(self, trainer):
-        problem = _check_values_of(trainer)
-        if problem:
-            self.fail(f"training state is damaged ({problem})")
-
     def trainer_state(self, record, model):
         """The state for ``Trainer.load_state_dict``, or None when the file holds none."""
         trainer = record.get("trainer")
@@ -188,7 +183,9 @@ class _Reader:
                         for k, p in params.items()}
         except (TypeError, ValueError) as exc:
             self.fail(f"training state is damaged ({exc})")
-        self._check_values(trainer)
+        problem = _check_values_of(trainer)
+        if problem:
+            self.fail(f"training state is damaged ({problem})")
         state = {k: trainer[k] for k in Trainer.VALUE_STATE}
         state.update(optimizer=optimizer, params={k: v.copy() for k, v in params.items()},
                      best_params=best)

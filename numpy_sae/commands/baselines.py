@@ -1,10 +1,12 @@
-"""The joint model against the study's baselines, on one split and one seed.
+"""The joint model against the study's baselines and the feature baseline, on one split.
 
-1. the joint softmax autoencoder (gamma 0.9);
+1. the joint softmax autoencoder (the run settings' gamma);
 2. the study's baseline: an autoencoder trained on reconstruction alone
    (gamma 1), then a 2-layer (128 tanh) softmax classifier on its frozen codes;
-3. the same 2-layer classifier on raw windows, with no autoencoder at all.
-Each is scored at window and song level on the test songs.
+3. the same 2-layer classifier on raw windows, with no autoencoder at all;
+4. given the descriptors of the same clips, the feature-engineering baseline:
+   logistic regression and the 2-layer classifier on 3 s segments.
+Each is scored at window (or segment) and song level on the test songs.
 """
 
 from dataclasses import replace
@@ -46,7 +48,8 @@ def compare(clipset, settings, log=print, features=None):
     splits = make_splits(clipset, settings, fresh(split_seed), joint)
     x_train, y_train, _ = splits.train
     x_val, y_val, _ = splits.validation
-    x_test, y_test, song_test = splits.test if len(splits.test[1]) else splits.validation
+    test_subset = splits.test if len(splits.test[1]) else splits.validation
+    x_test, y_test, song_test = test_subset
     n_classes = len(clipset.genre_names)
 
     def train(network, validation, transform=joint.features, x_grid=x_train):
@@ -57,12 +60,12 @@ def compare(clipset, settings, log=print, features=None):
 
     rows = []
 
-    def score(name, proba):
-        r = evaluate_predictions(proba, y_test, song_test, clipset.genre_names)
+    def score(name, proba, y=y_test, song=song_test, unit="window"):
+        r = evaluate_predictions(proba, y, song, clipset.genre_names)
         rows.append({"model": name, "window_accuracy": r["window"]["accuracy"],
                      "song_accuracy": r["song"]["accuracy"], "n_windows": r["window"]["n"],
                      "n_songs": r["song"]["n"]})
-        log(f"  {name}: window {r['window']['accuracy']:.3f}, song {r['song']['accuracy']:.3f}")
+        log(f"  {name}: {unit} {r['window']['accuracy']:.3f}, song {r['song']['accuracy']:.3f}")
 
     log("training the joint softmax autoencoder ...")
     joint.network.fit_scaling(x_train)
@@ -92,13 +95,12 @@ def compare(clipset, settings, log=print, features=None):
 
     if features is not None:
         # The same songs on each side, as engineered descriptors of their 3 s segments.
+        index = {path: i for i, path in enumerate(features.paths)}
+
         def same_songs(subset):
-            index = {path: i for i, path in enumerate(features.paths)}
-            clips = [index[clipset.paths[s]] for s in np.unique(subset[2])
-                     if clipset.paths[s] in index]
-            return features.windows(clips)
-        f_train, f_val = same_songs(splits.train), same_songs(splits.validation)
-        f_test = same_songs(splits.test if len(splits.test[1]) else splits.validation)
+            return features.windows([index[clipset.paths[s]] for s in np.unique(subset[2])
+                                     if clipset.paths[s] in index])
+        f_train, f_val, f_test = map(same_songs, (splits.train, splits.validation, test_subset))
         feature_settings = replace(settings, crops=0, batch_size=FEATURE_BATCH_SIZE)
         for name, network in (
                 ("descriptors + logistic regression",
@@ -109,13 +111,7 @@ def compare(clipset, settings, log=print, features=None):
             network.fit_scaling(f_train[0])
             make_trainer(feature_settings, network, WindowSource(*f_train[:2]), f_val[:2],
                          fresh(train_seed)).fit(settings.epochs)
-            proba = network.predict_proba(f_test[0])
-            r = evaluate_predictions(proba, f_test[1], f_test[2], clipset.genre_names)
-            rows.append({"model": name, "window_accuracy": r["window"]["accuracy"],
-                         "song_accuracy": r["song"]["accuracy"], "n_windows": r["window"]["n"],
-                         "n_songs": r["song"]["n"]})
-            log(f"  {name}: segment {r['window']['accuracy']:.3f}, "
-                f"song {r['song']['accuracy']:.3f}")
+            score(name, network.predict_proba(f_test[0]), f_test[1], f_test[2], unit="segment")
     return rows
 
 

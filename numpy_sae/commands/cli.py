@@ -69,20 +69,20 @@ positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 code_size = _number(int, lambda v: 1 <= v <= 65_536, "a code size from 1 to 65536")
 crop_count = _number(int, lambda v: 0 <= v <= 100_000, "a number of crops from 0 to 100000")
 seed_int = _number(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
-non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number(float, lambda v: 0 < v < math.inf, "a positive number")
 non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a number >= 0")
 unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 
 
 def code_dims(text):
+    """Comma-separated code sizes, each bounded as --code-dim is."""
     try:
-        dims = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
+        dims = [code_size(v) for v in text.split(",") if v.strip()]
+    except argparse.ArgumentTypeError:
         dims = []
-    if not dims or min(dims) < 1:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive code sizes, like "
-                                         f"4,8,16,32,64,128, got {text!r}")
+    if not dims:
+        raise argparse.ArgumentTypeError(f"expected comma-separated code sizes from 1 to "
+                                         f"65536, like 4,8,16,32,64,128, got {text!r}")
     return dims
 
 
@@ -131,24 +131,23 @@ def _data_options(p, with_training=True, quick=False):
                    "(default: $NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
     if not with_training:
         return
-    defaults = DEFAULTS
     p.add_argument("--epochs", type=positive_int,
-                   help=f"training epochs (default {defaults.epochs}"
+                   help=f"training epochs (default {DEFAULTS.epochs}"
                    + ("; --quick 15)" if quick else ")"))
-    p.add_argument("--batch-size", type=positive_int, help=f"minibatch size ({defaults.batch_size})")
-    p.add_argument("--lr", type=positive_float, help=f"learning rate ({defaults.lr:g})")
+    p.add_argument("--batch-size", type=positive_int, help=f"minibatch size ({DEFAULTS.batch_size})")
+    p.add_argument("--lr", type=positive_float, help=f"learning rate ({DEFAULTS.lr:g})")
     p.add_argument("--gamma", type=unit_float, help=f"weight of the reconstruction term in "
-                   f"[0, 1] ({defaults.gamma:g}; the study: 0.9)")
-    p.add_argument("--code-dim", type=code_size, help=f"code size ({defaults.code_dim})")
+                   f"[0, 1] ({DEFAULTS.gamma:g}; the study: 0.9)")
+    p.add_argument("--code-dim", type=code_size, help=f"code size ({DEFAULTS.code_dim})")
     p.add_argument("--code-activation", choices=CODE_ACTIVATIONS,
-                   help=f"activation of the code layer ({defaults.code_activation}; the study: tanh)")
+                   help=f"activation of the code layer ({DEFAULTS.code_activation}; the study: tanh)")
     p.add_argument("--decoder", choices=DECODERS,
                    help=f"'mirror': the encoder's hidden layers reversed (the study); 'linear': "
-                   f"one linear layer from the code ({defaults.decoder})")
+                   f"one linear layer from the code ({DEFAULTS.decoder})")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
-                   help=f"optimizer ({defaults.optimizer})")
+                   help=f"optimizer ({DEFAULTS.optimizer})")
     p.add_argument("--weight-decay", type=non_negative_float,
-                   help=f"decoupled weight decay for adam (AdamW) ({defaults.weight_decay:g})")
+                   help=f"decoupled weight decay for adam (AdamW) ({DEFAULTS.weight_decay:g})")
     p.add_argument("--patience", type=positive_int,
                    help="early stopping: epochs without a lower validation loss (off by default)")
     p.add_argument("--input", choices=SIGNAL_INPUTS,
@@ -156,7 +155,7 @@ def _data_options(p, with_training=True, quick=False):
                    "or the log-magnitude 'spectrum' of each window (an ablation)")
     p.add_argument("--crops", type=crop_count, metavar="N",
                    help=f"draw N windows per training clip at random offsets every epoch "
-                   f"(augmentation; 0 = the study's fixed grid; default {defaults.crops})")
+                   f"(augmentation; 0 = the study's fixed grid; default {DEFAULTS.crops})")
     p.add_argument("--study", action="store_true",
                    help="the study's exact training settings: " + ", ".join(
                        f"{k} {v}" for k, v in STUDY_SETTINGS.items()) + " (explicit options "
