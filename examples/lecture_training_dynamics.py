@@ -29,9 +29,12 @@ from numpy_sae.train import RandomCropSource, Trainer
 OUT = Path("training_dynamics")
 EPOCHS = 15
 with tempfile.TemporaryDirectory() as tmp:
+    # 20 short clips need no worker processes; with workers=1 the cells also run as they
+    # stand where workers start with spawn (Windows, macOS), which re-runs an unguarded script.
     root = generate_dataset(tmp, genres=("classical", "metal"), clips_per_genre=10,
-                            duration=10.0, seed=0)
-    clips = build_clipset(root, "all", Preprocessing(), use_cache=False, log=lambda line: None)
+                            duration=10.0, seed=0, workers=1)
+    clips = build_clipset(root, "all", Preprocessing(), use_cache=False, workers=1,
+                          log=lambda line: None)
 x_grid, y_grid, _ = clips.windows()
 probe = np.random.default_rng(1).choice(len(y_grid), size=min(256, len(y_grid)), replace=False)
 print(f"{len(clips)} clips, {len(y_grid)} grid windows of {x_grid.shape[1]} samples")

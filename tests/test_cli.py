@@ -118,7 +118,8 @@ def test_study_and_segment_options(tree, tmp_path, capsys):
     assert main(["train", "--data", str(tree), "--genres", "classical,metal", "--study",
                  "--epochs", "1", "--split", "segment", "--out", str(tmp_path), "--name", "study"]) == 0
     out = capsys.readouterr().out
-    assert "adam lr 0.0001, gamma 0.9" in out and "random crops" not in out
+    assert "lr 0.0001, weight decay 0, patience off, gamma 0.9" in out
+    assert "crops off (fixed grid)" in out
     assert "segment split puts windows of one song on both sides" in out
     assert main(["train", "--data", str(tree), "--genres", "classical,metal", "--split", "segment",
                  "--crops", "2", "--out", str(tmp_path), "--name", "bad"]) == 1
@@ -348,3 +349,19 @@ def test_models_that_do_not_fit_a_command(tree, tmp_path, capsys):
     assert main(["baselines", "--model", "mlp"]) == 2
     assert train(tree, tmp_path, "--name", "u", "--model", "mlp", "--unlabeled", str(tree)) == 1
     assert "has none" in capsys.readouterr().err
+
+
+def test_headers_name_only_the_settings_of_the_chosen_model(tree, tmp_path, capsys):
+    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--model",
+                 "features-logistic", "--epochs", "1", "--folds", "2"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "cross-validation" in line)
+    assert "model features-logistic: epochs 1, batch size 64" in header
+    assert not any(word in header for word in ("gamma", "input", "crops", "code dim", "factor"))
+    assert train(tree, tmp_path, "--name", "flog", "--model", "features-logistic") == 0
+    report = (tmp_path / "flog" / "report.txt").read_text()
+    assert "model features-logistic: epochs" in report and "gamma" not in report
+    metrics = json.loads((tmp_path / "flog" / "metrics.json").read_text())
+    assert metrics["model"] == "features-logistic" and "gamma" not in metrics["settings"]
+    assert train(tree, tmp_path, "--name", "joint") == 0
+    settings = json.loads((tmp_path / "joint" / "metrics.json").read_text())["settings"]
+    assert settings["gamma"] == 0.03 and settings["crops"] == 3

@@ -76,8 +76,9 @@ def test_history_holds_validation_r2(rng):
 
 
 def test_collapse_warning():
-    assert collapse_warning(0.29, 4) is not None and "within 0.05 of chance (0.250)" in \
-        collapse_warning(0.29, 4)
-    assert "--gamma" in collapse_warning(0.25, 4)
-    assert collapse_warning(0.31, 4) is None
-    assert collapse_warning(0.9, 2) is None
+    assert "within 0.05 of chance (0.250)" in collapse_warning(0.29, 4, reconstructs=True)
+    assert "--gamma" in collapse_warning(0.25, 4, reconstructs=True)
+    # A classifier without a reconstruction term has no gamma to lower.
+    assert "--gamma" not in collapse_warning(0.25, 4, reconstructs=False)
+    assert collapse_warning(0.31, 4, reconstructs=True) is None
+    assert collapse_warning(0.9, 2, reconstructs=False) is None

@@ -18,13 +18,13 @@ from ..metrics import evaluate_predictions
 from ..nn.model import LogisticRegression, SoftmaxClassifier
 from ..train import WindowSource
 from .experiment import (
-    FEATURE_BATCH_SIZE,
     load_dataset,
     make_splits,
     make_trainer,
     new_audio_model,
     training_source,
 )
+from .models import FEATURE_DEFAULTS, describe_settings
 
 
 def compare(clipset, settings, log=print, features=None):
@@ -101,7 +101,7 @@ def compare(clipset, settings, log=print, features=None):
             return features.windows([index[clipset.paths[s]] for s in np.unique(subset[2])
                                      if clipset.paths[s] in index])
         f_train, f_val, f_test = map(same_songs, (splits.train, splits.validation, test_subset))
-        feature_settings = replace(settings, crops=0, batch_size=FEATURE_BATCH_SIZE)
+        feature_settings = replace(settings, crops=0, **FEATURE_DEFAULTS)
         for name, network in (
                 ("descriptors + logistic regression",
                  LogisticRegression(N_FEATURES, n_classes, seed=fresh(init_seed))),
@@ -133,8 +133,7 @@ def run_baselines(settings, log=print):
                                 use_cache=settings.use_cache, log=log)
     rows = compare(dataset.clipset, settings, log, features)
     log("")
-    log(f"data: {dataset.describe()}; {len(dataset.clipset)} clips; "
-        f"{settings.epochs} epochs, lr {settings.lr:g}, crops {settings.crops or 'off'}, "
-        f"input {settings.input}, seed {settings.seed}")
+    log(f"data: {dataset.describe()}; {len(dataset.clipset)} clips; seed {settings.seed}; "
+        f"{describe_settings(settings)}")
     log(format_table(rows, 1.0 / len(dataset.clipset.genre_names)))
     return rows

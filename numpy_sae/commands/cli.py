@@ -26,15 +26,8 @@ from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS
 from ..nn.teaching import BUGS, run_gradcheck_demo
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
-from .experiment import (
-    DECODERS,
-    FEATURE_BATCH_SIZE,
-    MODELS,
-    SPLITS,
-    STUDY_SETTINGS,
-    JobError,
-    RunSettings,
-)
+from .experiment import SPLITS, STUDY_SETTINGS, JobError, RunSettings
+from .models import DECODERS, MODEL_KINDS, MODELS
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -112,12 +105,11 @@ def _data_options(p, with_training=True, quick=False):
                    "./Data/genres_original, ./data/gtzan, else the synthetic dataset")
     if with_training:
         p.add_argument("--model", choices=MODELS,
-                       help="'joint': the softmax autoencoder on windows of the signal (default); "
-                       "'mlp': the plain 2-layer classifier on the same windows; "
-                       "'features-logistic' / 'features-mlp': the feature-engineering baseline, "
-                       "MFCC and classic descriptors of 3 s segments of full-rate audio "
-                       "classified by logistic regression / the 2-layer classifier "
-                       "(train and cv; batch size 64 unless given)")
+                       help="; ".join(f"'{kind.name}': {kind.summary}"
+                                      + (f" (default {', '.join(f'{k} {v}' for k, v in kind.defaults.items())})"
+                                         if kind.defaults else "")
+                                      for kind in MODEL_KINDS.values())
+                       + f" (default: {DEFAULTS.model})")
         p.add_argument("--unlabeled", metavar="DIR", help="a folder of audio without genres "
                        "(any layout): its windows train the reconstruction only, never the "
                        "classifier")
@@ -328,8 +320,7 @@ def _run_settings(args):
         settings.crops = 0  # crops are drawn per song; a window-level split has none to draw from
     if quick:
         settings.epochs = 15
-    if settings.uses_descriptors():
-        settings.batch_size = FEATURE_BATCH_SIZE
+    settings = replace(settings, **MODEL_KINDS[settings.model].defaults)
     given = {k: getattr(args, k) for k in TRAINING_OPTIONS if getattr(args, k) is not None}
     settings = replace(settings, **given)
     if settings.weight_decay and settings.optimizer != "adam":

@@ -14,6 +14,7 @@ from ..data.splits import song_folds
 from ..encodings import reconstruction_r2
 from ..metrics import accuracy, classification_report, evaluate_predictions
 from .experiment import load_dataset, make_trainer, new_audio_model, training_source
+from .models import describe_settings
 from .report import collapse_warning
 
 
@@ -68,7 +69,8 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None):
             + (f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
                if model.network.reconstructs else "")
             + f"{trainer.epoch} epochs")
-        collapse = collapse_warning(accuracy(y_train, model.network.predict(x_train)), n_classes)
+        collapse = collapse_warning(accuracy(y_train, model.network.predict(x_train)), n_classes,
+                                    model.network.reconstructs)
         if collapse:
             out["collapsed"].append(k + 1)
             log(f"fold {k + 1}: {collapse}")
@@ -91,8 +93,7 @@ def format_cv(result, genre_names):
              f"{1 / len(genre_names):.3f})"]
     if result["collapsed"]:
         lines.append(f"WARNING: the classifier collapsed to chance in fold(s) "
-                     f"{', '.join(map(str, result['collapsed']))}: try a lower --gamma, another "
-                     f"--lr or more --epochs")
+                     f"{', '.join(map(str, result['collapsed']))}: see the fold's warning")
     for level in ("window", "song"):
         cm = result[f"{level}_cm"]
         lines += ["", f"pooled {level}-level results over all held-out {level}s:",
@@ -109,10 +110,7 @@ def run_cv_command(settings, folds=5, log=print):
     dataset = load_dataset(settings, log)
     clipset = dataset.clipset
     log(f"{folds}-fold song-level cross-validation on {len(clipset)} clips "
-        f"({dataset.describe()}); model {settings.model}, lr {settings.lr:g}, "
-        f"{settings.epochs} epochs, "
-        f"gamma {settings.gamma:g}, input {settings.input}, crops {settings.crops or 'off'}, "
-        f"weight decay {settings.weight_decay:g}, patience {settings.patience}")
+        f"({dataset.describe()}); {describe_settings(settings)}")
     result = cross_validate(clipset, settings, folds, log, dataset.unlabeled)
     log("")
     log(format_cv(result, clipset.genre_names))

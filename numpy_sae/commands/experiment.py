@@ -15,9 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio_model import AudioModel
-from ..data.descriptors import N_FEATURES, build_featureset
-from ..data.features import feature_dim
+from ..data.descriptors import build_featureset
 from ..data.gtzan import (
     DEFAULT_GENRES,
     GENRES,
@@ -30,21 +28,14 @@ from ..data.gtzan import (
 )
 from ..data.splits import filtered_split, read_split_files, segment_split, song_split
 from ..data.synth import generate_dataset
-from ..nn.model import LogisticRegression, SoftmaxAutoencoderNetwork, SoftmaxClassifier
 from ..nn.optim import make_optimizer
 from ..train import RandomCropSource, Trainer, WindowSource
+from .models import model_kind
 
 SEARCH_PATHS = ("Data/genres_original", "data/gtzan")
 SYNTH_FULL = {"clips_per_genre": 100, "duration": 30.0}
 SYNTH_QUICK = {"clips_per_genre": 12, "duration": 10.0}
 SPLITS = ("song", "segment", "filtered")
-DECODERS = ("mirror", "linear")  # the encoder's hidden widths reversed, or one linear layer
-# The joint softmax autoencoder on windows of the signal, the plain 2-layer classifier on the
-# same windows, or the feature baseline: engineered descriptors of 3 s segments classified by
-# logistic regression or the 2-layer classifier.
-MODELS = ("joint", "mlp", "features-logistic", "features-mlp")
-# A fold of 50 songs gives ~500 segments: batches of 512 would be one step per epoch.
-FEATURE_BATCH_SIZE = 64
 
 # The study's training settings, as --study reproduces them: Adam at 1e-4 for 200 epochs
 # on the fixed grid of 25 windows per clip, gamma 0.9, no weight decay, no early stopping.
@@ -105,7 +96,7 @@ class RunSettings:
 
     def uses_descriptors(self):
         """Whether the model is the feature baseline (reads descriptors, not windows)."""
-        return self.model.startswith("features")
+        return model_kind(self.model).reads_descriptors
 
     def split_name(self):
         """How the run is split, as reports say it: "files", "song", "segment" or "filtered"."""
@@ -175,9 +166,7 @@ def load_dataset(settings, log):
     """Locate the data (or make the synthetic set) and load its clips as a :class:`Dataset`."""
     if settings.unlabeled and not Path(settings.unlabeled).expanduser().is_dir():
         raise DataError(f"folder of unlabeled audio not found: {settings.unlabeled}")
-    if settings.model not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {settings.model!r}")
-    if settings.model != "joint" and settings.unlabeled:
+    if not model_kind(settings.model).reconstructs and settings.unlabeled:
         raise DataError(f"--unlabeled trains a reconstruction; --model {settings.model} has none")
     root, synthetic = locate_data(settings, log)
     began = time.perf_counter()
@@ -265,26 +254,7 @@ def new_audio_model(settings, clipset, seed, gamma=None):
 
     gamma : overrides ``settings.gamma`` (the baselines train gamma 1 too).
     """
-    n_classes = len(clipset.genre_names)
-    if settings.model == "features-logistic":
-        network = LogisticRegression(N_FEATURES, n_classes, seed=seed)
-    elif settings.model == "features-mlp":
-        network = SoftmaxClassifier(N_FEATURES, n_classes, hidden=128, seed=seed)
-    if settings.uses_descriptors():
-        return AudioModel(network, clipset.preprocessing, "descriptors", clipset.genre_names)
-    if settings.model == "mlp":
-        network = SoftmaxClassifier(feature_dim(settings.input, clipset.preprocessing.window),
-                                    n_classes, hidden=128, seed=seed)
-        return AudioModel(network, clipset.preprocessing, settings.input, clipset.genre_names)
-    if settings.decoder not in DECODERS:
-        raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {settings.decoder!r}")
-    network = SoftmaxAutoencoderNetwork(
-        input_dim=feature_dim(settings.input, clipset.preprocessing.window),
-        n_classes=len(clipset.genre_names), code_dim=settings.code_dim,
-        code_activation=settings.code_activation,
-        decoder_hidden=() if settings.decoder == "linear" else None,
-        gamma=settings.gamma if gamma is None else gamma, seed=seed)
-    return AudioModel(network, clipset.preprocessing, settings.input, clipset.genre_names)
+    return model_kind(settings.model).audio_model(settings, clipset, seed, gamma)
 
 
 def make_trainer(settings, network, source, validation, rng, log=None):

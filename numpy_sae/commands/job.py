@@ -30,6 +30,7 @@ from .experiment import (
     new_audio_model,
     training_source,
 )
+from .models import describe_settings
 from .report import write_results, written_files
 
 
@@ -187,12 +188,8 @@ def run_training(settings, resume=None, log=print):
         if t.epoch % settings.checkpoint_every == 0:
             checkpoint(t)
 
-    log(f"training {network.n_parameters:,} parameters ({type(network).__name__}): "
-        f"{settings.epochs} epochs, batch {settings.batch_size}, {settings.optimizer} lr "
-        f"{settings.lr:g}, " + (f"gamma {settings.gamma:g}, input {settings.input}"
-                               + (f", {settings.crops} random crops per clip"
-                                  if settings.crops else "")
-                               if network.reconstructs else "input descriptors"))
+    log(f"training {network.n_parameters:,} parameters ({type(network).__name__}); "
+        f"{describe_settings(settings)}")
     train_began = time.perf_counter()
     try:
         with sigterm_as_interrupt():

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..encodings import reconstruction_r2
 from ..metrics import accuracy, classification_report, evaluate_predictions
+from .models import describe_settings, used_settings
 
 RUN_FILES = ("model.npz", "history.csv", "metrics.json", "report.txt", "curves.png",
              "confusion.png", "pca.png", "reconstructions.png")
@@ -23,18 +24,20 @@ def evaluate_subsets(network, subsets, genre_names):
             for name, (x, y, song) in subsets.items() if len(y)}
 
 
-def collapse_warning(train_accuracy, n_classes):
+def collapse_warning(train_accuracy, n_classes, reconstructs):
     """The warning for a classifier that learned (almost) nothing, or None.
 
     A final training accuracy within 0.05 of chance means the classifier collapsed,
-    e.g. to one class, whatever the reconstruction did.
+    e.g. to one class, whatever the reconstruction did. Only a model with a
+    reconstruction term is told to lower --gamma.
     """
     chance = 1.0 / n_classes
     if not train_accuracy < chance + 0.05:
         return None
+    gamma = ("a lower --gamma (the reconstruction may drown the cross-entropy), "
+             if reconstructs else "")
     return (f"WARNING: the classifier collapsed: final training accuracy {train_accuracy:.3f} is "
-            f"within 0.05 of chance ({chance:.3f}). Try a lower --gamma (the reconstruction "
-            f"may drown the cross-entropy), another --lr, or more --epochs.")
+            f"within 0.05 of chance ({chance:.3f}). Try {gamma}another --lr, or more --epochs.")
 
 
 def reconstruction_lines(scores):
@@ -94,12 +97,13 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
                  if dataset.synthetic else f"audio from {dataset.root}")
     header = [f"numpy_sae run {run_dir.name}", f"data: {data_note}",
               f"genres: {', '.join(names)}; {len(clipset)} clips, {len(clipset.skipped)} skipped",
+              describe_settings(settings),
               f"split: {settings.split_name()}; epochs run: {trainer.epoch}; "
               f"training time {seconds:.1f} s",
               f"train window accuracy (after training): {train_acc:.3f}",
               f"chance level: {chance:.3f} (uniform guess); majority class: {majority:.3f}",
               *reconstruction_lines(reconstruction)]
-    collapse = collapse_warning(train_acc, len(names))
+    collapse = collapse_warning(train_acc, len(names), network.reconstructs)
     if collapse:
         header.append(collapse)
     if splits.missing:
@@ -114,7 +118,8 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
                                          errors="surrogateescape")
     metrics = {"run": run_dir.name, "synthetic": dataset.synthetic,
                "data_root": str(dataset.root), "genre_names": names, "chance": chance,
-               "majority": majority, "train_window_accuracy": train_acc,
+               "majority": majority, "model": settings.model,
+               "settings": used_settings(settings), "train_window_accuracy": train_acc,
                "epochs_run": trainer.epoch, "train_seconds": seconds,
                "reconstruction_r2": reconstruction, "collapsed": collapse is not None,
                "split_missing": list(splits.missing),

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,6 +28,7 @@ from .audio import (
     n_windows,
 )
 from .npzio import atomic_savez
+from .parallel import map_in_workers
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop",
           "jazz", "metal", "pop", "reggae", "rock")  # GTZAN's ten
@@ -398,11 +398,7 @@ def cached_build(root, files, work, assemble, save, load, kind, key, cache_dir, 
     if workers is None:
         workers = min(os.cpu_count() or 1, 2) if len(files) >= parallel_from else 1
     paths = [path for path, _ in files]
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(work, paths, chunksize=8))
-    else:
-        results = [work(path) for path in paths]
+    results = map_in_workers(work, paths, workers)
     kept, skipped = [], []
     for (path, label), (result, reason) in zip(files, results):
         rel = str(path.relative_to(root))

@@ -12,7 +12,6 @@ It is synthetic audio: results on it say the code works, not how it does on musi
 import json
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from scipy.io import wavfile
 from scipy.signal import lfilter
 
 from .gtzan import DEFAULT_GENRES, GENRES
+from .parallel import map_in_workers
 
 SAMPLE_RATE = 22050
 STEPS_PER_BAR = 16  # the arranger's grid is sixteenth notes
@@ -422,12 +422,7 @@ def generate_dataset(root, genres=DEFAULT_GENRES, clips_per_genre=100,
     if workers is None:
         workers = min(os.cpu_count() or 1, 2) if len(tasks) >= 16 else 1
     try:
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                list(pool.map(_write_one, tasks, chunksize=8))
-        else:
-            for task in tasks:
-                _write_one(task)
+        map_in_workers(_write_one, tasks, workers)
         (staging / "SYNTHETIC.json").write_text(json.dumps(
             {"generator": "numpy_sae.synth", "seed": seed, "genres": list(genres),
              "clips_per_genre": clips_per_genre, "duration": duration}, indent=1))

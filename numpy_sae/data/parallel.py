@@ -1,0 +1,23 @@
+"""Work spread over the machine's cores, started the same way on every system.
+
+Worker processes always start with *spawn* (a fresh interpreter that imports
+what it needs), the only start method Windows has and macOS's default, even
+where Linux would fork. A program that works here then works there too: the
+work function must be importable by name, and a script that reaches this code
+needs an ``if __name__ == "__main__":`` guard, which tests catch on Linux.
+"""
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+
+def map_in_workers(work, items, workers, chunksize=8):
+    """``[work(item) for item in items]``, in ``workers`` spawned processes when workers > 1.
+
+    work : a picklable callable (a module-level function, or a functools.partial of one)
+    items : list of picklable arguments
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(work, items, chunksize=chunksize))

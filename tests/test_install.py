@@ -1,0 +1,54 @@
+"""The package as a newcomer installs it: declared dependencies, and worker processes that
+start with spawn, as they do on macOS and Windows."""
+
+import configparser
+import importlib.metadata
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import ROOT
+from numpy_sae.data.gtzan import Preprocessing, build_clipset
+from numpy_sae.data.synth import generate_dataset
+
+RUNTIME = ("numpy", "scipy", "matplotlib")
+
+
+def test_setup_cfg_keeps_the_dependencies_under_options():
+    # A section header between [options]' keys moves them to another section, silently.
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    requires = config.get("options", "install_requires", fallback="")
+    assert all(name in requires for name in RUNTIME), requires
+    assert config.get("options", "python_requires", fallback="") == ">=3.11"
+
+
+def test_the_installed_distribution_declares_its_dependencies():
+    requires = importlib.metadata.requires("numpy_sae") or []
+    runtime = {r.split(">")[0].split("=")[0].strip() for r in requires if "extra ==" not in r}
+    assert set(RUNTIME) <= runtime, requires
+    assert importlib.metadata.metadata("numpy_sae")["Requires-Python"] == ">=3.11"
+
+
+def test_parallel_builds_use_spawned_workers(tmp_path):
+    # Two workers: the synthetic files and the clip loading both go through spawned processes.
+    root = generate_dataset(tmp_path, genres=("classical", "metal"), clips_per_genre=2,
+                            duration=2.0, seed=3, workers=2)
+    serial = build_clipset(root, "all", Preprocessing(), use_cache=False, workers=1, log=None)
+    parallel = build_clipset(root, "all", Preprocessing(), use_cache=False, workers=2, log=None)
+    np.testing.assert_array_equal(serial.signals, parallel.signals)
+    assert serial.paths == parallel.paths and len(serial) == 4
+
+
+def test_the_main_job_example_runs_where_workers_spawn(tmp_path):
+    # --quick generates 48 clips with two workers, which are started with spawn: an
+    # example without its __main__ guard would die in the workers' bootstrapping.
+    env = {**os.environ, "NUMPY_SAE_CACHE": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}
+    env.pop("GTZAN_DIR", None)
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "train_gtzan.py"), "--quick",
+                           "--epochs", "1", "--out", str(tmp_path / "runs"), "--name", "spawned"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "runs" / "spawned" / "report.txt").exists()
