@@ -14,7 +14,17 @@ from .data.audio import AudioError, downsample, frame, load_audio
 from .data.descriptors import SEGMENT_SECONDS, segment_features
 from .data.features import INPUT_KINDS, feature_dim, make_features
 from .data.gtzan import Preprocessing
+from .data.segments import segment_grid
 from .modelfile import ModelFileError, load_model_file, save_model_file
+
+
+class _OneClip:
+    """One file's signal in the shape of a one-clip ClipSet (what segment_grid reads)."""
+
+    def __init__(self, signal, preprocessing):
+        self.signals, self.preprocessing = signal, preprocessing
+        self.offsets = np.array([0, len(signal)], dtype=np.int64)
+        self.labels = np.zeros(1, dtype=np.int64)
 
 
 class AudioModel:
@@ -42,17 +52,28 @@ class AudioModel:
         self.input_kind = input_kind
         self.genre_names = [str(name) for name in genre_names]
 
+    @property
+    def segmented(self):
+        """Whether the network reads segments of frames (a segment model) or single windows."""
+        return self.preprocessing.segment_frames is not None
+
     def features(self, windows):
-        """Network inputs from raw windows: (N, window) -> (N, network.input_dim)."""
-        return make_features(windows, self.input_kind)
+        """Network inputs from raw windows: (..., window) -> (..., network.input_dim).
+        A segment model's frames are Hann-tapered before a spectrum is taken."""
+        return make_features(windows, self.input_kind, taper=self.segmented)
 
     def windows(self, clipset, clips=None):
-        """The fixed grid of windows of a dataset's clips, as network inputs.
+        """The fixed grid of a dataset's clips, as network inputs: windows, or for a segment
+        model consecutive segments (lazy: frames are cut as they are read).
 
         Returns
         -------
-        x : float32 (n_windows, input_dim), y : int64 (n_windows,), song : int64 (n_windows,)
+        x : float32 (n, input_dim), or Segments (n, T, input_dim)
+        y : int64 (n,), song : int64 (n,)
         """
+        if self.segmented:
+            clips = np.arange(len(clipset)) if clips is None else clips
+            return segment_grid(clipset, clips, self.features)
         x, y, song = clipset.windows(clips)
         return self.features(x), y, song
 
@@ -63,9 +84,10 @@ class AudioModel:
         """
         pre = self.preprocessing
         signal = downsample(load_audio(path, pre.sample_rate), pre.factor, pre.method)
-        if len(signal) < pre.window:
+        if len(signal) < pre.min_samples:
             raise AudioError(f"{path}: too short ({len(signal)} samples after downsampling, "
-                             f"one window needs {pre.window})")
+                             f"one {'segment' if self.segmented else 'window'} needs "
+                             f"{pre.min_samples})")
         return signal
 
     def file_windows(self, path):
@@ -74,6 +96,10 @@ class AudioModel:
         pre = self.preprocessing
         if self.input_kind == "descriptors":
             return segment_features(load_audio(path, pre.sample_rate), pre.sample_rate)
+        if self.segmented:
+            signal = self.file_signal(path)
+            segments, _, _ = segment_grid(_OneClip(signal, pre), [0], self.features)
+            return segments[np.arange(len(segments))]
         return self.features(frame(self.file_signal(path), pre.window, pre.hop))
 
     @property
@@ -82,7 +108,9 @@ class AudioModel:
         pre = self.preprocessing
         if self.input_kind == "descriptors":
             return SEGMENT_SECONDS
-        return (pre.hop or pre.window) * pre.factor / pre.sample_rate
+        if self.segmented:
+            return pre.min_samples / pre.rate
+        return (pre.hop or pre.window) / pre.rate
 
     def predict_file(self, path):
         """Song-level genre probabilities of one WAV/AU file.

@@ -59,16 +59,26 @@ class PCA:
         Notes
         -----
         x - mean = U S V^T; the components are the first k rows of V^T, and
-        component i explains S_i^2 / sum_j S_j^2 of the variance.
+        component i explains S_i^2 / sum_j S_j^2 of the variance. With N > 2D the
+        same V and S^2 come from the eigendecomposition of (x - mean)^T (x - mean).
         """
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or len(x) < 2:
             raise ValueError(f"PCA needs an (N, D) array with N >= 2, got shape {x.shape}")
         k = min(self.n_components, *x.shape)
         self.mean_ = x.mean(axis=0)
-        _, s, vt = np.linalg.svd(x - self.mean_, full_matrices=False)
+        centered = x - self.mean_
+        if len(x) > 2 * x.shape[1]:
+            # Many more rows than features (frames of a segment model): the eigenvectors of
+            # centered.T @ centered are the same V, and a (D, D) eigenproblem is far cheaper
+            # than the SVD of an (N, D) matrix.
+            variance, vectors = np.linalg.eigh(centered.T @ centered)
+            order = np.argsort(variance)[::-1]
+            variance, vt = np.clip(variance[order], 0.0, None), vectors[:, order].T
+        else:
+            _, s, vt = np.linalg.svd(centered, full_matrices=False)
+            variance = s ** 2
         self.components_ = vt[:k]
-        variance = s ** 2
         total = variance.sum()
         self.explained_variance_ratio_ = variance[:k] / total if total > 0 else np.zeros(k)
         return self
@@ -86,7 +96,19 @@ class PCA:
         return self.inverse_transform(self.transform(x))
 
 
-def reconstruction_r2(network, x_train, x_eval):
+def evenly_spaced(x, max_rows):
+    """x itself, or evenly spaced items of it holding at most ``max_rows`` rows.
+
+    x : (N, D) windows, or (N, T, D) segments of T rows each (an array or lazy segments)
+    """
+    rows_per_item = x.shape[1] if len(x.shape) == 3 else 1
+    keep = max(2, max_rows // rows_per_item)
+    if len(x) <= keep:
+        return x
+    return x[np.unique(np.linspace(0, len(x) - 1, keep).astype(np.int64))]
+
+
+def reconstruction_r2(network, x_train, x_eval, max_rows=20_000):
     """R^2 of the autoencoder and of PCA with as many components as its code, on x_eval.
 
     Both work on the network's standardized inputs, and PCA is fitted on the
@@ -95,14 +117,18 @@ def reconstruction_r2(network, x_train, x_eval):
     Parameters
     ----------
     network : SoftmaxAutoencoderNetwork
-    x_train : (N, input_dim), the training windows (the fixed grid of the training songs)
-    x_eval : (M, input_dim), windows to score, e.g. unseen songs
+    x_train : (N, input_dim), the training windows (the fixed grid of the training songs),
+        or (N, T, input_dim) segments of frames for a segment model
+    x_eval : (M, input_dim) or (M, T, input_dim), windows to score, e.g. unseen songs
+    max_rows : larger sets are scored on evenly spaced windows (or segments) holding this
+        many rows (windows or frames): an estimate, and memory stays bounded
 
     Returns
     -------
     {"autoencoder": float, "pca": float, "code_dim": int}
     """
-    z_train, z_eval = network.standardized(x_train), network.standardized(x_eval)
+    z_train = network.standardized(evenly_spaced(x_train, max_rows))
+    z_eval = network.standardized(x_eval := evenly_spaced(x_eval, max_rows))
     z_hat = network.standardized(network.reconstruct(x_eval))
     pca = PCA(network.code_dim).fit(z_train)
     return {"autoencoder": r2_score(z_eval, z_hat), "pca": r2_score(z_eval, pca.reconstruct(z_eval)),

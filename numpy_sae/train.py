@@ -14,8 +14,11 @@ from typing import Protocol
 
 import numpy as np
 
+from .data.segments import Segments
+from .encodings import evenly_spaced
 from .metrics import accuracy
 
+MAX_ROWS = 20_000
 HISTORY_COLUMNS = ("epoch", "reconstruction", "cross_entropy", "loss", "train_accuracy",
                    "val_reconstruction", "val_cross_entropy", "val_loss", "val_accuracy",
                    "val_r2", "seconds")
@@ -46,19 +49,21 @@ class WindowSource:
 
 
 class RandomCropSource:
-    """Fresh windows at random offsets of the training clips, every epoch (augmentation).
+    """Fresh windows (or segments) at random offsets of the training clips, every epoch.
 
     Parameters
     ----------
     clipset : gtzan.ClipSet (downsampled signals; only they are kept in memory)
     clips : int array of training clip indices
-    per_clip : windows drawn per clip per epoch
-    transform : callable (n, window) -> (n, input_dim), the model's input features
+    per_clip : crops drawn per clip per epoch
+    transform : callable (..., window) -> (..., input_dim), the model's input features
 
     Notes
     -----
     A crop never crosses from one clip into the next: each start is drawn in
-    [0, len(clip) - window] of its own clip.
+    [0, len(clip) - length] of its own clip. When the clip set's preprocessing has
+    ``segment_frames``, a crop is a segment of that many frames, served lazily
+    (:class:`data.segments.Segments`), so an epoch's frames are cut batch by batch.
     """
 
     def __init__(self, clipset, clips, per_clip, transform=None):
@@ -67,11 +72,12 @@ class RandomCropSource:
         self.per_clip = int(per_clip)
         if self.per_clip < 1:
             raise ValueError(f"per_clip must be >= 1, got {per_clip}")
-        self.window = clipset.preprocessing.window
+        pre = clipset.preprocessing
+        self.window = pre.window
         self.transform = transform
         lengths = clipset.offsets[self.clips + 1] - clipset.offsets[self.clips]
         self._starts = clipset.offsets[self.clips]
-        self._room = lengths - self.window + 1  # number of valid start positions per clip
+        self._room = lengths - pre.min_samples + 1  # number of valid start positions per clip
         self.y = np.repeat(clipset.labels[self.clips], self.per_clip)
         # Every window of the concatenated signals as a read-only strided view (no
         # copy): a crop is then one row index, and gathering rows copies 500 contiguous
@@ -83,9 +89,15 @@ class RandomCropSource:
         return len(self.y)
 
     def epoch(self, rng):
-        """Return (x, y): x float32 (n_clips * per_clip, D), crops in clip order."""
+        """Return (x, y): x float32 (n_clips * per_clip, D), crops in clip order (for
+        segments, a lazy (n_clips * per_clip, T, D) set of them)."""
         offsets = (rng.random((len(self.clips), self.per_clip)) * self._room[:, None]).astype(np.int64)
         starts = (self._starts[:, None] + offsets).ravel()
+        pre = self.clipset.preprocessing
+        if pre.segment_frames is not None:
+            transform = self.transform or (lambda frames: frames)
+            return Segments(self.clipset.signals, starts, pre.window, pre.hop or pre.window,
+                            pre.segment_frames, transform), self.y
         x = self._all_windows[starts]
         return (x if self.transform is None else self.transform(x)), self.y
 
@@ -145,7 +157,9 @@ class Trainer:
         # (both per window, summed over features), so it costs nothing per epoch.
         self._val_variance = None
         if validation is not None and getattr(model, "reconstructs", False):
-            z = model.standardized(validation[0])
+            # At most 20,000 rows (windows or frames): the variance of a large validation
+            # set is estimated from an evenly spaced sample of it.
+            z = model.standardized(evenly_spaced(validation[0], MAX_ROWS))
             self._val_variance = float(np.mean(np.sum((z - z.mean(axis=0)) ** 2, axis=1)))
         self.batch_size = int(batch_size)
         self.rng = rng if rng is not None else np.random.default_rng(0)

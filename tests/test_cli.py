@@ -365,3 +365,57 @@ def test_headers_name_only_the_settings_of_the_chosen_model(tree, tmp_path, caps
     assert train(tree, tmp_path, "--name", "joint") == 0
     settings = json.loads((tmp_path / "joint" / "metrics.json").read_text())["settings"]
     assert settings["gamma"] == 0.03 and settings["crops"] == 3
+
+
+SEGMENT = ("--model", "segment", "--window", "256", "--segment-seconds", "0.5", "--crops", "2",
+           "--batch-size", "8")
+
+
+def test_the_segment_model_end_to_end(tree, tmp_path, capsys):
+    # 256-sample frames, hop 128: 0.5 s segments of 85 frames (11,008 samples); a 2 s clip
+    # holds 4 of them.
+    assert train(tree, tmp_path, "--name", "seg", *SEGMENT) == 0
+    out = capsys.readouterr().out
+    assert "SegmentAutoencoderNetwork" in out and "hop half a window, segment seconds 0.5" in out
+    run = tmp_path / "seg"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["settings"]["window"] == 256 and "decoder" not in metrics["settings"]
+    assert (run / "reconstructions.png").exists() and (run / "pca.png").exists()
+    model, meta, _ = load_model_file(run / "model.npz")
+    assert type(model).__name__ == "SegmentAutoencoderNetwork"
+    assert meta["preprocessing"]["segment_frames"] == 85 and meta["input"] == "spectrum"
+
+    song = tree / "genres_original" / "metal" / "metal.00001.wav"
+    assert main(["predict", str(run), str(song), "--plot", str(tmp_path / "t.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "4 segments)" in printed and "timeline" in printed
+    assert main(["evaluate", str(run), "--data", str(tree)]) == 0
+    assert "all clips set, song level" in capsys.readouterr().out
+
+    assert main(["encode", str(run), str(song), "--out", str(tmp_path / "c.npz")]) == 0
+    with np.load(tmp_path / "c.npz") as codes:
+        assert codes["codes"].shape == (4 * 85, 64)          # every frame's code
+        assert codes["segment_codes"].shape == (4, 128)      # every segment's mean and std
+    # A spectrum cannot be turned back into sound; a waveform segment model can.
+    assert main(["reconstruct", str(run), str(song), "--out", str(tmp_path / "r.wav")]) == 1
+    assert train(tree, tmp_path, "--name", "segwave", *SEGMENT, "--input", "waveform") == 0
+    assert main(["reconstruct", str(tmp_path / "segwave"), str(song), "--out",
+                 str(tmp_path / "r.wav")]) == 0
+    from scipy.io import wavfile
+
+    from numpy_sae.audio_model import AudioModel
+    rate, decoded = wavfile.read(tmp_path / "r.wav")
+    _, original = wavfile.read(tmp_path / "r.original.wav")
+    assert rate == 22050 and decoded.shape == original.shape == (4 * (84 * 128 + 256),)
+    # Frames cut from one signal and added back with their weights give that signal again.
+    model, _, _ = AudioModel.load(tmp_path / "segwave" / "model.npz")
+    np.testing.assert_allclose(original, model.file_signal(song)[:len(original)], atol=1e-6)
+
+
+def test_segment_model_in_cv_and_baselines(tree, capsys):
+    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--folds", "2", *SEGMENT]) == 0
+    out = capsys.readouterr().out
+    assert "fold 2/2: segment" in out and "R^2 autoencoder" in out
+    assert main(["cv", "--data", str(tree), "--model", "segment", "--study"]) == 2
+    assert "--study reproduces the study's joint model" in capsys.readouterr().err

@@ -82,3 +82,12 @@ def test_collapse_warning():
     assert "--gamma" not in collapse_warning(0.25, 4, reconstructs=False)
     assert collapse_warning(0.31, 4, reconstructs=True) is None
     assert collapse_warning(0.9, 2, reconstructs=False) is None
+
+
+def test_pca_of_many_rows_matches_the_svd(rng):
+    # N > 2D takes the (D, D) eigendecomposition path: the same subspace and variances.
+    x = rng.standard_normal((300, 8)) @ rng.standard_normal((8, 8))
+    pca = PCA(3).fit(x)
+    _, s, vt = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(pca.components_ @ vt[:3].T), np.eye(3), atol=1e-10)
+    np.testing.assert_allclose(pca.explained_variance_ratio_, (s ** 2 / np.sum(s ** 2))[:3])

@@ -123,3 +123,25 @@ def test_relative_error_floor_and_shapes():
     assert relative_error([1.0, 2.0], [1.0, 2.0 + 4e-6]) == pytest.approx(1e-6, rel=1e-3)
     with pytest.raises(ValueError, match="shapes differ"):
         relative_error(np.zeros(2), np.zeros(3))
+
+
+def test_meanstd_pool_by_hand():
+    x = np.array([[[1.0, 0.0], [3.0, 0.0], [5.0, 6.0]]])  # one segment, T = 3 frames, K = 2
+    out, _ = F.meanstd_pool_forward(x, eps=0.0)
+    # means 3 and 2; variances (4 + 0 + 4) / 3 and (4 + 4 + 16) / 3
+    np.testing.assert_allclose(out, [[3.0, 2.0, np.sqrt(8 / 3), np.sqrt(8.0)]])
+
+
+def test_meanstd_pool_gradient(rng):
+    x = rng.standard_normal((3, 5, 4))
+    assert check_array_fn(F.meanstd_pool_forward, F.meanstd_pool_backward, x, rng) < BOUND
+
+
+def test_meanstd_pool_gradient_of_a_constant_feature_is_finite(rng):
+    # A feature that never changes over time has std sqrt(eps): its gradient stays finite.
+    x = rng.standard_normal((2, 6, 3))
+    x[:, :, 1] = 0.7
+    out, cache = F.meanstd_pool_forward(x)
+    dx = F.meanstd_pool_backward(np.ones_like(out), cache)
+    assert np.isfinite(dx).all()
+    np.testing.assert_allclose(dx[:, :, 1], 1.0 / 6)  # only the mean's share remains

@@ -65,6 +65,9 @@ seed_int = _number(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
 positive_float = _number(float, lambda v: 0 < v < math.inf, "a positive number")
 non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a number >= 0")
 unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
+factor_int = _number(int, lambda v: 1 <= v <= 10_000, "a downsampling factor from 1 to 10000")
+window_int = _number(int, lambda v: 1 <= v <= 100_000, "a number of samples from 1 to 100000")
+segment_float = _number(float, lambda v: 0 < v <= 600, "a number of seconds in (0, 600]")
 
 
 def code_dims(text):
@@ -145,6 +148,15 @@ def _data_options(p, with_training=True, quick=False):
     p.add_argument("--input", choices=SIGNAL_INPUTS,
                    help="network input: raw 'waveform' windows (default, the study's premise) "
                    "or the log-magnitude 'spectrum' of each window (an ablation)")
+    p.add_argument("--factor", type=factor_int, help=f"downsampling factor before windows are "
+                   f"cut ({DEFAULTS.factor}: 551 Hz; the segment model: 1, full rate)")
+    p.add_argument("--window", type=window_int, help=f"samples per window, or per frame of a "
+                   f"segment model ({DEFAULTS.window}; the segment model: 2048)")
+    p.add_argument("--hop", type=window_int, help="samples between the frames of a segment "
+                   "model (default: half its --window)")
+    p.add_argument("--segment-seconds", type=segment_float, metavar="S",
+                   help=f"length of the segments a segment model classifies "
+                   f"({DEFAULTS.segment_seconds:g})")
     p.add_argument("--crops", type=crop_count, metavar="N",
                    help=f"draw N windows per training clip at random offsets every epoch "
                    f"(augmentation; 0 = the study's fixed grid; default {DEFAULTS.crops})")
@@ -296,7 +308,8 @@ def build_parser():
 
 # ----- commands ----------------------------------------------------------------------------
 TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "code_activation",
-                    "decoder", "optimizer", "weight_decay", "patience", "input", "crops")
+                    "decoder", "optimizer", "weight_decay", "patience", "input", "crops",
+                    "factor", "window", "hop", "segment_seconds")
 
 
 def _run_settings(args):
@@ -315,12 +328,15 @@ def _run_settings(args):
         checkpoint_every=getattr(args, "checkpoint_every", DEFAULTS.checkpoint_every),
         cache_dir=args.cache_dir, use_cache=not args.no_cache, quick=quick)
     if args.study:
+        if settings.model != "joint":
+            raise CommandError(f"--study reproduces the study's joint model; it does not apply "
+                               f"to --model {settings.model}")
         settings = replace(settings, **STUDY_SETTINGS)
+    settings = replace(settings, **MODEL_KINDS[settings.model].defaults)
     if split == "segment" and args.crops is None:
         settings.crops = 0  # crops are drawn per song; a window-level split has none to draw from
     if quick:
         settings.epochs = 15
-    settings = replace(settings, **MODEL_KINDS[settings.model].defaults)
     given = {k: getattr(args, k) for k in TRAINING_OPTIONS if getattr(args, k) is not None}
     settings = replace(settings, **given)
     if settings.weight_decay and settings.optimizer != "adam":

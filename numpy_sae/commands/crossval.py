@@ -14,7 +14,7 @@ from ..data.splits import song_folds
 from ..encodings import reconstruction_r2
 from ..metrics import accuracy, classification_report, evaluate_predictions
 from .experiment import load_dataset, make_trainer, new_audio_model, training_source
-from .models import describe_settings
+from .models import describe_settings, model_kind
 from .report import collapse_warning
 
 
@@ -64,8 +64,9 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None):
               else {"autoencoder": float("nan"), "pca": float("nan")})
         out["r2_autoencoder"].append(r2["autoencoder"])
         out["r2_pca"].append(r2["pca"])
-        log(f"fold {k + 1}/{folds}: window {out['window'][-1]:.3f} ({out['n_windows'][-1]} "
-            f"windows), song {out['song'][-1]:.3f} ({out['n_songs'][-1]} songs), "
+        unit = "segment" if model.segmented else "window"
+        log(f"fold {k + 1}/{folds}: {unit} {out['window'][-1]:.3f} ({out['n_windows'][-1]} "
+            f"{unit}s), song {out['song'][-1]:.3f} ({out['n_songs'][-1]} songs), "
             + (f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
                if model.network.reconstructs else "")
             + f"{trainer.epoch} epochs")
@@ -78,6 +79,7 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None):
         out[f"{name}_mean"] = float(np.mean(out[name]))
         out[f"{name}_std"] = float(np.std(out[name]))
     out["seconds"] = time.perf_counter() - began
+    out["unit"] = "segment" if model_kind(settings.model).segmented else "window"
     return out
 
 
@@ -86,7 +88,8 @@ def format_cv(result, genre_names):
                       f"reconstruction R^2 autoencoder {result['r2_autoencoder_mean']:.3f} +- "
                       f"{result['r2_autoencoder_std']:.3f} / PCA {result['r2_pca_mean']:.3f} "
                       f"+- {result['r2_pca_std']:.3f}, ")
-    lines = [f"window accuracy {result['window_mean']:.3f} +- {result['window_std']:.3f}, "
+    unit = result.get("unit", "window")
+    lines = [f"{unit} accuracy {result['window_mean']:.3f} +- {result['window_std']:.3f}, "
              f"song accuracy {result['song_mean']:.3f} +- {result['song_std']:.3f}, "
              + reconstruction + f"{result['seconds']:.1f} s "
              f"(mean +- std over {len(result['window'])} folds; chance "

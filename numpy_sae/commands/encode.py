@@ -18,6 +18,7 @@ from scipy.io import wavfile
 
 from ..audio_model import AudioModel
 from ..data.audio import AudioError, frame
+from ..data.features import hann
 from ..data.gtzan import find_audio
 from ..data.npzio import atomic_savez
 from ..encodings import r2_score
@@ -59,27 +60,40 @@ def run_encode(model_dir, inputs, out, log=print, err=None):
     if out.suffix.lower() not in CODE_FORMATS:
         raise JobError(f"--out must end in {' or '.join(CODE_FORMATS)}, got {out}")
     model = _autoencoder(model_dir)
-    names, codes, file_codes, failed = [], [], [], 0
+    network = model.network
+    names, codes, file_codes, segment_codes, failed = [], [], [], [], 0
     for path in _expand(inputs):
         try:
-            window_codes = model.network.encode(model.file_windows(path))
+            x = model.file_windows(path)
+            window_codes = network.encode(x)
         except (AudioError, OSError) as exc:
             err(f"numpy-sae encode: error: {exc}")
             failed += 1
             continue
+        if model.segmented:  # (segments, frames, code) -> one row per frame
+            segment_codes.append(network.pooled_codes(x))
+            window_codes = window_codes.reshape(-1, network.code_dim)
         names.append(os.fsdecode(path))
         codes.append(window_codes)
         file_codes.append(window_codes.mean(axis=0))
     if not names:
         raise JobError("no file could be encoded; nothing written")
     window_file = np.repeat(np.arange(len(codes)), [len(c) for c in codes])
+    unit = "frames" if model.segmented else "windows"
     if out.suffix.lower() == ".npz":
-        atomic_savez(out, {"files": np.array(names), "file_codes": np.array(file_codes),
-                           "codes": np.concatenate(codes), "window_file": window_file})
+        arrays = {"files": np.array(names), "file_codes": np.array(file_codes),
+                  "codes": np.concatenate(codes), "window_file": window_file}
+        if model.segmented:
+            arrays["segment_codes"] = np.concatenate(segment_codes)
+            arrays["segment_file"] = np.repeat(np.arange(len(codes)),
+                                               [len(c) for c in segment_codes])
+        atomic_savez(out, arrays)
     else:
         _write_csv(out, names, codes, file_codes)
-    log(f"wrote the {model.network.code_dim}-dim codes of {len(names)} files "
-        f"({len(window_file)} windows) to {out}")
+    log(f"wrote the {network.code_dim}-dim codes of {len(names)} files "
+        f"({len(window_file)} {unit}"
+        + (f", and each segment's {2 * network.code_dim}-dim pooled codes"
+           if model.segmented and out.suffix.lower() == ".npz" else "") + f") to {out}")
     return failed
 
 
@@ -110,16 +124,43 @@ def run_reconstruct(model_dir, song, out, log=print):
         raise JobError(f"this model reads the {model.input_kind}, which cannot be turned back "
                        "into sound; reconstruct needs a waveform model")
     pre = model.preprocessing
-    signal = model.file_signal(song)
-    windows = frame(signal, pre.window)  # every non-overlapping window, end to end
-    rebuilt = model.network.reconstruct(windows)
     network = model.network
-    r2 = r2_score(network.standardized(windows), network.standardized(rebuilt))
-    rate = int(round(pre.sample_rate / pre.factor))
+    if model.segmented:
+        segments = model.file_windows(song)
+        rebuilt = network.reconstruct(segments)
+        r2 = r2_score(network.standardized(segments), network.standardized(rebuilt))
+        decoded = np.concatenate([overlap_add(frames, pre.hop or pre.window) for frames in rebuilt])
+        heard = np.concatenate([overlap_add(frames, pre.hop or pre.window) for frames in segments])
+        count = f"{segments.shape[0] * segments.shape[1]} frames"
+    else:
+        signal = model.file_signal(song)
+        windows = frame(signal, pre.window)  # every non-overlapping window, end to end
+        rebuilt = network.reconstruct(windows)
+        r2 = r2_score(network.standardized(windows), network.standardized(rebuilt))
+        decoded, heard = rebuilt.reshape(-1), windows.reshape(-1)
+        count = f"{len(windows)} windows"
+    rate = int(round(pre.rate))
     original = out.with_name(out.stem + ".original.wav")
     out.parent.mkdir(parents=True, exist_ok=True)
-    wavfile.write(out, rate, rebuilt.reshape(-1).astype(np.float32))
-    wavfile.write(original, rate, windows.reshape(-1).astype(np.float32))
-    log(f"wrote {out} (decoded, {len(windows)} windows) and {original} (the downsampled "
+    wavfile.write(out, rate, decoded.astype(np.float32))
+    wavfile.write(original, rate, heard.astype(np.float32))
+    log(f"wrote {out} (decoded, {count}) and {original} (the downsampled "
         f"original), {rate} Hz float WAV; reconstruction R^2 of this song: {r2:.3f}")
     return r2
+
+
+def overlap_add(frames, hop):
+    """One signal from overlapping frames (T, window): each frame weighted by a Hann
+    window and added at its place, divided by the summed weights (so frames that agree
+    give back the signal they came from).
+
+    Returns float64 ((T - 1) * hop + window,)
+    """
+    n_frames, window = frames.shape
+    weight = hann(window).astype(np.float64) + 1e-3  # never zero, also at a frame's edges
+    out = np.zeros((n_frames - 1) * hop + window)
+    total = np.zeros_like(out)
+    for t in range(n_frames):
+        out[t * hop:t * hop + window] += frames[t] * weight
+        total[t * hop:t * hop + window] += weight
+    return out / total

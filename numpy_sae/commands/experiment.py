@@ -26,6 +26,7 @@ from ..data.gtzan import (
     build_unlabeled,
     default_cache_dir,
 )
+from ..data.segments import frames_per_segment
 from ..data.splits import filtered_split, read_split_files, segment_split, song_split
 from ..data.synth import generate_dataset
 from ..nn.optim import make_optimizer
@@ -81,6 +82,8 @@ class RunSettings:
     method: str = "mean"
     factor: int = 40
     window: int = 500
+    hop: int | None = None  # step between frames of a segment model (None: half a window)
+    segment_seconds: float = 3.0  # a segment model classifies segments this long
     max_windows: int | None = 25
     seed: int = 0
     out: str = "runs"
@@ -91,8 +94,14 @@ class RunSettings:
     quick: bool = False
 
     def preprocessing(self):
+        """How clips become the model's inputs: windows, or segments of frames."""
+        if not model_kind(self.model).segmented:
+            return Preprocessing(factor=self.factor, method=self.method, window=self.window,
+                                 max_windows=self.max_windows)
+        hop = self.hop or max(1, self.window // 2)  # frames overlap by half unless told
+        frames = frames_per_segment(self.segment_seconds, 22050 / self.factor, self.window, hop)
         return Preprocessing(factor=self.factor, method=self.method, window=self.window,
-                             max_windows=self.max_windows)
+                             hop=hop, max_windows=None, segment_frames=frames)
 
     def uses_descriptors(self):
         """Whether the model is the feature baseline (reads descriptors, not windows)."""

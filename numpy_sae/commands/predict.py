@@ -54,13 +54,14 @@ def run_predict(model, files, out=print, err=None, plot=None):
             continue
         order = np.argsort(-proba)
         ranked = "  ".join(f"{names[i]} {proba[i]:.3f}" for i in order)
-        out(f"{path}: {names[order[0]]}  ({ranked}; {len(window_proba)} windows)")
+        unit = "segments" if model.segmented else "windows"
+        out(f"{path}: {names[order[0]]}  ({ranked}; {len(window_proba)} {unit})")
         if picture is not None:
             from .. import plots  # matplotlib is imported only when figures are drawn
             Path(picture).parent.mkdir(parents=True, exist_ok=True)
             plots.plot_timeline(window_proba, names, seconds,
                                 f"{Path(path).name}: {names[order[0]]} "
-                                f"({proba[order[0]]:.2f}, mean of {len(window_proba)} windows)",
+                                f"({proba[order[0]]:.2f}, mean of {len(window_proba)} {unit})",
                                 picture)
             out(f"  timeline: {picture}")
     return failed

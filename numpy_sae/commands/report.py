@@ -130,17 +130,28 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
     plots.plot_history(trainer.history, run_dir / "curves.png")
     plots.plot_confusion(np.array(results[shown]["window"]["confusion_matrix"]), names,
                          run_dir / "confusion.png", title=f"{shown} windows")
-    views = {"raw input windows" if model.input_kind != "descriptors" else "descriptors": x_eval}
-    if network.reconstructs:
-        views[f"{network.code_dim}-dim codes"] = network.encode(x_eval)
+    if model.segmented:
+        # A segment is what the classifier sees: its pooled codes, not its frames.
+        views = {f"{2 * network.code_dim}-dim pooled codes (mean, std)":
+                 network.pooled_codes(x_eval)}
+    else:
+        views = {"raw input windows" if model.input_kind != "descriptors" else "descriptors":
+                 x_eval}
+        if network.reconstructs:
+            views[f"{network.code_dim}-dim codes"] = network.encode(x_eval)
     views[f"{len(names)}-dim logits"] = network.logits(x_eval)
     plots.plot_pca(views, y_eval, names, run_dir / "pca.png")
     if network.reconstructs:
         pick = np.random.default_rng(0).choice(len(y_eval), size=min(4, len(y_eval)),
                                                replace=False)
-        plots.plot_reconstructions(x_eval[pick], network.reconstruct(x_eval[pick]),
-                                   [f"{names[y_eval[i]]} window" for i in pick],
-                                   run_dir / "reconstructions.png")
+        shown_x = x_eval[pick]
+        rebuilt = network.reconstruct(shown_x)
+        if model.segmented:  # the middle frame of each segment
+            middle = shown_x.shape[1] // 2
+            shown_x, rebuilt = shown_x[:, middle], rebuilt[:, middle]
+        plots.plot_reconstructions(shown_x, rebuilt,
+                                   [f"{names[y_eval[i]]} {'frame' if model.segmented else 'window'}"
+                                    for i in pick], run_dir / "reconstructions.png")
     return report, collapse
 
 

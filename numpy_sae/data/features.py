@@ -29,24 +29,33 @@ def check_kind(kind):
     return kind
 
 
-def make_features(windows, kind="waveform"):
-    """Network inputs from windows.
+def make_features(windows, kind="waveform", taper=False):
+    """Network inputs from windows (or from the frames of segments).
 
     Parameters
     ----------
-    windows : float32 (N, window)
+    windows : float32 (..., window), e.g. (N, window) or (N, T, window)
     kind : "waveform" or "spectrum"
+    taper : multiply each window by a Hann window before the FFT (the segment model's
+        frames overlap by half, and the taper keeps each frame's spectrum from leaking)
 
     Returns
     -------
-    float32 (N, feature_dim(kind, window))
+    float32 (..., feature_dim(kind, window))
 
     Notes
     -----
-    spectrum: log(|rfft(x)| + 1e-4), one row per window.
+    spectrum: log(|rfft(x)| + 1e-4) of each window (x * hann with ``taper``).
     """
     check_kind(kind)
     if kind in ("waveform", "descriptors"):
-        return windows
-    magnitude = np.abs(np.fft.rfft(windows, axis=1))
+        return np.asarray(windows, dtype=np.float32)
+    if taper:
+        windows = windows * hann(windows.shape[-1])
+    magnitude = np.abs(np.fft.rfft(windows, axis=-1))
     return np.log(magnitude + _FLOOR).astype(np.float32)
+
+
+def hann(n):
+    """The periodic Hann window of n samples, float32: 0.5 - 0.5 cos(2 pi k / n)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)

@@ -56,6 +56,8 @@ class Preprocessing:
     window : samples per window
     hop : step between windows of the fixed grid (None: = window)
     max_windows : windows per clip on the fixed grid (None: all)
+    segment_frames : for a segment model, frames (windows, ``hop`` apart) per segment;
+        None for models that read one window at a time
     """
 
     sample_rate: int = 22050
@@ -64,6 +66,7 @@ class Preprocessing:
     window: int = 500
     hop: int | None = None
     max_windows: int | None = 25
+    segment_frames: int | None = None
 
     def __post_init__(self):
         # Bounds, not only signs: these settings also come from model files, which must
@@ -75,12 +78,26 @@ class Preprocessing:
             _check_int("hop", self.hop, 100_000)
         if self.max_windows is not None:
             _check_int("max_windows", self.max_windows, 1_000_000)
+        if self.segment_frames is not None:
+            _check_int("segment_frames", self.segment_frames, 100_000)
         if self.method not in DOWNSAMPLING_METHODS:
             raise ValueError(f"method must be one of {', '.join(DOWNSAMPLING_METHODS)}, "
                              f"got {self.method!r}")
 
     def to_dict(self):
         return dict(self.__dict__)
+
+    @property
+    def min_samples(self):
+        """The shortest usable signal: one window, or one segment of frames."""
+        if self.segment_frames is None:
+            return self.window
+        return (self.segment_frames - 1) * (self.hop or self.window) + self.window
+
+    @property
+    def rate(self):
+        """Sample rate after downsampling (Hz)."""
+        return self.sample_rate / self.factor
 
 
 @dataclass
@@ -221,9 +238,10 @@ def _load_clip(path, preprocessing):
         return None, str(exc).removeprefix(f"{path}: ")
     except (OSError, MemoryError) as exc:
         return None, f"cannot read ({exc})"
-    if len(signal) < p.window:
+    if len(signal) < p.min_samples:
         return None, (f"too short: {len(signal)} samples after downsampling, "
-                      f"fewer than one window of {p.window}")
+                      f"fewer than one {'segment' if p.segment_frames else 'window'} of "
+                      f"{p.min_samples}")
     return signal, None
 
 

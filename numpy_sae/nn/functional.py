@@ -362,3 +362,53 @@ def fanout_backward(dout_a, dout_b):
     """
     dx = dout_a + dout_b
     return dx
+
+
+def meanstd_pool_forward(x, eps=1e-5):
+    """Summarize each sequence of frames by the mean and standard deviation of every feature.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, T, K), T frames of K features per segment
+    eps : float, keeps the square root differentiable for a constant feature
+
+    Returns
+    -------
+    out : ndarray, shape (N, 2K), [mean over time, standard deviation over time]
+    cache : tuple (x - mean, std, T)
+
+    Notes
+    -----
+    mu = (1/T) sum_t x_t,  s = sqrt((1/T) sum_t (x_t - mu)**2 + eps),  out = [mu, s]
+    """
+    T = x.shape[1]
+    mu = x.mean(axis=1)
+    centered = x - mu[:, None, :]
+    s = np.sqrt(np.mean(centered * centered, axis=1) + eps)
+    return np.concatenate([mu, s], axis=1), (centered, s, T)
+
+
+def meanstd_pool_backward(dout, cache):
+    """Gradient of mean/std pooling.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, 2K), the gradient w.r.t. [mu, s]
+    cache : from :func:`meanstd_pool_forward`
+
+    Returns
+    -------
+    dx : ndarray, shape (N, T, K)
+
+    Notes
+    -----
+    dmu/dx_t = 1/T for every frame, and ds/dx_t = (x_t - mu) / (T s): the part of the
+    variance's gradient that flows through mu vanishes because sum_t (x_t - mu) = 0.
+    So  dx_t = dmu / T + ds * (x_t - mu) / (T s).
+    """
+    centered, s, T = cache
+    K = s.shape[1]
+    dmu, ds = dout[:, :K], dout[:, K:]
+    dx = centered * (ds / (T * s))[:, None, :]
+    dx += (dmu / T)[:, None, :]
+    return dx

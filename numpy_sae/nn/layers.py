@@ -130,6 +130,20 @@ class Softmax(_Activation):
     _backward = staticmethod(F.softmax_backward)
 
 
+class MeanStdPool(Layer):
+    """Pooling over time: (N, T, K) frames -> (N, 2K), the mean and standard deviation of
+    each feature over the T frames; backward dx_t = dmu / T + ds * (x_t - mu) / (T s)."""
+
+    def forward(self, x):
+        """x: (N, T, K) -> out: (N, 2K)."""
+        out, self._cache = F.meanstd_pool_forward(x)
+        return out
+
+    def backward(self, dout):
+        """dout: (N, 2K) -> dx: (N, T, K)."""
+        return F.meanstd_pool_backward(dout, self._take_cache())
+
+
 ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "relu": ReLU, "identity": Identity}
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import functional as F
 from .init import INITIALIZERS
-from .layers import ACTIVATIONS, mlp
+from .layers import ACTIVATIONS, MeanStdPool, mlp
 
 LossTerms = namedtuple("LossTerms", ["reconstruction", "cross_entropy", "total"])
 LossTerms.__doc__ = "The two terms of the joint loss and their gamma-weighted sum (floats)."
@@ -87,10 +87,15 @@ class _Network:
         x = self._check_x(x)
         if len(x) == 0:
             raise ValueError("cannot fit the input scaling on zero windows")
-        self.input_mean[...] = x.mean(axis=0, dtype=np.float64)
-        std = x.std(axis=0, dtype=np.float64)
+        rows = self._scaling_rows(x)
+        self.input_mean[...] = rows.mean(axis=0, dtype=np.float64)
+        std = rows.std(axis=0, dtype=np.float64)
         # A constant feature (e.g. silence) would divide by zero; leave it unscaled.
         self.input_scale[...] = np.where(std > 1e-8, std, 1.0)
+
+    def _scaling_rows(self, x):
+        """The rows (M, input_dim) whose statistics set the standardization."""
+        return x
 
     def _check_x(self, x):
         x = np.asarray(x)
@@ -223,7 +228,8 @@ class SoftmaxAutoencoderNetwork(_Network):
         ``decoder_hidden`` is given (``()`` makes the decoder one linear layer).
     decoder_hidden : sequence of int or None
     classifier_hidden : int
-        Width of the classifier's single hidden layer (128, tanh).
+        Width of the classifier's single hidden layer (128, tanh); 0 makes the
+        classifier one affine map (logistic regression on the code).
     gamma : float in [0, 1]
         Weight of the reconstruction term; 1 is a plain autoencoder, 0 a plain
         classifier on top of the encoder.
@@ -251,7 +257,9 @@ class SoftmaxAutoencoderNetwork(_Network):
                  decoder_hidden=None, classifier_hidden=128, gamma=0.9, activation="tanh",
                  code_activation=None, dtype=np.float32, seed=0, init=None):
         super().__init__(input_dim, n_classes, activation, dtype, init)
-        _check_sizes(code_dim=code_dim, classifier_hidden=classifier_hidden)
+        _check_sizes(code_dim=code_dim)
+        if classifier_hidden != 0:
+            _check_sizes(classifier_hidden=classifier_hidden)
         decoder_hidden = (tuple(reversed(tuple(encoder_hidden))) if decoder_hidden is None
                           else tuple(decoder_hidden))
         _check_sizes(**{f"encoder_hidden[{i}]": h for i, h in enumerate(encoder_hidden)},
@@ -282,15 +290,20 @@ class SoftmaxAutoencoderNetwork(_Network):
             raise ValueError(f"gamma must be a number in [0, 1], got {value!r}")
         self._gamma = float(value)
 
-    @staticmethod
-    def stack_widths(config):
+    # How many numbers the classifier reads per code unit (the segment model pools two).
+    classifier_inputs_per_code = 1
+
+    @classmethod
+    def stack_widths(cls, config):
         """Layer widths of each stack for a :meth:`config` dict, e.g. {"encoder": (500, ..., 64)}."""
         hidden = list(config["encoder_hidden"])
         decoder = config.get("decoder_hidden")
         decoder = hidden[::-1] if decoder is None else list(decoder)
+        classifier_hidden = [config["classifier_hidden"]] if config["classifier_hidden"] else []
         return {"encoder": (config["input_dim"], *hidden, config["code_dim"]),
                 "decoder": (config["code_dim"], *decoder, config["input_dim"]),
-                "classifier": (config["code_dim"], config["classifier_hidden"], config["n_classes"])}
+                "classifier": (cls.classifier_inputs_per_code * config["code_dim"],
+                               *classifier_hidden, config["n_classes"])}
 
     def config(self):
         """Constructor arguments (JSON-friendly) that rebuild this architecture."""
@@ -368,6 +381,148 @@ class SoftmaxAutoencoderNetwork(_Network):
     def __repr__(self):
         return (f"{type(self).__name__}(encoder={self.encoder}, decoder={self.decoder}, "
                 f"classifier={self.classifier}, gamma={self.gamma})")
+
+
+class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
+    """The softmax autoencoder at two time scales: frames are encoded and reconstructed,
+    segments of frames are classified from their codes pooled over time.
+
+    A segment is T frames of D features (e.g. 63 log spectra of 93 ms frames: 3 s). The
+    encoder f and decoder g work on each frame alone; the codes of a segment's frames
+    are summarized by their mean and standard deviation over time (:class:`MeanStdPool`)
+    and the classifier reads that summary.
+
+    Parameters
+    ----------
+    As :class:`SoftmaxAutoencoderNetwork`, with input_dim the width D of one frame;
+    classifier_hidden 0 (the default) makes the classifier one affine map of the pooled codes.
+
+    Notes
+    -----
+    Inputs x have shape (N, T, D). With n = N * T frames,
+    L = gamma * (1/n) sum_frames ||z - g(f(z))||^2 + (1 - gamma) * (1/N) sum_segments CE,
+    and the code of every frame receives the decoder's gradient and, through the
+    pooling, its share of the classifier's: they add at the code as in the window model.
+    """
+
+    classifier_inputs_per_code = 2  # mean and standard deviation of each code unit
+
+    def __init__(self, input_dim=1025, n_classes=4, code_dim=64, encoder_hidden=(256,),
+                 decoder_hidden=(), classifier_hidden=0, gamma=0.1, activation="tanh",
+                 code_activation=None, dtype=np.float32, seed=0, init=None):
+        super().__init__(input_dim=input_dim, n_classes=n_classes, code_dim=code_dim,
+                         encoder_hidden=encoder_hidden, decoder_hidden=decoder_hidden,
+                         classifier_hidden=classifier_hidden, gamma=gamma, activation=activation,
+                         code_activation=code_activation, dtype=dtype, seed=seed, init=init)
+        self.pool = MeanStdPool()
+
+    # ----- segments in, frames inside ------------------------------------------------
+    def _check_x(self, x):
+        """An array (N, T, input_dim) is checked whole; a lazy set of segments (anything
+        with a 3-d ``shape`` that can be indexed, e.g. ``data.segments.Segments``) is
+        checked chunk by chunk as it is read."""
+        if not isinstance(x, np.ndarray) and hasattr(x, "shape") and hasattr(x, "__getitem__"):
+            if len(x.shape) != 3 or x.shape[2] != self.input_dim:
+                raise ValueError(f"x must have shape (N, T, {self.input_dim}), got {x.shape}")
+            return x
+        x = np.asarray(x)
+        if x.ndim != 3 or x.shape[2] != self.input_dim or x.shape[1] < 1:
+            raise ValueError(f"x must have shape (N, T, {self.input_dim}) with T >= 1, "
+                             f"got {x.shape}")
+        return _Network._check_x(self, x.reshape(-1, self.input_dim)).reshape(x.shape)
+
+    def _chunks(self, x):
+        """(start, standardized chunk (n, T, D)) pairs; a chunk holds about 8192 frames."""
+        x = self._check_x(x)
+        step = max(1, _CHUNK // max(int(x.shape[1]), 1))
+        for start in range(0, max(len(x), 1), step):
+            yield start, self._standardize(self._check_x(x[start:start + step]))
+
+    def _scaling_rows(self, x, max_segments=256):
+        """The frames of at most 256 evenly spaced segments (a few thousand frames): the
+        standardization's statistics, without reading every frame of a dataset."""
+        picked = np.unique(np.linspace(0, len(x) - 1, min(len(x), max_segments)).astype(np.int64))
+        return self._check_x(x[picked]).reshape(-1, self.input_dim)
+
+    def standardized(self, x):
+        """The frames the network reads, z = (x - input_mean) / input_scale: (N * T, input_dim)."""
+        return self._map(x, lambda z: z.reshape(-1, self.input_dim))
+
+    def _encode_frames(self, z):
+        n, T, D = z.shape
+        return self.encoder.forward(z.reshape(n * T, D)).reshape(n, T, self.code_dim)
+
+    def encode(self, x):
+        """Codes f(z) of every frame. x: (N, T, input_dim) -> (N, T, code_dim)."""
+        return self._map(x, self._encode_frames)
+
+    def pooled_codes(self, x):
+        """Each segment's summary [mean, std] of its frames' codes: (N, T, D) -> (N, 2 * code_dim)."""
+        return self._map(x, lambda z: self.pool.forward(self._encode_frames(z)))
+
+    def reconstruct(self, x):
+        """Reconstructed frames in the units of x: (N, T, input_dim) -> (N, T, input_dim)."""
+        z_hat = self._map(x, lambda z: self.decoder.forward(self._encode_frames(z)
+                                                            .reshape(-1, self.code_dim))
+                          .reshape(z.shape))
+        return z_hat * self.input_scale + self.input_mean
+
+    def logits(self, x):
+        """Classifier scores of each segment. x: (N, T, input_dim) -> (N, n_classes)."""
+        return self._map(x, lambda z: self.classifier.forward(self.pool.forward(
+            self._encode_frames(z))))
+
+    def _inference(self, z, y):
+        code = self._encode_frames(z)
+        logits = self.classifier.forward(self.pool.forward(code))
+        frames = z.reshape(-1, self.input_dim)
+        x_hat = self.decoder.forward(code.reshape(-1, self.code_dim))
+        return (F.sum_squared_error(x_hat, frames)[0],
+                F.masked_softmax_cross_entropy(logits, y)[0], logits)
+
+    def loss_and_gradients(self, x, y):
+        """Joint loss of a batch of segments and the gradient of every parameter.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, T, input_dim), N segments of T frames
+        y : ndarray of int, shape (N,); -1 marks an unlabeled segment
+
+        Returns
+        -------
+        terms : LossTerms (reconstruction: mean over the N * T frames; cross_entropy:
+            mean over the labeled segments)
+        grads : dict, same keys and shapes as :meth:`parameters`
+        logits : ndarray, shape (N, n_classes)
+
+        Notes
+        -----
+        dL/dx_hat    = gamma * 2 (x_hat - z) / (N T)                     per frame
+        dL/dlogits   = (1 - gamma) * (softmax(logits) - onehot(y)) / N_labeled
+        dL/dpooled   = classifier backward of dL/dlogits                 (N, 2K)
+        dL/dcode_t   = decoder backward of dL/dx_hat_t
+                       + pooling backward: dmu / T + ds * (code_t - mu) / (T s)
+        """
+        x, y = self._check_batch(x, y)
+        z = self._standardize(x)
+        n, T, D = z.shape
+        frames = z.reshape(n * T, D)
+        code = self.encoder.forward(frames)
+        x_hat = self.decoder.forward(code)
+        logits = self.classifier.forward(self.pool.forward(code.reshape(n, T, self.code_dim)))
+
+        reconstruction, dx_hat = F.sum_squared_error(x_hat, frames)
+        cross_entropy, dlogits = F.masked_softmax_cross_entropy(logits, y)
+        _, dx_hat, dlogits = F.joint_loss(reconstruction, dx_hat, cross_entropy, dlogits,
+                                          self.gamma)
+
+        # The classifier's gradient reaches every frame's code through the pooling; the
+        # decoder's reaches it directly. At the code the two add, as in the window model.
+        dcode_from_classifier = self.pool.backward(self.classifier.backward(dlogits))
+        dcode = F.fanout_backward(self.decoder.backward(dx_hat),
+                                  dcode_from_classifier.reshape(n * T, self.code_dim))
+        self.encoder.backward(dcode)
+        return self._terms(reconstruction, cross_entropy), self.gradients(), logits
 
 
 def _check_activation_code(name):
@@ -470,8 +625,8 @@ class LogisticRegression(_Classifier):
 
 
 
-NETWORKS = {cls.__name__: cls for cls in (SoftmaxAutoencoderNetwork, SoftmaxClassifier,
-                                          LogisticRegression)}
+NETWORKS = {cls.__name__: cls for cls in (SoftmaxAutoencoderNetwork, SegmentAutoencoderNetwork,
+                                          SoftmaxClassifier, LogisticRegression)}
 
 
 def parameter_count(cls, config):

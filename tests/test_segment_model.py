@@ -1,0 +1,110 @@
+"""The segment model: frames encoded and reconstructed, segments classified from pooled codes."""
+
+import numpy as np
+import pytest
+
+from numpy_sae.data.gtzan import ClipSet, Preprocessing
+from numpy_sae.data.segments import Segments, frames_per_segment, segment_grid
+from numpy_sae.nn import functional as F
+from numpy_sae.nn.gradcheck import check_model
+from numpy_sae.nn.model import SegmentAutoencoderNetwork
+from numpy_sae.train import RandomCropSource
+
+BOUND = 1e-6
+
+
+def tiny_segment_model(gamma, classifier_hidden=0, seed=3):
+    return SegmentAutoencoderNetwork(input_dim=6, n_classes=3, code_dim=4, encoder_hidden=(5,),
+                                     classifier_hidden=classifier_hidden, gamma=gamma,
+                                     dtype=np.float64, seed=seed)
+
+
+@pytest.mark.parametrize("classifier_hidden", [0, 5])
+@pytest.mark.parametrize("gamma", [0.0, 0.9, 1.0])
+def test_whole_segment_model_gradients(gamma, classifier_hidden):
+    # Every parameter against the joint loss, through the pooling, with one unlabeled segment.
+    rng = np.random.default_rng(0)
+    model = tiny_segment_model(gamma, classifier_hidden)
+    model.fit_scaling(rng.standard_normal((8, 7, 6)) * 2 + 1)
+    x, y = rng.standard_normal((4, 7, 6)), np.array([0, 2, -1, 1])
+    report = check_model(model, x, y)
+    assert set(report) == set(model.parameters())
+    assert not {k: v["max_rel_error"] for k, v in report.items() if v["max_rel_error"] >= BOUND}
+
+
+def test_the_two_gradients_add_at_the_code_through_the_pooling(rng):
+    model = tiny_segment_model(0.5)
+    x, y = rng.standard_normal((3, 7, 6)), np.array([0, 1, 2])
+    _, grads, _ = model.loss_and_gradients(x, y)
+    # Rebuild dL/dcode by hand from the two heads and push it through the encoder.
+    z = model.standardized(x)
+    code = model.encoder.forward(z)
+    _, dx_hat = F.sum_squared_error(model.decoder.forward(code), z)
+    _, dlogits = F.softmax_cross_entropy(model.classifier.forward(
+        model.pool.forward(code.reshape(3, 7, 4))), y)
+    from_decoder = model.decoder.backward(dx_hat * 0.5)
+    from_classifier = model.pool.backward(model.classifier.backward(dlogits * 0.5))
+    model.encoder.backward(from_decoder + from_classifier.reshape(21, 4))
+    np.testing.assert_allclose(model.encoder.gradients()["0.W"], grads["encoder.0.W"])
+
+
+def test_segment_model_reads_arrays_and_lazy_segments_alike(rng):
+    signals = rng.standard_normal(400).astype(np.float32)
+    segments = Segments(signals, [0, 50, 170], window=12, hop=6, n_frames=5,
+                        transform=lambda frames: frames[..., :6] * 2)
+    model = SegmentAutoencoderNetwork(input_dim=6, n_classes=3, code_dim=4, encoder_hidden=(5,),
+                                      seed=0)
+    dense = segments[np.arange(3)]
+    np.testing.assert_array_equal(model.predict_proba(segments), model.predict_proba(dense))
+    assert model.encode(segments).shape == (3, 5, 4)
+    assert model.pooled_codes(segments).shape == (3, 8)
+    assert model.reconstruct(dense).shape == (3, 5, 6)
+    assert model.standardized(segments).shape == (15, 6)
+    with pytest.raises(ValueError, match=r"shape \(N, T, 6\)"):
+        model.predict(rng.standard_normal((3, 6)))
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(np.full((1, 5, 6), np.nan))
+
+
+def test_segments_gather_the_frames_they_promise(rng):
+    signals = np.arange(100, dtype=np.float32)
+    segments = Segments(signals, [3, 40], window=8, hop=4, n_frames=3, transform=lambda f: f)
+    assert segments.shape == (2, 3, 8) and len(segments) == 2
+    np.testing.assert_array_equal(segments[1][2], np.arange(48, 56))  # start 40 + 2 hops
+    np.testing.assert_array_equal(segments[np.array([1, 0])][1, 0], np.arange(3, 11))
+    with pytest.raises(ValueError, match="outside"):
+        Segments(signals, [95], window=8, hop=4, n_frames=3, transform=lambda f: f)
+
+
+def test_frames_per_segment():
+    assert frames_per_segment(3.0, 22050, 2048, 1024) == 63
+    assert frames_per_segment(0.001, 22050, 2048, 1024) == 1  # never zero frames
+
+
+def clip_set(lengths, segment_frames=3, window=8, hop=4):
+    signals = np.concatenate([np.full(n, i, dtype=np.float32) for i, n in enumerate(lengths)])
+    return ClipSet(signals=signals, offsets=np.concatenate([[0], np.cumsum(lengths)]),
+                   labels=np.arange(len(lengths)) % 2, paths=[f"c{i}" for i in range(len(lengths))],
+                   genre_names=["a", "b"],
+                   preprocessing=Preprocessing(factor=1, window=window, hop=hop,
+                                               segment_frames=segment_frames))
+
+
+def test_the_segment_grid_covers_each_clip_without_overlap():
+    clips = clip_set([40, 16, 10])  # a segment is 2 * 4 + 8 = 16 samples
+    segments, y, song = segment_grid(clips, np.array([0, 1, 2]), lambda f: f)
+    np.testing.assert_array_equal(song, [0, 0, 1])  # clip 2 is shorter than one segment
+    np.testing.assert_array_equal(segments.starts, [0, 16, 40])
+    np.testing.assert_array_equal(y, [0, 0, 1])
+
+
+def test_random_segment_crops_stay_inside_their_clip(rng):
+    clips = clip_set([40, 16, 30])
+    source = RandomCropSource(clips, np.array([0, 1, 2]), per_clip=50)
+    x, y = source.epoch(rng)
+    frames = x[np.arange(len(x))]
+    assert frames.shape == (150, 3, 8)
+    # Each clip holds a constant signal equal to its index: a crop that crossed into the
+    # next clip would mix two values.
+    assert all(np.unique(segment).size == 1 for segment in frames)
+    np.testing.assert_array_equal(frames[:, 0, 0], np.repeat([0, 1, 2], 50))
