@@ -94,3 +94,23 @@ def test_a_wrong_forward_and_a_broken_file(tmp_path, capsys):
 def test_break_needs_solutions(tmp_path, capsys):
     assert main(["exercises", "init", str(tmp_path / "x"), "--break", "code-sum"]) == 2
     assert "add --solutions" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("correct, wrong", [
+    # Forgetting that each frame holds only 1/T of the mean.
+    ("dx += (dmu / T)[:, None, :]", "dx += dmu[:, None, :]"),
+    # Dividing the deviation by s twice over, a derivation slip.
+    ("dx = centered * (ds / (T * s))[:, None, :]", "dx = centered * (ds / (T * s * s))[:, None, :]"),
+])
+def test_the_pooling_exercise_names_a_wrong_backward(tmp_path, correct, wrong):
+    source = exercises.student_source(solutions=True)
+    assert correct in source
+    folder = tmp_path / "pool"
+    folder.mkdir()
+    (folder / exercises.FILE_NAME).write_text(source.replace(correct, wrong, 1))
+    grades = {g.function: g for g in exercises.grade(
+        exercises.load_student(folder / exercises.FILE_NAME))}
+    assert grades["meanstd_pool_forward"].status == "correct"
+    assert grades["meanstd_pool_backward"].status == "wrong gradient: dx"
+    assert "dmu / T" in grades["meanstd_pool_backward"].hint
+    assert all(g.passed for name, g in grades.items() if not name.startswith("meanstd_pool"))

@@ -67,11 +67,17 @@ def compare(clipset, settings, log=print, features=None):
                      "n_songs": r["song"]["n"]})
         log(f"  {name}: {unit} {r['window']['accuracy']:.3f}, song {r['song']['accuracy']:.3f}")
 
-    log("training the joint softmax autoencoder ...")
+    what = "segment" if joint.segmented else "joint"
+    log(f"training the {what} softmax autoencoder ...")
     joint.network.fit_scaling(x_train)
     train(joint.network, (x_val, y_val))
-    score(f"joint softmax autoencoder (gamma {settings.gamma:g})",
-          joint.network.predict_proba(x_test))
+    score(f"{what} softmax autoencoder (gamma {settings.gamma:g})",
+          joint.network.predict_proba(x_test), unit="segment" if joint.segmented else "window")
+    if joint.segmented:
+        # The window baselines below read single windows; a segment model is compared with
+        # the feature baseline only, which reads segments of the same length.
+        return _feature_rows(rows, score, clipset, splits, test_subset, settings, features,
+                             fresh, init_seed, train_seed, log)
 
     log("training the autoencoder alone (gamma 1), then a classifier on its codes ...")
     auto = new_audio_model(settings, clipset, fresh(init_seed), gamma=1.0).network
@@ -93,25 +99,34 @@ def compare(clipset, settings, log=print, features=None):
     train(raw, (x_val, y_val))
     score("2-layer classifier on raw windows", raw.predict_proba(x_test))
 
-    if features is not None:
-        # The same songs on each side, as engineered descriptors of their 3 s segments.
-        index = {path: i for i, path in enumerate(features.paths)}
+    return _feature_rows(rows, score, clipset, splits, test_subset, settings, features, fresh,
+                         init_seed, train_seed, log)
 
-        def same_songs(subset):
-            return features.windows([index[clipset.paths[s]] for s in np.unique(subset[2])
-                                     if clipset.paths[s] in index])
-        f_train, f_val, f_test = map(same_songs, (splits.train, splits.validation, test_subset))
-        feature_settings = replace(settings, crops=0, **FEATURE_DEFAULTS)
-        for name, network in (
-                ("descriptors + logistic regression",
-                 LogisticRegression(N_FEATURES, n_classes, seed=fresh(init_seed))),
-                ("descriptors + 2-layer classifier",
-                 SoftmaxClassifier(N_FEATURES, n_classes, seed=fresh(init_seed)))):
-            log(f"training {name} (the feature-engineering baseline) ...")
-            network.fit_scaling(f_train[0])
-            make_trainer(feature_settings, network, WindowSource(*f_train[:2]), f_val[:2],
-                         fresh(train_seed)).fit(settings.epochs)
-            score(name, network.predict_proba(f_test[0]), f_test[1], f_test[2], unit="segment")
+
+def _feature_rows(rows, score, clipset, splits, test_subset, settings, features, fresh,
+                  init_seed, train_seed, log):
+    """Add the feature-engineering baseline, trained and scored on the same songs."""
+    if features is None:
+        return rows
+    # The same songs on each side, as engineered descriptors of their 3 s segments.
+    index = {path: i for i, path in enumerate(features.paths)}
+
+    def same_songs(subset):
+        return features.windows([index[clipset.paths[s]] for s in np.unique(subset[2])
+                                 if clipset.paths[s] in index])
+    f_train, f_val, f_test = map(same_songs, (splits.train, splits.validation, test_subset))
+    feature_settings = replace(settings, crops=0, **FEATURE_DEFAULTS)
+    n_classes = len(clipset.genre_names)
+    for name, network in (
+            ("descriptors + logistic regression",
+             LogisticRegression(N_FEATURES, n_classes, seed=fresh(init_seed))),
+            ("descriptors + 2-layer classifier",
+             SoftmaxClassifier(N_FEATURES, n_classes, seed=fresh(init_seed)))):
+        log(f"training {name} (the feature-engineering baseline) ...")
+        network.fit_scaling(f_train[0])
+        make_trainer(feature_settings, network, WindowSource(*f_train[:2]), f_val[:2],
+                     fresh(train_seed)).fit(settings.epochs)
+        score(name, network.predict_proba(f_test[0]), f_test[1], f_test[2], unit="segment")
     return rows
 
 

@@ -398,14 +398,14 @@ def cmd_gradcheck(args):
                               dtype=args.dtype, bug=args.bug, seed=args.seed)
 
 
-def _joint_only(args, command, why):
-    if args.model not in (None, "joint"):
-        raise CommandError(f"{command} takes no --model: {why}")
+def _autoencoders_only(args, command, why):
+    if args.model is not None and not MODEL_KINDS[args.model].reconstructs:
+        raise CommandError(f"{command} takes --model joint or segment: {why}")
 
 
 def cmd_baselines(args):
-    _joint_only(args, "baselines", "it trains the joint model, its baselines and the feature "
-                "baseline side by side")
+    _autoencoders_only(args, "baselines", "it trains a softmax autoencoder, its baselines and "
+                       "the feature baseline side by side")
     baselines.run_baselines(_run_settings(args))
     return 0
 
@@ -416,7 +416,7 @@ def cmd_cv(args):
 
 
 def cmd_sweep(args):
-    _joint_only(args, "sweep", "code sizes belong to the joint model")
+    _autoencoders_only(args, "sweep", "code sizes belong to an autoencoder")
     sweep.run_sweep(_run_settings(args), args.code_dims, folds=args.folds, name=args.name)
     return 0
 

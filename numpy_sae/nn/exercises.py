@@ -32,6 +32,7 @@ GRADED = (
     (F, "softmax_forward"), (F, "softmax_backward"),
     (F, "softmax_cross_entropy"), (F, "sum_squared_error"),
     (F, "joint_loss"), (F, "fanout_backward"),
+    (F, "meanstd_pool_forward"), (F, "meanstd_pool_backward"),
     (optim, "adam_step"),
 )
 # Given in full: helpers the graded functions may call.
@@ -53,6 +54,9 @@ HINTS = {
     "sum_squared_error": "loss = sum of squares / N (summed over features); dx_hat = 2 (x_hat - x) / N",
     "joint_loss": "gamma * rec + (1 - gamma) * ce; scale each gradient by its own weight",
     "fanout_backward": "a value used twice gets the sum of both gradients",
+    "meanstd_pool_forward": "mean over axis 1 (time), then sqrt(mean of squared deviations + eps)",
+    "meanstd_pool_backward": "every frame gets dmu / T, plus ds * (x_t - mu) / (T s); the "
+                             "path through mu adds nothing (deviations sum to 0)",
     "adam_step": "bias-correct m and v with 1 - beta**t before the step; update in place",
 }
 
@@ -220,6 +224,15 @@ def _check(student, name, rng, state):
         state["stage"] = "backward"
         return _same("wrong gradient: dx", student.fanout_backward(da, db),
                      numerical_gradient(branches, x), state)
+    if name == "meanstd_pool":
+        x = rng.standard_normal((3, 5, 4))
+        forward = student.meanstd_pool_forward
+        _same("wrong forward", forward(x.copy())[0], F.meanstd_pool_forward(x.copy())[0], state)
+        dout = rng.standard_normal((3, 8))
+        state["stage"] = "backward"
+        dx = student.meanstd_pool_backward(dout, forward(x)[1])
+        return _same("wrong gradient: dx", dx,
+                     numerical_gradient_array(lambda: forward(x)[0], x, dout), state)
     if name == "adam":
         p, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
         mine = [p.copy(), np.zeros_like(p), np.zeros_like(p)]

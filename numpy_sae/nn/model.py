@@ -438,8 +438,8 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
         for start in range(0, max(len(x), 1), step):
             yield start, self._standardize(self._check_x(x[start:start + step]))
 
-    def _scaling_rows(self, x, max_segments=256):
-        """The frames of at most 256 evenly spaced segments (a few thousand frames): the
+    def _scaling_rows(self, x, max_segments=64):
+        """The frames of at most 64 evenly spaced segments (about 4000 frames): the
         standardization's statistics, without reading every frame of a dataset."""
         picked = np.unique(np.linspace(0, len(x) - 1, min(len(x), max_segments)).astype(np.int64))
         return self._check_x(x[picked]).reshape(-1, self.input_dim)

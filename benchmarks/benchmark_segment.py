@@ -1,0 +1,97 @@
+"""Speed and memory of the segment model: seconds per epoch and peak memory.
+
+    python benchmarks/benchmark_segment.py                          # 1000 synthetic clips
+    python benchmarks/benchmark_segment.py --data ../shared/gtzan_mini_6 --genres all
+    python benchmarks/benchmark_segment.py --clips-per-genre 25 --epochs 2
+
+Prints figures, asserts nothing. Each dataset is measured in a fresh process:
+loading the clips at full rate (through the cache, as the main job does), then
+training the segment model with its default settings (8 random 3 s segments
+per clip per epoch, batches of 16) for a few epochs; the figure is the median
+seconds per epoch. Beside the peak resident memory it prints the size of the
+signals kept in memory and what every frame of the dataset would take if it
+were cut at once (it never is: segments are cut batch by batch).
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+
+
+def measure(data, genres, clips_per_genre, epochs, cache_dir):
+    """One dataset, in this process: load, train, and report figures as a dict."""
+    from numpy_sae.commands.experiment import RunSettings, make_trainer, new_audio_model
+    from numpy_sae.commands.experiment import load_dataset, training_source
+    from numpy_sae.commands.models import MODEL_KINDS
+    from numpy_sae.commands import experiment
+
+    settings = replace(RunSettings(data=data, model="segment", cache_dir=cache_dir,
+                                   genres=genres), **MODEL_KINDS["segment"].defaults)
+    if data is None:  # the synthetic set, at the size asked for
+        experiment.SYNTH_FULL = {"clips_per_genre": clips_per_genre, "duration": 30.0}
+    began = time.perf_counter()
+    dataset = load_dataset(settings, log=lambda line: None)
+    load_seconds = time.perf_counter() - began
+    clipset = dataset.clipset
+    rng = np.random.default_rng(0)
+    model = new_audio_model(settings, clipset, rng)
+    clips = np.arange(len(clipset))
+    x_grid, y_grid, _ = model.windows(clipset, clips)
+    model.network.fit_scaling(x_grid)
+    source = training_source(settings, clipset, clips, x_grid, y_grid, model.features)
+    trainer = make_trainer(settings, model.network, source, None, rng, log=None)
+    trainer.fit(epochs)
+    pre = clipset.preprocessing
+    n_frames = sum((clipset.offsets[i + 1] - clipset.offsets[i] - pre.window) // pre.hop + 1
+                   for i in clips)
+    return {"clips": len(clipset), "load_seconds": load_seconds,
+            "epoch_seconds": trainer.history["seconds"],
+            "segments_per_epoch": len(source), "signals_mb": clipset.signals.nbytes / 1e6,
+            "all_frames_mb": n_frames * model.network.input_dim * 4 / 1e6,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "parameters": model.network.n_parameters}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="a GTZAN-style folder (default: synthetic clips)")
+    parser.add_argument("--genres", default=None, help="comma-separated, or 'all'")
+    parser.add_argument("--clips-per-genre", type=int, default=100,
+                        help="synthetic clips per genre (100: 1000 clips of ten genres)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    genres = (args.genres.split(",") if args.genres else
+              (["all"] if args.data is None else ["all"]))
+    if args.worker:
+        print(json.dumps(measure(args.data, genres, args.clips_per_genre, args.epochs,
+                                 args.cache_dir)))
+        return
+    command = [sys.executable, __file__, "--worker", "--epochs", str(args.epochs),
+               "--clips-per-genre", str(args.clips_per_genre)]
+    for option in ("data", "genres", "cache_dir"):
+        if getattr(args, option):
+            command += [f"--{option.replace('_', '-')}", getattr(args, option)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(done.stderr)
+    r = json.loads(done.stdout.splitlines()[-1])
+    what = args.data or f"synthetic, {r['clips']} clips of 30 s"
+    print(f"segment model ({r['parameters']:,} parameters) on {what}:")
+    print(f"  load (cache or audio): {r['load_seconds']:.1f} s")
+    print(f"  seconds per epoch ({r['segments_per_epoch']} segments of 3 s): "
+          + ", ".join(f"{s:.1f}" for s in r["epoch_seconds"])
+          + f"; median {np.median(r['epoch_seconds']):.1f}")
+    print(f"  peak memory {r['peak_rss_mb']:.0f} MB; signals held {r['signals_mb']:.0f} MB; "
+          f"every frame cut at once would take {r['all_frames_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
