@@ -159,3 +159,25 @@ for name in ("encoder.0.W", "classifier.2.b"):
     show(f"{name} after", params[name], "before - 0.01 * m_hat / (sqrt(v_hat) + eps)")
 new_loss = model.loss(x, y).total
 print(f"\n  loss before the step {loss:.6f}, after {new_loss:.6f}")
+
+
+# %% Pooling over time: how the segment model's classifier reaches every frame's code
+print("\nPOOLING OVER TIME (the segment model: numpy-sae train --model segment)")
+print("  The segment model encodes every short frame, then summarizes a segment's T frames")
+print("  by the mean and standard deviation of each code unit; its classifier reads that.")
+frames = np.array([[[0.2, -0.5], [0.6, 0.1], [-0.1, 0.7]]])  # 1 segment, T = 3, K = 2
+show("codes of one segment's frames", frames[0])
+pooled, pool_cache = F.meanstd_pool_forward(frames)
+show("[mu, s]", pooled, "mu = mean_t code_t, s = sqrt(mean_t (code_t - mu)^2 + 1e-5)")
+dpooled = np.array([[1.0, 0.0, 0.0, 1.0]])  # the classifier's gradient w.r.t. [mu, s]
+show("dL/d[mu, s]", dpooled, "as the classifier hands it back")
+dframes = F.meanstd_pool_backward(dpooled, pool_cache)
+show("dL/dcode_t", dframes[0], "dmu / T + ds * (code_t - mu) / (T s)")
+print("  The mean spreads its gradient evenly (1/3 to each frame of unit 0); the standard")
+print("  deviation pushes each frame away from the mean in proportion to its deviation")
+print("  (unit 1). In the segment model this adds, at every frame's code, to the decoder's")
+print("  gradient for that frame: the same sum as at the code layer above.")
+pool_numeric = numerical_gradient(
+    lambda: float(np.sum(F.meanstd_pool_forward(frames)[0] * dpooled)), frames)
+print(f"  max relative error against centered differences: "
+      f"{relative_error(dframes, pool_numeric):.1e}")

@@ -330,3 +330,104 @@ def test_unlabeled_audio_behind_links_is_found_once(tree, tmp_path):
     os.symlink(library, library / "hidden" / "back-up")  # a loop
     found = find_audio(library)
     assert sorted(p.name for p in found) == sorted(p.name for p in (tree / "blues").iterdir())
+
+
+# ----- issue 20: no command replaces a file it did not create ------------------------------
+def test_reconstruct_never_writes_onto_its_input_or_an_existing_file(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "base") == 0
+    song = tmp_path / "song.wav"
+    shutil.copy(tree / "blues" / "blues.00001.wav", song)
+    before = song.read_bytes()
+    assert main(["reconstruct", str(tmp_path / "base"), str(song), "--out", str(song)]) == 1
+    one_line_error(capsys, "also an input")
+    assert main(["reconstruct", str(tmp_path / "base"), str(song), "--out", str(song),
+                 "--force"]) == 1  # not even when forced
+    assert song.read_bytes() == before
+    keep = tmp_path / "rec.original.wav"
+    keep.write_bytes(b"mine")
+    assert main(["reconstruct", str(tmp_path / "base"), str(song), "--out",
+                 str(tmp_path / "rec.wav")]) == 1
+    one_line_error(capsys, "rec.original.wav already exists", "--force")
+    assert keep.read_bytes() == b"mine" and not (tmp_path / "rec.wav").exists()
+    assert main(["reconstruct", str(tmp_path / "base"), str(song), "--out",
+                 str(tmp_path / "rec.wav"), "--force"]) == 0
+    capsys.readouterr()
+    codes = tmp_path / "codes.csv"
+    codes.write_text("precious")
+    assert main(["encode", str(tmp_path / "base"), str(song), "--out", str(codes)]) == 1
+    one_line_error(capsys, "codes.csv already exists")
+    assert codes.read_text() == "precious"
+    picture = tmp_path / "t.png"
+    picture.write_bytes(b"mine")
+    assert main(["predict", str(tmp_path / "base"), str(song), "--plot", str(picture)]) == 1
+    assert picture.read_bytes() == b"mine"
+
+
+def test_synth_refuses_to_replace_a_tree_it_did_not_write(tmp_path, capsys):
+    real = tmp_path / "Data" / "genres_original" / "blues"
+    real.mkdir(parents=True)
+    (real / "blues.00000.wav").write_bytes(b"a real song")
+    assert main(["synth", str(tmp_path / "Data"), "--clips", "1", "--duration", "1"]) == 1
+    one_line_error(capsys, "was not written by numpy_sae's generator")
+    assert (real / "blues.00000.wav").read_bytes() == b"a real song"
+    # Its own output it may replace (same seed, same files).
+    assert main(["synth", str(tmp_path / "s"), "--clips", "1", "--duration", "1",
+                 "--genres", "blues"]) == 0
+    assert main(["synth", str(tmp_path / "s"), "--clips", "1", "--duration", "1",
+                 "--genres", "blues"]) == 0
+
+
+def test_two_runs_never_share_a_folder(tree, tmp_path, monkeypatch):
+    from numpy_sae.commands import job
+    from numpy_sae.commands.outputs import new_folder
+
+    class FrozenClock:
+        @staticmethod
+        def now():
+            from datetime import datetime
+            return datetime(2026, 1, 1, 12, 0, 0)
+    monkeypatch.setattr(job, "datetime", FrozenClock)  # both runs get the same default name
+    assert train(tree, tmp_path) == 0 and train(tree, tmp_path) == 0
+    folders = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("20260101"))
+    assert folders == ["20260101-120000-tree", "20260101-120000-tree-2"]
+    # The folder is taken by mkdir itself: a name another run created a moment ago (after
+    # any check) is never handed out twice.
+    assert new_folder(tmp_path, "x", numbered=True).name == "x"
+    assert new_folder(tmp_path, "x", numbered=True).name == "x-2"
+
+
+@pytest.mark.parametrize("name", ["../..", "/tmp/elsewhere", "a/b", ".."])
+def test_sweep_names_stay_inside_out(tmp_path, capsys, name):
+    assert main(["sweep", "--name", name, "--out", str(tmp_path / "o"), "--epochs", "1"]) == 1
+    one_line_error(capsys, "single folder name")
+
+
+def test_ctrl_c_during_cv_is_one_line_and_exit_130(tree, capsys, monkeypatch):
+    from numpy_sae import train as train_module
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(train_module.Trainer, "_train_one_epoch", interrupted)
+    assert main(["cv", "--data", str(tree), "--genres", "blues,jazz", "--folds", "2"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_an_interrupted_sweep_keeps_the_folds_it_finished(tree, tmp_path, monkeypatch):
+    from numpy_sae import train as train_module
+    original = train_module.Trainer._train_one_epoch
+    calls = []
+
+    def third_fit_interrupted(self):
+        if self.epoch == 0:
+            calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self)
+    monkeypatch.setattr(train_module.Trainer, "_train_one_epoch", third_fit_interrupted)
+    assert main(["sweep", "--data", str(tree), "--genres", "blues,jazz", "--folds", "2",
+                 "--epochs", "1", "--crops", "2", "--batch-size", "8", "--code-dims", "2,4",
+                 "--out", str(tmp_path), "--name", "s"]) == 130
+    folds = (tmp_path / "s" / "folds.csv").read_text().splitlines()
+    summary = (tmp_path / "s" / "sweep.csv").read_text().splitlines()
+    assert len(folds) == 1 + 2 and folds[1].startswith("2,1,")  # both folds of size 2
+    assert len(summary) == 1 + 1 and summary[1].startswith("2,")

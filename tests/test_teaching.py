@@ -27,6 +27,10 @@ def test_walkthrough_numbers_agree(capsys):
         step = result["params"][name] - before
         np.testing.assert_allclose(step, -0.01 * g / (np.abs(g) + 1e-8), rtol=1e-9, atol=1e-15)
     assert result["new_loss"] < result["loss"]
+    # The pooling cell: the mean's share is 1/T per frame, the std's follows the deviations.
+    assert "POOLING OVER TIME" in text
+    np.testing.assert_allclose(result["dframes"][0, :, 0], 1 / 3)
+    np.testing.assert_allclose(result["dframes"], result["pool_numeric"], rtol=1e-7, atol=1e-10)
 
 
 @pytest.mark.parametrize("script", ["backprop_walkthrough", "lecture_training_dynamics"])

@@ -25,9 +25,11 @@ from ..modelfile import ModelFileError
 from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS
 from ..nn.teaching import BUGS, run_gradcheck_demo
+from ..train import TrainingInterrupted
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
 from .experiment import SPLITS, STUDY_SETTINGS, JobError, RunSettings
 from .models import DECODERS, MODEL_KINDS, MODELS
+from .outputs import check_name
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -213,6 +215,7 @@ def build_parser():
                        description="Averages the window probabilities of each file (song level).")
     p.add_argument("model", help="model.npz or a run folder")
     p.add_argument("files", nargs="+", metavar="FILE", help=".wav or .au files")
+    p.add_argument("--force", action="store_true", help="replace existing --plot pictures")
     p.add_argument("--plot", metavar="PNG", help="draw the genre probabilities along each song "
                    "(window by window) with the song-level verdict; one file per song when "
                    "several are given")
@@ -275,6 +278,7 @@ def build_parser():
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
                    help=".wav/.au files, or folders searched for them at any depth")
     p.add_argument("--out", required=True, metavar="CODES", help="codes.npz or codes.csv")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     p = sub.add_parser("exercises", help="backprop exercises: write a student file, grade it",
                        description="'init DIR' writes DIR/backprop.py with every function body "
@@ -303,6 +307,8 @@ def build_parser():
     p.add_argument("model", help="model.npz or a run folder")
     p.add_argument("song", help="a .wav or .au file")
     p.add_argument("--out", required=True, metavar="WAV", help="where to write, e.g. rec.wav")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing output files (never the song itself)")
     return parser
 
 
@@ -361,7 +367,7 @@ def cmd_train(args):
             raise CommandError(f"run folder not found: {args.resume}")
     elif args.name is not None:
         try:
-            job.check_run_name(args.name)
+            check_name(args.name)
         except JobError as exc:
             raise CommandError(str(exc)) from None
     settings = _run_settings(args)
@@ -378,7 +384,8 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    return EXIT_FAILED if predict.run_predict(args.model, args.files, plot=args.plot) else 0
+    return EXIT_FAILED if predict.run_predict(args.model, args.files, plot=args.plot,
+                                              force=args.force) else 0
 
 
 def cmd_synth(args):
@@ -422,7 +429,8 @@ def cmd_sweep(args):
 
 
 def cmd_encode(args):
-    return EXIT_FAILED if encode.run_encode(args.model, args.inputs, args.out) else 0
+    return EXIT_FAILED if encode.run_encode(args.model, args.inputs, args.out,
+                                            force=args.force) else 0
 
 
 def cmd_exercises(args):
@@ -440,7 +448,7 @@ def cmd_diagnose(args):
 
 
 def cmd_reconstruct(args):
-    encode.run_reconstruct(args.model, args.song, args.out)
+    encode.run_reconstruct(args.model, args.song, args.out, force=args.force)
     return 0
 
 
@@ -469,6 +477,10 @@ def main(argv=None):
             return EXIT_USAGE
         except job.JobInterrupted as exc:
             print(str(exc), file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except TrainingInterrupted as exc:
+            # cv, sweep, baselines, diagnose: what finished was printed (sweep wrote it).
+            print(f"interrupted: {exc}; nothing more was trained", file=sys.stderr)
             return EXIT_INTERRUPTED
         except (DataError, ModelFileError, AudioError, JobError, ValueError, OSError) as exc:
             if debug:

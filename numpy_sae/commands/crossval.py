@@ -18,10 +18,12 @@ from .models import describe_settings, model_kind
 from .report import collapse_warning
 
 
-def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None):
+def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fold=None):
     """Run K-fold song-level cross-validation with the training settings of ``settings``.
 
     unlabeled : ClipSet of audio without genres, added to every fold's training windows.
+    on_fold : callable(dict) or None, called with each fold's figures as it finishes
+        (fold, window, song, r2_autoencoder, r2_pca, epochs).
 
     Returns
     -------
@@ -70,6 +72,10 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None):
             + (f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
                if model.network.reconstructs else "")
             + f"{trainer.epoch} epochs")
+        if on_fold is not None:
+            on_fold({"fold": k + 1, "window": out["window"][-1], "song": out["song"][-1],
+                     "r2_autoencoder": r2["autoencoder"], "r2_pca": r2["pca"],
+                     "epochs": trainer.epoch})
         collapse = collapse_warning(accuracy(y_train, model.network.predict(x_train)), n_classes,
                                     model.network.reconstructs)
         if collapse:

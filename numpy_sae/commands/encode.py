@@ -23,6 +23,7 @@ from ..data.gtzan import find_audio
 from ..data.npzio import atomic_savez
 from ..encodings import r2_score
 from .experiment import JobError
+from .outputs import check_new_files
 from .predict import model_path
 
 CODE_FORMATS = (".npz", ".csv")
@@ -46,7 +47,7 @@ def _expand(inputs):
             yield path
 
 
-def run_encode(model_dir, inputs, out, log=print, err=None):
+def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
     """Encode every window of every file; write codes to ``out`` (.npz or .csv).
 
     Returns the number of files that could not be encoded (each is named by ``err``).
@@ -60,9 +61,11 @@ def run_encode(model_dir, inputs, out, log=print, err=None):
     if out.suffix.lower() not in CODE_FORMATS:
         raise JobError(f"--out must end in {' or '.join(CODE_FORMATS)}, got {out}")
     model = _autoencoder(model_dir)
+    files = list(_expand(inputs))
+    check_new_files([out], [model_path(model_dir), *files], force)
     network = model.network
     names, codes, file_codes, segment_codes, failed = [], [], [], [], 0
-    for path in _expand(inputs):
+    for path in files:
         try:
             x = model.file_windows(path)
             window_codes = network.encode(x)
@@ -110,7 +113,7 @@ def _write_csv(out, names, codes, file_codes):
             writer.writerow([name, "mean"] + [f"{v:.6g}" for v in mean])
 
 
-def run_reconstruct(model_dir, song, out, log=print):
+def run_reconstruct(model_dir, song, out, log=print, force=False):
     """Decode every window of ``song``; write it and the downsampled original as WAV.
 
     Returns the R^2 of the reconstruction of this song (on the network's
@@ -119,6 +122,8 @@ def run_reconstruct(model_dir, song, out, log=print):
     out = Path(out)
     if out.suffix.lower() != ".wav":
         raise JobError(f"--out must end in .wav, got {out}")
+    original = out.with_name(out.stem + ".original.wav")
+    check_new_files([out, original], [song, model_path(model_dir)], force)
     model = _autoencoder(model_dir)
     if model.input_kind != "waveform":
         raise JobError(f"this model reads the {model.input_kind}, which cannot be turned back "
@@ -140,7 +145,6 @@ def run_reconstruct(model_dir, song, out, log=print):
         decoded, heard = rebuilt.reshape(-1), windows.reshape(-1)
         count = f"{len(windows)} windows"
     rate = int(round(pre.rate))
-    original = out.with_name(out.stem + ".original.wav")
     out.parent.mkdir(parents=True, exist_ok=True)
     wavfile.write(out, rate, decoded.astype(np.float32))
     wavfile.write(original, rate, heard.astype(np.float32))

@@ -31,6 +31,7 @@ from .experiment import (
     training_source,
 )
 from .models import describe_settings
+from .outputs import check_name, new_folder
 from .report import write_results, written_files
 
 
@@ -71,26 +72,20 @@ def _stored_run(run_dir, epochs):
     return model, settings, trainer_state, meta.get("subsets")
 
 
-def check_run_name(name):
-    """A run name is one plain folder name: never a path that could leave --out."""
-    if (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
-            or Path(name).is_absolute() or Path(name).name != name):
-        raise JobError(f"run name {name!r} must be a single folder name (no '/', '..' or "
-                       "absolute path): the run folder is always inside --out")
-    return name
-
-
 def _new_run_dir(settings, dataset):
-    stem = Path(settings.data).name if settings.data and not dataset.synthetic else "synthetic"
-    name = check_run_name(settings.name or f"{datetime.now():%Y%m%d-%H%M%S}-{stem}")
-    run_dir = Path(settings.out) / name
-    if run_dir.exists() and any(run_dir.iterdir()):
+    """The run folder, created atomically: a default name gives way to name-2, name-3 ...
+    when another run took it; an explicit name that holds files is refused."""
+    if not settings.name:
+        stem = Path(settings.data).name if settings.data and not dataset.synthetic else "synthetic"
+        return new_folder(settings.out, f"{datetime.now():%Y%m%d-%H%M%S}-{stem}", numbered=True)
+    run_dir = Path(settings.out) / check_name(settings.name)
+    try:
+        return new_folder(settings.out, settings.name)
+    except JobError:
         # A run never overwrites files it did not create.
         raise JobError(f"run folder {run_dir} already exists and is not empty; pick another "
                        f"--name" + (f" or continue it with --resume {run_dir}"
-                                    if (run_dir / "model.npz").exists() else ""))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+                                    if (run_dir / "model.npz").exists() else "")) from None
 
 
 def subset_songs(clipset, splits, genre_root):

@@ -15,6 +15,7 @@ from ..audio_model import AudioModel
 from ..data.audio import AudioError
 from ..data.descriptors import build_featureset
 from ..data.gtzan import build_clipset, resolve_root
+from .outputs import check_new_files
 from .report import evaluate_subsets, format_report
 
 
@@ -34,16 +35,17 @@ def timeline_paths(plot, files):
             for i, f in enumerate(files)]
 
 
-def run_predict(model, files, out=print, err=None, plot=None):
+def run_predict(model, files, out=print, err=None, plot=None, force=False):
     """Print one line per file (and, with ``plot``, draw its genre timeline); return how
     many files could not be classified."""
     err = err or (lambda line: print(line, file=sys.stderr))
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise ValueError(f"--plot must name a .png file, got {plot}")
+    pictures = timeline_paths(plot, files) if plot is not None else [None] * len(files)
+    check_new_files([p for p in pictures if p is not None], [model_path(model), *files], force)
     model, _, _ = AudioModel.load(model_path(model))
     names = model.genre_names
     seconds = model.seconds_per_window
-    pictures = timeline_paths(plot, files) if plot is not None else [None] * len(files)
     failed = 0
     for path, picture in zip(files, pictures):
         try:

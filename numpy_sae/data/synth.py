@@ -411,6 +411,12 @@ def generate_dataset(root, genres=DEFAULT_GENRES, clips_per_genre=100,
         raise ValueError("clips_per_genre must be >= 1 and duration > 0")
     root = Path(root)
     final = root / "genres_original"
+    if final.exists() and not (final / "SYNTHETIC.json").exists() and (
+            not final.is_dir() or any(final.iterdir())):
+        # Only a tree this generator wrote (it leaves SYNTHETIC.json) is ever replaced: a
+        # Kaggle Data/ folder holds a real genres_original.
+        raise FileExistsError(f"{final} exists and was not written by numpy_sae's generator; "
+                              "it is not replaced: choose another folder")
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".genres_original.tmp{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
