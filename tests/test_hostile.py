@@ -431,3 +431,29 @@ def test_an_interrupted_sweep_keeps_the_folds_it_finished(tree, tmp_path, monkey
     summary = (tmp_path / "s" / "sweep.csv").read_text().splitlines()
     assert len(folds) == 1 + 2 and folds[1].startswith("2,1,")  # both folds of size 2
     assert len(summary) == 1 + 1 and summary[1].startswith("2,")
+
+
+def test_au_and_wav_copies_of_one_song_count_once(tree, tmp_path):
+    from numpy_sae.data.audio import read_wav
+    from numpy_sae.data.gtzan import find_clips
+    twin = tree / "blues" / "blues.00003.au"
+    samples, rate = read_wav(tree / "blues" / "blues.00003.wav")
+    samples = samples[:, 0]
+    header = struct.pack(">4sIIIII", b".snd", 24, len(samples) * 2, 3, rate, 1)
+    twin.write_bytes(header + (np.clip(samples, -1, 1) * 32767).astype(">i2").tobytes())
+    with pytest.warns(UserWarning, match=r"blues.00003.au is another copy of blues.00003.wav"):
+        _, files, _ = find_clips(tree, ["blues", "jazz"])
+    names = [p.name for p, _ in files]
+    assert "blues.00003.wav" in names and "blues.00003.au" not in names and len(names) == 12
+
+
+def test_unlabeled_audio_never_includes_the_labeled_songs(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "same", "--unlabeled", str(tree)) == 1
+    one_line_error(capsys, "every file under", "is a song of the labeled data")
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    shutil.copy(tree / "jazz" / "jazz.00002.wav", extra / "jazz.00002.wav")  # a copy
+    shutil.copy(tree / "jazz" / "jazz.00002.wav", extra / "other-song.wav")
+    assert train(tree, tmp_path, "--name", "mixed", "--unlabeled", str(extra)) == 0
+    out = capsys.readouterr().out
+    assert "left out 1 of the 2 unlabeled files" in out and "1 unlabeled clips" in out

@@ -25,6 +25,7 @@ from ..data.gtzan import (
     build_clipset,
     build_unlabeled,
     default_cache_dir,
+    resolve_root,
 )
 from ..data.segments import frames_per_segment
 from ..data.splits import filtered_split, read_split_files, segment_split, song_split
@@ -190,9 +191,30 @@ def load_dataset(settings, log):
         unlabeled = build_unlabeled(settings.unlabeled, settings.preprocessing(),
                                     cache_dir=settings.cache_dir, use_cache=settings.use_cache,
                                     log=log)
+        unlabeled = _without_labeled_songs(unlabeled, settings.unlabeled, clipset, root, log)
         log(f"{len(unlabeled)} unlabeled clips from {settings.unlabeled}: they train the "
             "reconstruction only")
     return Dataset(clipset, root, synthetic, unlabeled)
+
+
+def _without_labeled_songs(unlabeled, unlabeled_root, clipset, root, log):
+    """The unlabeled clips minus any song of the labeled data (the same file, or a file
+    of the same name: a copy): validation and test songs must never train the encoder."""
+    genre_root = resolve_root(root)
+    labeled_files = {os.path.realpath(genre_root / p) for p in clipset.paths}
+    labeled_names = {Path(p).stem.lower() for p in clipset.paths}
+    keep = [i for i, p in enumerate(unlabeled.paths)
+            if os.path.realpath(Path(unlabeled_root).expanduser() / p) not in labeled_files
+            and Path(p).stem.lower() not in labeled_names]
+    dropped = len(unlabeled) - len(keep)
+    if dropped:
+        log(f"left out {dropped} of the {len(unlabeled)} unlabeled files: they are songs of "
+            "the labeled data (the same file or a copy of it), which would leak validation "
+            "and test songs into the encoder")
+        if not keep:
+            raise DataError(f"every file under {unlabeled_root} is a song of the labeled data; "
+                            "--unlabeled needs other audio")
+    return unlabeled.subset(keep)
 
 
 # ----- splits and training windows ---------------------------------------------------------

@@ -139,6 +139,17 @@ class ClipSet:
                        paths=self.paths + other.paths, genre_names=self.genre_names,
                        preprocessing=self.preprocessing, skipped=self.skipped + other.skipped)
 
+    def subset(self, clips):
+        """A ClipSet of only the chosen clips (int array of indices), in that order."""
+        clips = np.asarray(clips, dtype=np.int64)
+        lengths = self.offsets[clips + 1] - self.offsets[clips]
+        return ClipSet(signals=(np.concatenate([self.signal(i) for i in clips]) if len(clips)
+                                else np.zeros(0, np.float32)),
+                       offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                       labels=self.labels[clips], paths=[self.paths[i] for i in clips],
+                       genre_names=self.genre_names, preprocessing=self.preprocessing,
+                       skipped=list(self.skipped))
+
     def windows(self, clips=None):
         """The fixed grid of windows of the chosen clips.
 
@@ -222,8 +233,28 @@ def find_clips(root, genres=DEFAULT_GENRES):
     if len(genre_names) < 2:
         raise DataError(f"need at least two genres to classify, got {genre_names}")
     files = [(path, label) for label, genre in enumerate(genre_names)
-             for path in sorted(filter(_is_audio, (genre_root / genre).iterdir()))]
+             for path in one_file_per_song(sorted(filter(_is_audio,
+                                                         (genre_root / genre).iterdir())))]
     return genre_root, files, genre_names
+
+
+def one_file_per_song(paths):
+    """Keep one file per song: ``blues.00003.au`` beside ``blues.00003.wav`` is the same
+    clip twice (Marsyas and Kaggle copies), and two copies could land on both sides of a
+    split. A song is its folder and its name without the extension; the .wav copy is
+    kept (else the first name), and every dropped copy is named in a warning."""
+    by_song = {}
+    for path in paths:
+        by_song.setdefault((path.parent, path.stem.lower()), []).append(path)
+    kept = []
+    for copies in by_song.values():
+        keep = next((p for p in copies if p.suffix.lower() == ".wav"), copies[0])
+        kept.append(keep)
+        for dropped in copies:
+            if dropped is not keep:
+                warnings.warn(f"{dropped} is another copy of {keep.name} (same song); using "
+                              f"{keep.name} only", stacklevel=3)
+    return sorted(kept)
 
 
 # ----- building ----------------------------------------------------------------------

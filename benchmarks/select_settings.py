@@ -1,0 +1,61 @@
+"""Choose among candidate settings by nested song-level cross-validation.
+
+    python benchmarks/select_settings.py --data ../shared/gtzan_mini_6 --genres all \\
+        --model segment --candidate "" --candidate "--weight-decay 0"
+
+For each outer fold k of ``numpy-sae cv`` (the same seeded folds), every
+candidate is scored by an inner cross-validation on fold k's *training* songs
+only; the candidate with the best inner segment (or window) accuracy is the
+one fold k reports. The test songs of a fold never take part in choosing its
+settings, so the figure printed last is an honest estimate of the whole
+procedure (choice included). Prints figures; asserts nothing.
+"""
+
+import argparse
+import shlex
+
+import numpy as np
+
+from numpy_sae.commands.cli import build_parser, _run_settings
+from numpy_sae.commands.crossval import cross_validate
+from numpy_sae.commands.experiment import load_dataset
+from numpy_sae.data.splits import song_folds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidate", action="append", required=True,
+                        help="extra cv options of one candidate ('' for the defaults)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--inner-folds", type=int, default=2)
+    args, common = parser.parse_known_args()
+    settings = [_run_settings(build_parser().parse_args(["cv", *common, *shlex.split(c)]))
+                for c in args.candidate]
+    dataset = load_dataset(settings[0], log=lambda line: None)
+    clips = dataset.clipset
+    rng = np.random.default_rng(np.random.SeedSequence(settings[0].seed).spawn(1)[0])
+    outer = song_folds(clips.labels, args.folds, rng)  # cross_validate's own folds
+    full = [cross_validate(clips, s, args.folds, log=lambda line: None) for s in settings]
+    chosen_window, chosen_song = [], []
+    for k in range(args.folds):
+        training = clips.subset(np.setdiff1d(np.arange(len(clips)), outer[k]))
+        inner = [cross_validate(training, s, args.inner_folds, log=lambda line: None)
+                 for s in settings]
+        scores = [r["window_mean"] for r in inner]
+        best = int(np.argmax(scores))
+        chosen_window.append(full[best]["window"][k])
+        chosen_song.append(full[best]["song"][k])
+        print(f"outer fold {k + 1}: inner accuracy " + ", ".join(
+            f"[{c or 'defaults'}] {v:.3f}" for c, v in zip(args.candidate, scores))
+            + f" -> [{args.candidate[best] or 'defaults'}]: test {chosen_window[-1]:.3f} / "
+            f"song {chosen_song[-1]:.3f}", flush=True)
+    for c, r in zip(args.candidate, full):
+        print(f"[{c or 'defaults'}] alone: {r['window_mean']:.3f} +- {r['window_std']:.3f} / "
+              f"song {r['song_mean']:.3f} +- {r['song_std']:.3f}")
+    print(f"nested (choice made on training folds): {np.mean(chosen_window):.3f} +- "
+          f"{np.std(chosen_window):.3f} / song {np.mean(chosen_song):.3f} +- "
+          f"{np.std(chosen_song):.3f}")
+
+
+if __name__ == "__main__":
+    main()
