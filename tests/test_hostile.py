@@ -457,3 +457,21 @@ def test_unlabeled_audio_never_includes_the_labeled_songs(tree, tmp_path, capsys
     assert train(tree, tmp_path, "--name", "mixed", "--unlabeled", str(extra)) == 0
     out = capsys.readouterr().out
     assert "left out 1 of the 2 unlabeled files" in out and "1 unlabeled clips" in out
+
+
+def test_one_bad_file_is_named_and_the_batch_goes_on(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "base") == 0
+    capsys.readouterr()
+    good = tree / "blues" / "blues.00001.wav"
+    rate1 = tmp_path / "rate1.wav"
+    wavfile.write(rate1, 1, np.zeros(70_000, dtype=np.int16))  # 1 Hz: 19 hours if believed
+    loud = tmp_path / "loud.wav"
+    wavfile.write(loud, 22050, np.full(44100, 1e20, dtype=np.float32))
+    assert main(["predict", str(tmp_path / "base"), str(rate1), str(loud), str(good)]) == 1
+    out = capsys.readouterr()
+    assert "rate1.wav: header gives a sample rate of 1 Hz" in out.err
+    assert "loud.wav: samples reach 1e+20" in out.err and "Traceback" not in out.err
+    assert "blues.00001.wav: " in out.out  # the good file after them is still classified
+    assert main(["encode", str(tmp_path / "base"), str(rate1), str(good), "--out",
+                 str(tmp_path / "c.npz")]) == 1
+    assert (tmp_path / "c.npz").exists()

@@ -69,8 +69,13 @@ def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
         try:
             x = model.file_windows(path)
             window_codes = network.encode(x)
-        except (AudioError, OSError) as exc:
-            err(f"numpy-sae encode: error: {exc}")
+        except (AudioError, OSError, ValueError) as exc:
+            named = str(exc) if os.fsdecode(path) in str(exc) else f"{path}: {exc}"
+            err(f"numpy-sae encode: error: {named}")
+            failed += 1
+            continue
+        except MemoryError:
+            err(f"numpy-sae encode: error: {path}: out of memory reading it (skipped)")
             failed += 1
             continue
         if model.segmented:  # (segments, frames, code) -> one row per frame

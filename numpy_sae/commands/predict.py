@@ -6,6 +6,7 @@ others go on. ``evaluate`` scores a model on every clip of its genres in a
 folder, at window and song level.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -50,8 +51,13 @@ def run_predict(model, files, out=print, err=None, plot=None, force=False):
     for path, picture in zip(files, pictures):
         try:
             proba, window_proba = model.predict_file(path)
-        except (AudioError, OSError) as exc:
-            err(f"numpy-sae predict: error: {exc}")
+        except (AudioError, OSError, ValueError) as exc:
+            named = str(exc) if os.fsdecode(path) in str(exc) else f"{path}: {exc}"
+            err(f"numpy-sae predict: error: {named}")
+            failed += 1
+            continue
+        except MemoryError:
+            err(f"numpy-sae predict: error: {path}: out of memory reading it (skipped)")
             failed += 1
             continue
         order = np.argsort(-proba)

@@ -18,6 +18,8 @@ from scipy.signal import resample_poly
 AUDIO_EXTENSIONS = (".wav", ".au")
 DOWNSAMPLING_METHODS = ("mean", "poly")
 MAX_SAMPLE_RATE = 768_000  # the highest rate audio interfaces record; beyond it, a bad header
+MIN_SAMPLE_RATE = 1_000  # below any rate audio is stored at (telephony: 8000 Hz)
+MAX_AMPLITUDE = 1_000.0  # float WAVs are nominally in [-1, 1]; far beyond, the data is not audio
 
 
 class AudioError(ValueError):
@@ -202,12 +204,18 @@ def load_audio(path, sr=22050):
         raise AudioError(f"{path}: unsupported file type {suffix!r} (expected .wav or .au)")
     if samples.shape[0] == 0:
         raise AudioError(f"{path}: contains no samples")
-    if not 1 <= rate <= MAX_SAMPLE_RATE:
-        raise AudioError(f"{path}: header gives a sample rate of {rate} Hz (a corrupt file)")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        # A rate of 1 Hz would also ask resampling for 22050 times the file's length.
+        raise AudioError(f"{path}: header gives a sample rate of {rate} Hz, outside "
+                         f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz (a corrupt file)")
     # Channels are averaged: GTZAN is mono, and a genre does not depend on panning.
     signal = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
     if not np.isfinite(signal).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
+    peak = float(np.max(np.abs(signal)))
+    if peak > MAX_AMPLITUDE:
+        raise AudioError(f"{path}: samples reach {peak:.3g}, far outside the [-1, 1] of audio "
+                         "(a corrupt float WAV)")
     return resample(signal, rate, sr)
 
 
