@@ -155,7 +155,13 @@ class AudioModel:
         network, meta, trainer_state = load_model_file(path)
         try:
             pre = Preprocessing(**meta["preprocessing"])
-            model = cls(network, pre, meta["input"], list(meta["genre_names"]))
+            names = meta["genre_names"]
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"genre_names is {names!r}, not a list of names")
+            if len(set(names)) != len(names):
+                # Scores would go to the wrong genre's column without a word.
+                raise ValueError(f"genre_names repeats a name: {names}")
+            model = cls(network, pre, meta["input"], names)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{path}: has no usable audio settings ({exc}); models "
                                  "written by numpy-sae train have them") from None

@@ -169,7 +169,7 @@ class _Reader:
                       if k not in trainer]
             if absent:
                 self.fail(f"training state is incomplete (missing {', '.join(absent)})")
-            optimizer = {"t": int(trainer["optimizer_t"])}
+            optimizer = {"t": trainer["optimizer_t"]}
             for key in self.arrays:
                 if key.startswith("optim/"):
                     slot, name = key[len("optim/"):].split("/", 1)
@@ -207,7 +207,7 @@ def _check_values_of(trainer):
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
             for v in history.values()):
         return "history is not one list of numbers per column, one per epoch"
-    for key in ("best_epoch", "bad_epochs"):
+    for key in ("best_epoch", "bad_epochs", "optimizer_t"):
         if not _is_int(trainer[key]):
             return f"{key} is {trainer[key]!r}"
     if not isinstance(trainer["best_val_loss"], (int, float)) or \

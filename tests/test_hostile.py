@@ -475,3 +475,25 @@ def test_one_bad_file_is_named_and_the_batch_goes_on(tree, tmp_path, capsys):
     assert main(["encode", str(tmp_path / "base"), str(rate1), str(good), "--out",
                  str(tmp_path / "c.npz")]) == 1
     assert (tmp_path / "c.npz").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r["meta"]["job"].__setitem__("lr", "abc"), "setting lr is 'abc'"),
+    (lambda r: r["meta"]["job"].__setitem__("genres", 5), "setting genres is 5"),
+    (lambda r: r["meta"]["job"].__setitem__("checkpoint_every", 0), "checkpoint_every is 0"),
+    (lambda r: r["trainer"].__setitem__("optimizer_t", -1), "optimizer_t is -1"),
+    (lambda r: r["meta"].__setitem__("genre_names", ["blues", "blues"]), "repeats a name"),
+])
+def test_tampered_run_files_are_one_line_errors(tree, tmp_path, capsys, change, message):
+    assert train(tree, tmp_path, "--name", "r") == 0
+    capsys.readouterr()
+    rewrite_record(tmp_path / "r" / "model.npz", change)
+    assert main(["train", "--resume", str(tmp_path / "r"), "--epochs", "2"]) == 1
+    one_line_error(capsys, message)
+
+
+def test_evaluate_ignores_a_tampered_data_root(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "r") == 0
+    rewrite_record(tmp_path / "r" / "model.npz", lambda r: r["meta"].__setitem__("data_root", 5))
+    assert main(["evaluate", str(tmp_path / "r"), "--data", str(tree)]) == 0
+    assert "Traceback" not in capsys.readouterr().err

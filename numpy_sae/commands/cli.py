@@ -348,7 +348,7 @@ def _run_settings(args):
     if settings.weight_decay and settings.optimizer != "adam":
         raise CommandError(f"--weight-decay is implemented for adam only, not "
                            f"--optimizer {settings.optimizer}")
-    return settings
+    return settings.check()
 
 
 RESUME_KEEPS = ("data", "model", "unlabeled", "genres", "split_files", "fractions", "name",

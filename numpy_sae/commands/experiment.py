@@ -30,8 +30,13 @@ from ..data.gtzan import (
 from ..data.segments import frames_per_segment
 from ..data.splits import filtered_split, read_split_files, segment_split, song_split
 from ..data.synth import generate_dataset
-from ..nn.optim import make_optimizer
+from ..data.audio import DOWNSAMPLING_METHODS
+from ..data.features import SIGNAL_INPUTS
+from ..nn.model import CODE_ACTIVATIONS
+from ..nn.optim import OPTIMIZERS, make_optimizer
 from ..train import RandomCropSource, Trainer, WindowSource
+from .models import DECODERS as DECODER_NAMES
+from .models import MODELS as MODEL_NAMES
 from .models import model_kind
 
 SEARCH_PATHS = ("Data/genres_original", "data/gtzan")
@@ -103,6 +108,51 @@ class RunSettings:
         frames = frames_per_segment(self.segment_seconds, 22050 / self.factor, self.window, hop)
         return Preprocessing(factor=self.factor, method=self.method, window=self.window,
                              hop=hop, max_windows=None, segment_frames=frames)
+
+    def check(self):
+        """Raise ValueError naming the first setting of the wrong type or out of range: the
+        settings also come from model files, which a user may have edited."""
+        def whole(low, high=None, optional=False):
+            return lambda v: ((optional and v is None) or (
+                isinstance(v, int) and not isinstance(v, bool) and low <= v
+                and (high is None or v <= high)))
+
+        def number(low, high, open_low=False):
+            return lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)
+                              and (low < v if open_low else low <= v) and v <= high)
+
+        def text(choices=None, optional=False):
+            return lambda v: ((optional and v is None) or (
+                isinstance(v, str) and (choices is None or v in choices)))
+
+        def strings(count=None, optional=False):
+            return lambda v: ((optional and v is None) or (
+                isinstance(v, list) and all(isinstance(i, str) for i in v)
+                and (count is None or len(v) == count) and len(v) > 0))
+        rules = {
+            "data": text(optional=True), "model": text(MODEL_NAMES),
+            "unlabeled": text(optional=True), "genres": strings(),
+            "epochs": whole(1, 10_000_000), "batch_size": whole(1, 10_000_000),
+            "lr": number(0, 1e3, open_low=True), "gamma": number(0, 1),
+            "code_dim": whole(1, 65_536), "code_activation": text(CODE_ACTIVATIONS),
+            "decoder": text(DECODER_NAMES), "optimizer": text(tuple(OPTIMIZERS)),
+            "weight_decay": number(0, 1e6), "patience": whole(1, optional=True),
+            "split": text(SPLITS), "split_files": strings(3, optional=True),
+            "fractions": lambda v: isinstance(v, list) and len(v) == 3 and all(
+                number(0, 1)(f) for f in v),
+            "input": text(SIGNAL_INPUTS), "crops": whole(0, 100_000),
+            "method": text(DOWNSAMPLING_METHODS), "factor": whole(1, 10_000),
+            "window": whole(1, 100_000), "hop": whole(1, 100_000, optional=True),
+            "segment_seconds": number(0, 600, open_low=True),
+            "max_windows": whole(1, 1_000_000, optional=True), "seed": whole(0, 2 ** 63 - 1),
+            "out": text(), "name": text(optional=True), "checkpoint_every": whole(1),
+            "cache_dir": text(optional=True),
+            "use_cache": lambda v: isinstance(v, bool), "quick": lambda v: isinstance(v, bool),
+        }
+        for name, valid in rules.items():
+            if not valid(getattr(self, name)):
+                raise ValueError(f"setting {name} is {getattr(self, name)!r}")
+        return self
 
     def uses_descriptors(self):
         """Whether the model is the feature baseline (reads descriptors, not windows)."""

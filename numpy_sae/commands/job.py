@@ -64,8 +64,8 @@ def _stored_run(run_dir, epochs):
     if trainer_state is None:
         raise JobError(f"{model_path} holds no training state to resume")
     try:
-        settings = RunSettings(**meta["job"])
-    except (KeyError, TypeError) as exc:
+        settings = RunSettings(**meta["job"]).check()
+    except (KeyError, TypeError, ValueError) as exc:
         raise JobError(f"{model_path}: stored run settings are unusable ({exc})") from None
     if epochs is not None:  # the only setting a resume may change: run longer
         settings.epochs = epochs

@@ -86,7 +86,7 @@ def run_evaluate(model, data, cache_dir=None, use_cache=True, out=print):
                                audio_model.genre_names)
     header = [f"model {model} on {data}: {len(clipset)} clips"]
     trained_on = meta.get("data_root")
-    if trained_on and Path(trained_on).is_dir() and \
+    if isinstance(trained_on, str) and trained_on and Path(trained_on).is_dir() and \
             resolve_root(trained_on).resolve() == resolve_root(data).resolve():
         header.append("note: this is the folder the model was trained on, so these figures "
                       "include its training songs; they overstate accuracy on new music")
