@@ -83,6 +83,16 @@ class SoftmaxAutoencoder:
         self.random_state = random_state
         self.verbose = verbose
 
+    # What scikit-learn's tools (is_classifier, GridSearchCV, cross_val_score) ask of a
+    # classifier. sklearn is not a dependency: only sklearn itself calls __sklearn_tags__.
+    _estimator_type = "classifier"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags, TransformerTags
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(), transformer_tags=TransformerTags(),
+                    input_tags=InputTags(two_d_array=True))
+
     _ARCHITECTURE = ("code_dim", "encoder_hidden", "decoder_hidden", "classifier_hidden",
                      "gamma", "activation", "code_activation", "dtype")
     _TRAINING = ("lr", "epochs", "batch_size", "optimizer", "weight_decay", "patience",
@@ -132,6 +142,12 @@ class SoftmaxAutoencoder:
     def _rng(self):
         if isinstance(self.random_state, np.random.Generator):
             return self.random_state
+        if isinstance(self.random_state, np.random.RandomState):
+            # scikit-learn's own kind of generator: draw a seed from it (and advance it).
+            return np.random.default_rng(self.random_state.randint(0, 2 ** 31 - 1))
+        if self.random_state is not None and not isinstance(self.random_state, numbers.Integral):
+            raise ValueError(f"random_state must be an int, a numpy Generator or RandomState, "
+                             f"or None, got {self.random_state!r}")
         return np.random.default_rng(self.random_state)
 
     def fit(self, X, y, validation_data=None):
@@ -151,6 +167,8 @@ class SoftmaxAutoencoder:
         if warm and X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features; this estimator was fitted with "
                              f"{self.n_features_in_} (warm_start=True)")
+        if warm:
+            self._check_same_architecture()
         validation = None
         if validation_data is not None:
             X_val, y_val = _as_arrays(*validation_data)
@@ -159,7 +177,6 @@ class SoftmaxAutoencoder:
         init_rng, train_rng = rng.spawn(2)
         if warm:
             network = self.network_
-            network.gamma = self.gamma
         else:
             network = SoftmaxAutoencoderNetwork(
                 input_dim=X.shape[1], n_classes=len(classes), code_dim=self.code_dim,
@@ -170,6 +187,8 @@ class SoftmaxAutoencoder:
             network.fit_scaling(X)
         for x_check, y_check in ((X, labels), validation or (X[:0], labels[:0])):
             network._check_y(y_check, len(network._check_x(x_check)))
+        if warm:  # only now: a fit refused above leaves the fitted network as it was
+            network.gamma = self.gamma
         trainer = Trainer(network, make_optimizer(self.optimizer, self.lr, self.weight_decay),
                           WindowSource(network._check_x(X), labels), validation=validation,
                           batch_size=self.batch_size, rng=train_rng, patience=self.patience,
@@ -179,6 +198,22 @@ class SoftmaxAutoencoder:
         self.history_ = history
         self.loss_curve_ = list(history["loss"])
         return self
+
+    def _check_same_architecture(self):
+        """warm_start continues the fitted network: settings that would need another
+        network are an error, not silently ignored."""
+        config = self.network_.config()
+        for name in ("code_dim", "encoder_hidden", "decoder_hidden", "classifier_hidden",
+                     "activation", "code_activation"):
+            fitted, wanted = config[name], getattr(self, name)
+            fitted = tuple(fitted) if isinstance(fitted, list) else fitted
+            wanted = tuple(wanted) if isinstance(wanted, list) else wanted
+            if name == "decoder_hidden" and wanted is None:
+                wanted = tuple(reversed(tuple(self.encoder_hidden)))
+            if fitted != wanted:
+                raise ValueError(f"warm_start=True continues the fitted network, whose {name} "
+                                 f"is {fitted!r}, not {wanted!r}: set warm_start=False for a "
+                                 "fresh fit")
 
     # ----- using a fitted estimator -----------------------------------------------------
     def _fitted(self):
@@ -218,8 +253,8 @@ class SoftmaxAutoencoder:
         beside the architecture, so any numpy_sae loader can read the network.
         """
         network = self._fitted()
-        if self.classes_.dtype.kind not in "iuU":
-            raise ValueError(f"cannot save labels of dtype {self.classes_.dtype}: use integers "
+        if self.classes_.dtype.kind not in "biufU":
+            raise ValueError(f"cannot save labels of dtype {self.classes_.dtype}: use numbers "
                              "or strings")
         settings = {k: v for k, v in self.get_params().items()
                     if k in self._TRAINING and k != "random_state"}
@@ -264,6 +299,10 @@ def _as_arrays(X, y):
         raise ValueError(f"X must have shape (N, n_features) with N >= 1, got {X.shape}")
     if y.shape != (len(X),):
         raise ValueError(f"y must have shape ({len(X)},) to match X, got {y.shape}")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinite labels")
+    if y.dtype.kind == "O":
+        y = y.astype(str)  # a column of Python strings (pandas' object dtype)
     return X, y
 
 

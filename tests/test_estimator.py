@@ -138,3 +138,39 @@ def test_model_files_record_their_class(tmp_path):
         np.testing.assert_array_equal(loaded.parameters()[k], v)
     with pytest.raises(ModelFileError, match="holds a SoftmaxClassifier, not a SoftmaxAutoencoderNetwork"):
         SoftmaxAutoencoder.load(tmp_path / "head.npz")
+
+
+def test_scikit_learns_own_tools_accept_it():
+    # scikit-learn is a test-only extra: the package itself never imports it.
+    from sklearn.base import clone, is_classifier
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    y = rng.choice(["jazz", "metal", "pop"], 120)
+    X = rng.standard_normal((120, 12)).astype(np.float32) + (y == "metal")[:, None]
+    est = SoftmaxAutoencoder(code_dim=3, encoder_hidden=(6,), classifier_hidden=5, epochs=2,
+                             batch_size=32)
+    assert is_classifier(est) and clone(est).get_params() == est.get_params()
+    scores = cross_val_score(make_pipeline(StandardScaler(), est), X, y, cv=3)
+    assert scores.shape == (3,) and np.all((0 <= scores) & (scores <= 1))
+    search = GridSearchCV(est, {"gamma": [0.0, 0.5]}, cv=2).fit(X, y)
+    assert search.best_params_["gamma"] in (0.0, 0.5)
+    est.set_params(random_state=np.random.RandomState(0)).fit(X, y)  # sklearn's generator
+
+
+def test_a_refused_warm_fit_changes_nothing_and_architecture_changes_are_refused(rng, tmp_path):
+    y = rng.integers(0, 2, 60)
+    X = rng.standard_normal((60, 8)).astype(np.float32)
+    est = SoftmaxAutoencoder(code_dim=4, encoder_hidden=(6,), epochs=1, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError):
+        est.set_params(gamma=0.7).fit(X, y, validation_data=(X[:, :3], y))
+    assert est.network_.gamma == 0.03  # the failed fit left the network alone
+    with pytest.raises(ValueError, match="whose code_dim is 4, not 16"):
+        est.set_params(code_dim=16).fit(X, y)
+    with pytest.raises(ValueError, match="NaN"):
+        SoftmaxAutoencoder(epochs=1).fit(X, np.where(y == 0, np.nan, 1.0))
+    floats = SoftmaxAutoencoder(code_dim=2, encoder_hidden=(4,), epochs=1).fit(X, y * 0.5)
+    floats.save(tmp_path / "m.npz")
+    assert SoftmaxAutoencoder.load(tmp_path / "m.npz").classes_.tolist() == [0.0, 0.5]
