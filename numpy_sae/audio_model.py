@@ -95,7 +95,14 @@ class AudioModel:
         for the feature baseline, the descriptors of every 3 s segment."""
         pre = self.preprocessing
         if self.input_kind == "descriptors":
-            return segment_features(load_audio(path, pre.sample_rate), pre.sample_rate)
+            signal = load_audio(path, pre.sample_rate)
+            # One rule for every model: a file shorter than what the model classifies is
+            # refused (half a segment counts, as in the descriptors of a clip's last one).
+            shortest = int(SEGMENT_SECONDS * pre.sample_rate / 2)
+            if len(signal) < shortest:
+                raise AudioError(f"{path}: too short ({len(signal)} samples; a descriptor "
+                                 f"segment needs at least {shortest})")
+            return segment_features(signal, pre.sample_rate)
         if self.segmented:
             signal = self.file_signal(path)
             segments, _, _ = segment_grid(_OneClip(signal, pre), [0], self.features)

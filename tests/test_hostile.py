@@ -497,3 +497,57 @@ def test_evaluate_ignores_a_tampered_data_root(tree, tmp_path, capsys):
     rewrite_record(tmp_path / "r" / "model.npz", lambda r: r["meta"].__setitem__("data_root", 5))
     assert main(["evaluate", str(tmp_path / "r"), "--data", str(tree)]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_wav_with_a_stale_riff_size_is_read_whole(tmp_path):
+    path = tmp_path / "stale.wav"
+    wavfile.write(path, 22050, np.linspace(-0.5, 0.5, 4410).astype(np.float32))
+    data = bytearray(path.read_bytes())
+    data[4:8] = (len(data) + 5000).to_bytes(4, "little")  # RIFF size claims more than there is
+    path.write_bytes(bytes(data))
+    assert len(load_audio(path)) == 4410
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(bytes(data[:-400]))  # the data chunk itself is incomplete
+    with pytest.raises(AudioError, match="truncated"):
+        load_audio(cut)
+
+
+def test_every_model_refuses_a_file_too_short_for_it(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "flog", "--model", "features-logistic") == 0
+    one_sample = tmp_path / "one.wav"
+    wavfile.write(one_sample, 22050, np.array([0.1], dtype=np.float32))
+    assert main(["predict", str(tmp_path / "flog"), str(one_sample)]) == 1
+    assert "one.wav: too short" in capsys.readouterr().err
+
+
+def test_resume_notices_changed_unlabeled_audio(tree, tmp_path, capsys):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    shutil.copy(tree / "jazz" / "jazz.00002.wav", extra / "other-song.wav")
+    assert train(tree, tmp_path, "--name", "u", "--unlabeled", str(extra)) == 0
+    shutil.copy(tree / "jazz" / "jazz.00003.wav", extra / "new-song.wav")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "u"), "--epochs", "2"]) == 1
+    one_line_error(capsys, "the data changed", "unlabeled gained 1")
+
+
+def test_a_full_disk_at_a_checkpoint_names_the_file(tree, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from numpy_sae.audio_model import AudioModel
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(AudioModel, "save", full)
+    assert train(tree, tmp_path, "--name", "full") == 1
+    one_line_error(capsys, "cannot write", "full/model.npz", "No space left on device")
+
+
+def test_train_checks_for_matplotlib_before_training(tree, tmp_path, capsys, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert train(tree, tmp_path, "--name", "nompl") == 1
+    one_line_error(capsys, "matplotlib is not installed")
+    assert not (tmp_path / "nompl").exists()

@@ -63,14 +63,20 @@ def run_diagnose(run, epochs=20, log=print):
 
     path = model_path(run)
     model, meta, _ = AudioModel.load(path)
-    if not isinstance(model.network, SoftmaxAutoencoderNetwork):
-        raise JobError(f"{path} holds no softmax autoencoder to diagnose")
+    if not isinstance(model.network, SoftmaxAutoencoderNetwork) or model.segmented:
+        raise JobError(f"{path} holds no window-level softmax autoencoder to diagnose "
+                       "(diagnose retrains --model joint runs)")
     try:
-        settings = replace(RunSettings(**meta["job"]), epochs=epochs)
-    except (KeyError, TypeError) as exc:
+        # The variants are retrained on the labeled songs only: the run's unlabeled audio
+        # (if any) is left out, and said to be.
+        stored = RunSettings(**meta["job"]).check()
+        settings = replace(stored, epochs=epochs, unlabeled=None)
+    except (KeyError, TypeError, ValueError) as exc:
         raise JobError(f"{path}: has no run settings to retrain with ({exc}); models written "
                        "by numpy-sae train have them") from None
     dataset = load_dataset(settings, log)
+    if stored.unlabeled:
+        log(f"the run's unlabeled audio ({stored.unlabeled}) is not used by diagnose")
     log(f"retraining the run's network and {len(VARIANTS) - 1} variants for {epochs} epochs "
         "each, recording every layer ...")
     results = diagnose(dataset, settings, model.network.config(), epochs, log=log)

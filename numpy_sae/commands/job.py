@@ -8,6 +8,7 @@ The CLI and examples/train_gtzan.py call it.
 """
 
 import contextlib
+import importlib.util
 import os
 import signal
 import threading
@@ -108,8 +109,9 @@ def _check_same_songs(stored, now, run_dir):
         return {s if isinstance(s, str) else s[0]: None if isinstance(s, str) else s[1]
                 for s in songs}
     changes = []
-    for name in ("train", "validation", "test"):
-        before, after = as_dict(stored.get(name, [])), as_dict(now[name])
+    # Files written before unlabeled audio was recorded hold no "unlabeled" entry.
+    for name in ("train", "validation", "test", *(["unlabeled"] if "unlabeled" in stored else [])):
+        before, after = as_dict(stored.get(name, [])), as_dict(now.get(name, []))
         changed = {song for song in before.keys() & after.keys()
                    if before[song] is not None and before[song] != after[song]}
         for verb, songs in (("lost", before.keys() - after.keys()),
@@ -138,6 +140,10 @@ def run_training(settings, resume=None, log=print):
     -------
     Path of the run folder.
     """
+    if importlib.util.find_spec("matplotlib") is None:
+        # Checked first: a run would otherwise train every epoch and die at its figures.
+        raise JobError("matplotlib is not installed, and the run's figures need it: "
+                       "pip install matplotlib (or reinstall numpy_sae)")
     stored_songs = None
     if resume:
         run_dir = Path(resume)
@@ -161,6 +167,9 @@ def run_training(settings, resume=None, log=print):
     if len(splits.validation[1]) == 0:
         raise DataError("the validation split is empty: use more clips or other fractions")
     songs = subset_songs(clipset, splits, resolve_root(dataset.root))
+    if dataset.unlabeled is not None:  # a changed folder of unlabeled audio changes the run
+        songs["unlabeled"] = [[p, os.stat(Path(settings.unlabeled) / p).st_size]
+                              for p in dataset.unlabeled.paths]
     if resume:
         _check_same_songs(stored_songs, songs, run_dir)
     else:
@@ -177,7 +186,10 @@ def run_training(settings, resume=None, log=print):
     model_path = run_dir / "model.npz"
 
     def checkpoint(t):
-        model.save(model_path, meta, t.state_dict())
+        try:
+            model.save(model_path, meta, t.state_dict())
+        except OSError as exc:  # a full or read-only disk: say which file
+            raise JobError(f"cannot write {model_path}: {exc.strerror or exc}") from None
 
     def periodic(t):
         if t.epoch % settings.checkpoint_every == 0:

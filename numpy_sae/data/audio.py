@@ -7,6 +7,7 @@ file name and the reason, so a dataset builder can skip the file and say why.
 """
 
 import math
+import os
 import struct
 import warnings
 from pathlib import Path
@@ -83,12 +84,31 @@ def read_wav(path):
         # silent data loss for a dataset, so it is an error here. A streamed WAV (size
         # fields 0xFFFFFFFF: the writer did not know the length) is read to its end.
         if ("EOF" in str(w.message) or "premature" in str(w.message).lower()) \
-                and not _streamed_wav(path):
+                and not _streamed_wav(path) and not _data_chunk_complete(path):
             raise AudioError(f"{path}: truncated WAV file ({w.message})")
     samples = _wav_to_float(data, path)
     if samples.ndim == 1:
         samples = samples[:, None]
     return samples, int(rate)
+
+
+def _data_chunk_complete(path):
+    """Whether the file holds every byte its data chunk declares. A wrong size in the RIFF
+    header alone (some writers leave it stale) makes scipy warn, but loses nothing."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            fh.seek(12)
+            while True:
+                head = fh.read(8)
+                if len(head) < 8:
+                    return False
+                chunk, length = head[:4], int.from_bytes(head[4:], "little")
+                if chunk == b"data":
+                    return fh.tell() + length <= size
+                fh.seek(length + (length & 1), 1)
+    except OSError:
+        return False
 
 
 # ----- Sun/NeXT AU -------------------------------------------------------------------
