@@ -551,3 +551,12 @@ def test_train_checks_for_matplotlib_before_training(tree, tmp_path, capsys, mon
     assert train(tree, tmp_path, "--name", "nompl") == 1
     one_line_error(capsys, "matplotlib is not installed")
     assert not (tmp_path / "nompl").exists()
+
+
+def test_an_explicit_name_is_claimed_by_one_run_only(tmp_path):
+    from numpy_sae.commands.experiment import JobError
+    from numpy_sae.commands.outputs import new_folder
+    (tmp_path / "grid").mkdir()  # an empty folder made by hand may be used, once
+    assert new_folder(tmp_path, "grid").name == "grid"
+    with pytest.raises(JobError, match="already exists and is not empty"):
+        new_folder(tmp_path, "grid")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from .experiment import JobError
 
+CLAIM = ".numpy_sae-folder"  # the empty file that marks a folder as one command's own
+
 
 def check_name(name, what="run"):
     """A run or sweep name is one plain folder name: never a path that could leave --out."""
@@ -57,11 +59,20 @@ def new_folder(parent, name, numbered=False):
         folder = parent / (name if attempt == 1 else f"{name}-{attempt}")
         try:
             folder.mkdir()
-            return folder
         except FileExistsError:
             if numbered:
                 continue
-            if folder.is_dir() and not any(folder.iterdir()):
-                return folder
-            raise JobError(f"{folder} already exists and is not empty; pick another --name")
+            if not folder.is_dir() or any(folder.iterdir()):
+                raise JobError(f"{folder} already exists and is not empty; pick another "
+                               "--name") from None
+        try:
+            # Claimed by creating a file that must not exist: of two runs that both found
+            # the folder empty (or both made it), exactly one succeeds.
+            (folder / CLAIM).open("x").close()
+        except FileExistsError:
+            if numbered:
+                continue
+            raise JobError(f"{folder} was just taken by another run; pick another "
+                           "--name") from None
+        return folder
     raise JobError(f"could not create a new folder for {name!r} in {parent}")
