@@ -114,3 +114,94 @@ def test_the_pooling_exercise_names_a_wrong_backward(tmp_path, correct, wrong):
     assert grades["meanstd_pool_backward"].status == "wrong gradient: dx"
     assert "dmu / T" in grades["meanstd_pool_backward"].hint
     assert all(g.passed for name, g in grades.items() if not name.startswith("meanstd_pool"))
+
+
+def graded(tmp_path, replacements, name="s"):
+    """Grade the solutions with some text replaced: {function: Grade}."""
+    source = exercises.student_source(solutions=True)
+    for old, new in replacements:
+        assert old in source, old
+        source = source.replace(old, new, 1)
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / exercises.FILE_NAME).write_text(source)
+    return {g.function: g for g in exercises.grade(
+        exercises.load_student(folder / exercises.FILE_NAME))}
+
+
+def body_of(name):
+    source = exercises.student_source(solutions=True)
+    start = source.index(f"def {name}(")
+    end = source.find("\ndef ", start + 1)
+    return source[start:end if end > 0 else len(source)]
+
+
+def test_an_unstable_softmax_and_cross_entropy_are_caught(tmp_path):
+    softmax = body_of("softmax_forward")
+    plain = softmax[:softmax.index('    """', 30) + 8] + (
+        "    e = np.exp(logits)\n    out = e / e.sum(axis=1, keepdims=True)\n"
+        "    return out, out\n")
+    grades = graded(tmp_path, [(softmax, plain)])
+    assert "NaN or inf for logits of +-1000" in grades["softmax_forward"].status
+    assert grades["softmax_forward"].error is not None
+
+
+def test_wrong_shapes_are_named(tmp_path):
+    grades = graded(tmp_path, [("return dx, x.T @ dout", "return dx, dout.T @ x")])
+    assert grades["dense_backward"].status == "wrong gradient: dW: shape (3, 5), expected (5, 3)"
+
+
+def test_changing_an_input_in_place_is_named_as_such(tmp_path):
+    tanh = body_of("tanh_backward")
+    in_place = tanh.replace(tanh[tanh.index("    out = cache"):],
+                            "    out = cache\n    dout *= 1 - out ** 2\n    return dout\n")
+    grades = graded(tmp_path, [(tanh, in_place)])
+    assert grades["tanh_backward"].status.startswith("your function changed its input dout")
+    adam = body_of("adam_step")
+    rebinds = adam.replace("p -= ", "p = p - ", 1) if "p -= " in adam else None
+    if rebinds:
+        grades = graded(tmp_path, [(adam, rebinds)], "adam")
+        assert grades["adam_step"].status.startswith("p must be updated in place")
+
+
+def test_only_a_real_stub_is_not_started(tmp_path):
+    relu = body_of("relu_forward")
+    commented = relu.rstrip("\n") + "\n    # raise NotImplementedError was here\n"
+    grades = graded(tmp_path, [(relu, commented)])
+    assert grades["relu_forward"].status == "correct"
+
+
+def test_a_missing_argument_is_named(tmp_path):
+    grades = graded(tmp_path, [("def dense_backward(dout, cache, need_dx=True):",
+                                "def dense_backward(dout, cache):")])
+    assert grades["dense_backward"].status.startswith("wrong signature: missing argument need_dx")
+    assert not grades["dense_backward"].passed
+
+
+def test_a_done_forward_counts_while_its_backward_is_a_stub(tmp_path):
+    backward = body_of("tanh_backward")
+    stub = exercises.student_source().split("def tanh_backward(")[1].split("\ndef ")[0]
+    grades = graded(tmp_path, [(backward, "def tanh_backward(" + stub.rstrip("\n") + "\n")])
+    assert grades["tanh_forward"].status == "correct"
+    assert grades["tanh_backward"].status == "not started"
+    assert grades["tanh_backward"].error is None  # nothing compared, no figure
+
+
+def test_a_nan_forward_says_so_and_the_table_keeps_whole_messages(tmp_path):
+    grades = graded(tmp_path, [("    out = np.tanh(x)\n", "    out = np.tanh(x) * np.nan\n")])
+    assert grades["tanh_forward"].status == "wrong forward: NaN or inf in the result"
+    table = exercises.format_grades(list(grades.values()))
+    assert "wrong forward: NaN or inf in the result" in table
+
+
+def test_odd_folders_and_helper_modules(tmp_path):
+    text = exercises.student_source(folder="C:\\Users\\alice\\N\\x")
+    compile(text, "backprop.py", "exec")  # no \U or \N escapes in the header
+    folder = tmp_path / "helpers"
+    folder.mkdir()
+    (folder / "mathhelp.py").write_text("import numpy as np\ndef t(x):\n    return np.tanh(x)\n")
+    source = exercises.student_source(solutions=True).replace(
+        "    out = np.tanh(x)\n", "    import mathhelp\n    out = mathhelp.t(x)\n")
+    (folder / exercises.FILE_NAME).write_text(source)
+    grades = exercises.grade(exercises.load_student(folder / exercises.FILE_NAME))
+    assert all(g.passed for g in grades)

@@ -14,8 +14,10 @@ import ast
 import contextlib
 import importlib.util
 import inspect
+import sys
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -100,7 +102,8 @@ def student_source(solutions=False, bug=None, folder="."):
     instructors), ``bug`` then plants one of :data:`BUGS` in them."""
     if bug is not None and bug not in BUGS:
         raise ValueError(f"unknown bug {bug!r}; choose from {', '.join(BUGS)}")
-    parts = [_HEADER.format(folder=folder)]
+    # repr-safe: a Windows path such as C:\Users\alice would otherwise hold "\U" escapes.
+    parts = [_HEADER.format(folder=str(folder).replace("\\", "/"))]
     parts += [_function_source(m, n, True) for m, n in PROVIDED]
     parts += [_function_source(m, n, solutions) for m, n in GRADED]
     text = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
@@ -117,7 +120,11 @@ def student_source(solutions=False, bug=None, folder="."):
 
 
 def load_student(path):
-    """Import a student's file as a module (named after the file)."""
+    """Import a student's file as a module; modules beside it (helpers) import too, also
+    from inside its functions, so its folder stays on the import path."""
+    folder = str(Path(path).resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location("student_backprop", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -126,11 +133,12 @@ def load_student(path):
 
 @dataclass
 class Grade:
-    """One function's result: status, the worst relative error seen, and a hint."""
+    """One function's result: status, the worst relative error seen (None when nothing
+    was compared), and a hint."""
 
     function: str
     status: str
-    error: float
+    error: float | None
     hint: str
 
     @property
@@ -147,24 +155,58 @@ class _Wrong(Exception):
 
 
 def _same(what, student, reference, state):
-    error = relative_error(student, reference) if np.shape(student) == np.shape(reference) \
-        else np.inf
     stage = state["stage"]
+    if np.shape(student) != np.shape(reference):
+        state[stage] = np.inf
+        raise _Wrong(f"{what}: shape {np.shape(student)}, expected {np.shape(reference)}",
+                     np.inf)
+    student = np.asarray(student, dtype=np.float64)
+    if not np.isfinite(student).all():
+        state[stage] = np.nan
+        raise _Wrong(f"{what}: NaN or inf in the result", np.nan)
+    error = relative_error(student, reference)
     state[stage] = max(state.get(stage, 0.0), error)
     if not error < BOUND:
         raise _Wrong(what, error)
 
 
+def _unchanged(name, given, pristine):
+    """Inputs must come back as they went in: other layers still need them."""
+    if not np.array_equal(given, pristine):
+        raise _Wrong(f"your function changed its input {name} (work on a copy, e.g. "
+                     f"dx = {name} * ..., not {name} *= ...)", np.nan)
+
+
+def _stable(what, student_fn, reference_fn, state):
+    """Logits of +-1000 must give finite results, as the docstrings promise."""
+    try:
+        with np.errstate(all="ignore"):
+            mine = student_fn()
+    except (FloatingPointError, OverflowError):
+        mine = np.nan
+    if not np.isfinite(np.asarray(mine, dtype=np.float64)).all():
+        raise _Wrong(f"{what}: NaN or inf for logits of +-1000 (numerically unstable: "
+                     "subtract each row's maximum first)", np.nan)
+    _same(what, mine, reference_fn(), state)
+
+
 def _check_activation(student, name, rng, state, x=None):
     forward, backward = getattr(student, f"{name}_forward"), getattr(student, f"{name}_backward")
     x = rng.standard_normal((4, 5)) if x is None else x
-    _same("wrong forward", forward(x.copy())[0], getattr(F, f"{name}_forward")(x.copy())[0],
-          state)
+    given = x.copy()
+    _same("wrong forward", forward(given)[0], getattr(F, f"{name}_forward")(x.copy())[0], state)
+    _unchanged("x", given, x)
+    if name == "softmax":
+        big = np.array([[1000.0, 0.0, -5.0], [-1000.0, 0.0, 5.0]])
+        _stable("wrong forward", lambda: forward(big.copy())[0],
+                lambda: F.softmax_forward(big)[0], state)
     dout = rng.standard_normal((4, 5))
     state["stage"] = "backward"
-    dx = backward(dout, forward(x)[1])
-    _same("wrong gradient: dx", dx, numerical_gradient_array(lambda: forward(x)[0], x, dout),
-          state)
+    given = dout.copy()
+    dx = backward(given, forward(x.copy())[1])
+    _unchanged("dout", given, dout)
+    _same("wrong gradient: dx", dx,
+          numerical_gradient_array(lambda: forward(x.copy())[0], x, dout), state)
 
 
 def _check(student, name, rng, state):
@@ -189,8 +231,11 @@ def _check(student, name, rng, state):
         return None
     if name == "softmax_cross_entropy":
         logits, y = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
-        loss, dlogits = student.softmax_cross_entropy(logits, y)
+        loss, dlogits = student.softmax_cross_entropy(logits.copy(), y)
         _same("wrong forward", loss, F.softmax_cross_entropy(logits, y)[0], state)
+        big = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 0.0]])
+        _stable("wrong forward", lambda: student.softmax_cross_entropy(big.copy(), y[:2] % 3)[0],
+                lambda: F.softmax_cross_entropy(big, y[:2] % 3)[0], state)
         state["stage"] = "backward"
         numeric = numerical_gradient(lambda: student.softmax_cross_entropy(logits, y)[0], logits)
         return _same("wrong gradient: dlogits", dlogits, numeric, state)
@@ -238,7 +283,11 @@ def _check(student, name, rng, state):
         mine = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
         reference = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
         for t in (1, 2, 3):
+            before = mine[0].copy()
             student.adam_step(mine[0], g, mine[1], mine[2], t, 0.01)
+            if np.array_equal(before, mine[0]):
+                raise _Wrong("p must be updated in place (p -= ..., not p = p - ...): the "
+                             "layers hold the same array", np.nan)
             optim.adam_step(reference[0], g, reference[1], reference[2], t, 0.01)
             for label, a, b in zip(("p", "m", "v"), mine, reference):
                 _same(f"wrong update: {label} after step {t}", a, b, state)
@@ -261,11 +310,16 @@ def grade(student, seed=0):
     then the backward's gradients against centered differences of that forward.
     """
     outcomes = {}
-    for _, name in GRADED:
+    for module, name in GRADED:
         unit = _unit(name)
         if unit in outcomes:
             continue
         state = {"stage": "forward"}
+        problems = [_signature_problem(student, m, n) for m, n in GRADED if _unit(n) == unit]
+        problems = [p for p in problems if p]
+        if problems:
+            outcomes[unit] = (problems[0], state)
+            continue
         try:
             with np.errstate(all="ignore"):
                 _check(student, unit, np.random.default_rng(seed), state)
@@ -278,20 +332,29 @@ def grade(student, seed=0):
             outcome = f"error: {type(exc).__name__}: {exc}"
         outcomes[unit] = (outcome, state)
     grades = []
-    for _, name in GRADED:
+    for module, name in GRADED:
         outcome, state = outcomes[_unit(name)]
         stages = (("forward",) if name.endswith("_forward") else ("backward",)
                   if name.endswith("_backward") else ("forward", "backward"))
-        error = max(state.get(stage, 0.0) for stage in stages)
-        grades.append(Grade(name, _status(student, name, outcome, state), error, HINTS[name]))
+        compared = [state[stage] for stage in stages if stage in state]
+        error = max(compared, key=lambda e: np.inf if np.isnan(e) else e) if compared else None
+        grades.append(Grade(name, _status(student, module, name, outcome, state), error,
+                            HINTS[name]))
     return grades
 
 
-def _status(student, name, outcome, state):
+def _status(student, module, name, outcome, state):
     """What the outcome of a pair's check means for one function of the pair."""
     if _is_stub(student, name):
         return "not started"
+    own = _signature_problem(student, module, name)
+    if own:
+        return own
+    if outcome.startswith("wrong signature"):
+        return "not checked: the other function of its pair has the wrong signature"
     if outcome == "not started":
+        if name.endswith("_forward") and state["stage"] == "backward":
+            return "correct"  # its values were checked; only its backward is still to write
         return "not checked: it calls a function that is not started"
     is_forward, is_backward = name.endswith("_forward"), name.endswith("_backward")
     gradient_stage = state["stage"] == "backward" or outcome.startswith("wrong gradient")
@@ -303,24 +366,49 @@ def _status(student, name, outcome, state):
 
 
 def _is_stub(student, name):
-    """Whether the student's function still raises NotImplementedError (or is missing)."""
+    """Whether the student's function is missing, or its body (after the docstring) is still
+    only ``raise NotImplementedError(...)``; the words elsewhere (a comment, a guard) do not
+    count."""
     function = getattr(student, name, None)
     if function is None:
         return True
     try:
-        return "raise NotImplementedError" in inspect.getsource(function)
-    except (OSError, TypeError):
+        node = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
+    except (OSError, TypeError, SyntaxError):
         return False
+    body = [statement for statement in node.body
+            if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))]
+    return (len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None
+            and "NotImplementedError" in ast.unparse(body[0].exc))
+
+
+def _signature_problem(student, module, name):
+    """How the student's signature differs from the one the library calls, or None."""
+    function = getattr(student, name, None)
+    if function is None:
+        return None
+    try:
+        theirs = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return "not a function"
+    missing = [p for p in inspect.signature(getattr(module, name)).parameters if p not in theirs]
+    if missing:
+        return (f"wrong signature: missing argument{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} (the library calls {name}"
+                f"{inspect.signature(getattr(module, name))})")
+    return None
 
 
 def format_grades(grades):
-    """The grade table: function, status, max relative error, hint."""
+    """The grade table: function, max relative error (blank where nothing was compared),
+    points, the whole status, and under a failed function its hint."""
     width = max(len(g.function) for g in grades)
-    lines = [f"{'function':{width}}  {'status':34}  {'max rel err':>11}  hint"]
+    lines = [f"{'function':{width}}  {'max rel err':>11}  points  status"]
     for g in grades:
-        error = "" if g.status == "not started" else f"{g.error:.1e}"
-        hint = "" if g.passed else g.hint
-        lines.append(f"{g.function:{width}}  {g.status[:34]:34}  {error:>11}  {hint}")
+        error = "" if g.error is None else f"{g.error:.1e}"
+        lines.append(f"{g.function:{width}}  {error:>11}  {int(g.passed):>3} / 1  {g.status}")
+        if not g.passed and g.status != "not started":
+            lines.append(f"{'':{width}}  hint: {g.hint}")
     done = sum(g.passed for g in grades)
     lines.append(f"{done} of {len(grades)} functions correct")
     return "\n".join(lines)
