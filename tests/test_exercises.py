@@ -205,3 +205,29 @@ def test_odd_folders_and_helper_modules(tmp_path):
     (folder / exercises.FILE_NAME).write_text(source)
     grades = exercises.grade(exercises.load_student(folder / exercises.FILE_NAME))
     assert all(g.passed for g in grades)
+
+
+def test_machine_readable_results_for_an_autograder(tmp_path, capsys):
+    import json
+    source = exercises.student_source(solutions=True).replace("dout.sum(axis=0)",
+                                                              "dout.mean(axis=0)", 1)
+    (tmp_path / exercises.FILE_NAME).write_text(source)
+    assert main(["exercises", "check", str(tmp_path), "--json", "--results",
+                 str(tmp_path / "results.json")]) == 1
+    report = json.loads(capsys.readouterr().out)
+    rows = {r["function"]: r for r in report["functions"]}
+    assert rows["dense_backward"]["status"] == "wrong gradient: db"
+    assert rows["dense_backward"]["points"] == 0 and rows["tanh_forward"]["points"] == 1
+    assert report["score"] == report["max_score"] - 1
+    gradescope = json.loads((tmp_path / "results.json").read_text())
+    assert gradescope["score"] == report["score"]
+    assert {t["name"] for t in gradescope["tests"]} == set(rows)
+    assert all(t["max_score"] == 1 for t in gradescope["tests"])
+    # --only grades one pair; an existing results file is not replaced without --force.
+    assert main(["exercises", "check", str(tmp_path), "--only", "tanh_backward", "--results",
+                 str(tmp_path / "results.json")]) == 1
+    assert "results.json already exists" in capsys.readouterr().err
+    assert main(["exercises", "check", str(tmp_path), "--only", "tanh_backward"]) == 0
+    table = capsys.readouterr().out
+    assert "tanh_forward" in table and "dense_backward" not in table
+    assert main(["exercises", "check", str(tmp_path), "--only", "nope"]) == 2

@@ -84,6 +84,17 @@ def code_dims(text):
     return dims
 
 
+def function_list(text):
+    from ..nn.exercises import GRADED
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    known = [name for _, name in GRADED]
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected graded function names ({', '.join(known)}), "
+                                         f"got {text!r}")
+    return names
+
+
 def genre_list(text):
     names = [g.strip() for g in text.split(",") if g.strip()]
     if not names:
@@ -291,8 +302,19 @@ def build_parser():
                    help="write the library's bodies instead (an instructor's answer key)")
     q.add_argument("--break", dest="bug", choices=tuple(BUGS), metavar="BUG",
                    help=f"with --solutions, plant one classic mistake ({', '.join(BUGS)})")
-    q = actions.add_parser("check", help="grade DIR/backprop.py")
+    q = actions.add_parser("check", help="grade DIR/backprop.py",
+                           description="Exit status: 0 when every graded function is correct "
+                           "(and, for a whole file, the model learns with them), 1 when "
+                           "something is wrong or missing, 2 for a usage error.")
     q.add_argument("dir", help="the student's folder")
+    q.add_argument("--only", type=function_list, metavar="FUNC,...",
+                   help="grade only these functions (and the other half of each pair)")
+    q.add_argument("--json", action="store_true",
+                   help="print the results as JSON (status, points, max relative error, "
+                   "message per function) instead of the table")
+    q.add_argument("--results", metavar="FILE", help="also write the results in the format "
+                   "Gradescope's autograder reads (results.json: score, tests)")
+    q.add_argument("--force", action="store_true", help="replace an existing --results file")
 
     p = sub.add_parser("diagnose", help="pictures of the run's network learning, per layer",
                        description="Retrains the run's network (and sigmoid, ReLU and naive-"
@@ -439,7 +461,8 @@ def cmd_exercises(args):
             raise CommandError("--break plants a mistake in the solutions: add --solutions")
         exercises.run_init(args.dir, args.solutions, args.bug)
         return 0
-    return 0 if exercises.run_check(args.dir) else EXIT_FAILED
+    return 0 if exercises.run_check(args.dir, only=args.only, as_json=args.json,
+                                    results=args.results, force=args.force) else EXIT_FAILED
 
 
 def cmd_diagnose(args):

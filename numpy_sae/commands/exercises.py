@@ -7,6 +7,7 @@ the student's own functions to show that it learns. The exit status is 0 only
 when everything passes, so an instructor can grade in CI.
 """
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .experiment import (
     new_audio_model,
     training_source,
 )
+from .outputs import check_new_files
 
 
 def run_init(folder, solutions=False, bug=None, log=print):
@@ -78,17 +80,47 @@ def train_with_student(student, epochs=30, seed=0, log=print):
             1.0 / len(clipset.genre_names))
 
 
-def run_check(folder, log=print):
-    """Grade the student file; return True when every function passes and the model learns."""
+def run_check(folder, log=print, only=None, as_json=False, results=None, force=False):
+    """Grade the student file; return True when every graded function passes (and, when the
+    whole file was graded, the model learns with them).
+
+    only : function names to grade (None: all); as_json : print JSON instead of the table;
+    results : path of a Gradescope results.json to write as well (an existing file only
+    with ``force``).
+    """
     student = _load(folder)
-    grades = exercises.grade(student)
-    log(exercises.format_grades(grades))
-    if not all(g.passed for g in grades):
-        return False
-    log("")
-    log("every function is right: training a small model on synthetic audio with yours ...")
-    first, last, val_accuracy, chance = train_with_student(student)
-    learned = last < 0.8 * first and val_accuracy > chance + 0.2
-    log(f"training loss {first:.3f} -> {last:.3f}; validation accuracy {val_accuracy:.3f} "
-        f"(chance {chance:.3f}): " + ("it learns." if learned else "it did not learn."))
-    return learned
+    grades = exercises.grade(student, only=only)
+    passed = all(g.passed for g in grades)
+    learned = None
+    if passed and only is None:
+        if not as_json:
+            log(exercises.format_grades(grades))
+            log("")
+            log("every function is right: training a small model on synthetic audio with "
+                "yours ...")
+        first, last, val_accuracy, chance = train_with_student(student)
+        learned = last < 0.8 * first and val_accuracy > chance + 0.2
+        training = (f"training loss {first:.3f} -> {last:.3f}; validation accuracy "
+                    f"{val_accuracy:.3f} (chance {chance:.3f}): "
+                    + ("it learns." if learned else "it did not learn."))
+    report = exercises.grades_as_dict(grades)
+    if learned is not None:
+        report["training"] = {"learns": bool(learned), "message": training}
+    if results is not None:
+        tests = [{"name": row["function"], "score": row["points"],
+                  "max_score": row["max_points"], "output": row["status"]
+                  + (f"\nhint: {row['hint']}" if row["points"] == 0 else "")}
+                 for row in report["functions"]]
+        if learned is not None:
+            tests.append({"name": "training with your functions", "score": 0,
+                          "max_score": 0, "output": training})
+        check_new_files([results], [Path(folder) / exercises.FILE_NAME], force)
+        Path(results).write_text(json.dumps({"score": report["score"], "tests": tests},
+                                            indent=1))
+    if as_json:
+        log(json.dumps(report, indent=1))
+    elif learned is None:
+        log(exercises.format_grades(grades))
+    else:
+        log(training)
+    return passed and learned is not False
