@@ -231,3 +231,42 @@ def test_machine_readable_results_for_an_autograder(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "tanh_forward" in table and "dense_backward" not in table
     assert main(["exercises", "check", str(tmp_path), "--only", "nope"]) == 2
+
+
+def with_solutions(tmp_path, name, edit):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / exercises.FILE_NAME).write_text(edit(exercises.student_source(solutions=True)))
+    return folder
+
+
+@pytest.mark.parametrize("line", ["import sys; sys.exit(0)", "raise SystemExit(0)",
+                                  "import os; os._exit(0)"])
+def test_a_file_that_exits_at_import_never_passes(tmp_path, capsys, line):
+    folder = with_solutions(tmp_path, "exit", lambda s: s + f"\n{line}\n")
+    assert main(["exercises", "check", str(folder)]) == 1
+    assert "does not import" in capsys.readouterr().err
+
+
+def test_exits_endless_loops_and_patched_references_are_caught(tmp_path, capsys):
+    def edit(source):
+        # tanh_backward ends the process, relu_forward never returns, and the file
+        # replaces the library's sigmoid with its own wrong one before grading.
+        source = source.replace("    out = cache\n    dx = np.multiply(out, out)",
+                                "    import os; os._exit(0)\n    out = cache\n"
+                                "    dx = np.multiply(out, out)", 1)
+        start = source.index("def relu_forward(")
+        doc_end = source.index('"""', source.index('"""', start) + 3) + 3
+        source = source[:doc_end] + "\n    while True:\n        pass" + source[doc_end:]
+        source = source.replace("def sigmoid_forward(x):", "def sigmoid_forward(x):\n"
+                                "    return np.tanh(x), np.tanh(x)\n\n\ndef _unused(x):", 1)
+        return source + ("\nimport numpy_sae.nn.functional as _F\n"
+                         "_F.sigmoid_forward = sigmoid_forward\n")
+    folder = with_solutions(tmp_path, "tricks", edit)
+    assert main(["exercises", "check", str(folder), "--json", "--time-limit", "3"]) == 1
+    import json
+    rows = {r["function"]: r for r in json.loads(capsys.readouterr().out)["functions"]}
+    assert "ended the grading process" in rows["tanh_backward"]["status"]
+    assert "ran longer than 3 s" in rows["relu_forward"]["status"]
+    assert rows["sigmoid_forward"]["status"] == "wrong forward"   # against the real sigmoid
+    assert rows["dense_backward"]["status"] == "correct"          # the rest is still graded

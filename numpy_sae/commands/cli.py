@@ -315,6 +315,8 @@ def build_parser():
     q.add_argument("--results", metavar="FILE", help="also write the results in the format "
                    "Gradescope's autograder reads (results.json: score, tests)")
     q.add_argument("--force", action="store_true", help="replace an existing --results file")
+    q.add_argument("--time-limit", type=positive_float, default=20.0, metavar="S",
+                   help="seconds each function may run before it is stopped (20)")
 
     p = sub.add_parser("diagnose", help="pictures of the run's network learning, per layer",
                        description="Retrains the run's network (and sigmoid, ReLU and naive-"
@@ -462,7 +464,8 @@ def cmd_exercises(args):
         exercises.run_init(args.dir, args.solutions, args.bug)
         return 0
     return 0 if exercises.run_check(args.dir, only=args.only, as_json=args.json,
-                                    results=args.results, force=args.force) else EXIT_FAILED
+                                    results=args.results, force=args.force,
+                                    time_limit=args.time_limit) else EXIT_FAILED
 
 
 def cmd_diagnose(args):

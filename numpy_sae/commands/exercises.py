@@ -8,7 +8,10 @@ when everything passes, so an instructor can grade in CI.
 """
 
 import json
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,15 +45,75 @@ def run_init(folder, solutions=False, bug=None, log=print):
     return target
 
 
-def _load(folder):
+def _student_file(folder):
     path = Path(folder) / exercises.FILE_NAME
     if not path.is_file():
         raise JobError(f"no {exercises.FILE_NAME} in {folder}; create it with "
                        f"numpy-sae exercises init {folder}")
-    try:
-        return exercises.load_student(path)
-    except Exception as exc:  # the student's file may not even import
-        raise JobError(f"{path} does not import: {type(exc).__name__}: {exc}") from None
+    return path
+
+
+def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
+    """Grade ``units`` of the student file at ``path`` in child processes.
+
+    Each unit has ``time_limit`` seconds (``training`` has ``training_limit``); a unit that
+    runs longer, or whose code ends its process (``sys.exit``, ``os._exit``), is reported
+    as such and the remaining units go on in a fresh process. Returns
+    (grades: list of exercises.Grade, training: dict or None, import_error: str or None).
+    """
+    grades, training, remaining = [], None, list(units)
+    while remaining:
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "report.jsonl"
+            report.touch()
+            child = subprocess.Popen(
+                [sys.executable, "-m", "numpy_sae.commands.grade_child", str(path),
+                 str(report), *remaining], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                cwd=tmp)
+            started, unit, ended = time.monotonic(), None, None
+            while ended is None:
+                events = [json.loads(line) for line in report.read_text().splitlines()
+                          if line.endswith("}")]
+                current = next((e["start"] for e in reversed(events) if "start" in e), None)
+                if current != unit:
+                    unit, started = current, time.monotonic()
+                limit = training_limit if unit == "training" else time_limit
+                if child.poll() is not None:
+                    ended = "exit"
+                elif unit is not None and time.monotonic() - started > limit:
+                    child.kill()
+                    child.wait()
+                    ended = "timeout"
+                else:
+                    time.sleep(0.02)
+            child.stderr.close()
+            events = [json.loads(line) for line in report.read_text().splitlines()
+                      if line.endswith("}")]
+        for event in events:
+            if "import_error" in event:
+                return grades, training, event["import_error"]
+            if "unit" in event:
+                grades += [exercises.Grade(**g) for g in event["grades"]]
+                remaining.remove(event["unit"])
+            if "training" in event:
+                training = event["training"]
+                remaining.remove("training")
+        if not events:
+            return grades, training, (f"the file ended the grading process while it was "
+                                      f"imported (exit status {child.returncode})")
+        if any("done" in e for e in events) or not remaining:
+            break
+        stuck = remaining.pop(0)  # the unit that started and never finished
+        why = (f"ran longer than {limit:g} s (an endless loop?)" if ended == "timeout" else
+               f"your code ended the grading process (exit status {child.returncode}: "
+               "sys.exit or os._exit?)")
+        if stuck == "training":
+            training = {"error": why}
+        else:
+            grades += [exercises.Grade(name, f"error: {why}", None, exercises.HINTS[name])
+                       for _, name in exercises.GRADED if exercises.unit_of(name) == stuck]
+    order = {name: i for i, (_, name) in enumerate(exercises.GRADED)}
+    return sorted(grades, key=lambda g: order[g.function]), training, None
 
 
 def train_with_student(student, epochs=30, seed=0, log=print):
@@ -80,17 +143,30 @@ def train_with_student(student, epochs=30, seed=0, log=print):
             1.0 / len(clipset.genre_names))
 
 
-def run_check(folder, log=print, only=None, as_json=False, results=None, force=False):
+def run_check(folder, log=print, only=None, as_json=False, results=None, force=False,
+              time_limit=20.0):
     """Grade the student file; return True when every graded function passes (and, when the
     whole file was graded, the model learns with them).
 
+    The student's code runs in child processes (:func:`grade_in_children`), so it cannot
+    end the grading, hang it, or change the library the answers are compared with; the
+    verdict and the exit status are this process's.
+
     only : function names to grade (None: all); as_json : print JSON instead of the table;
     results : path of a Gradescope results.json to write as well (an existing file only
-    with ``force``).
+    with ``force``); time_limit : seconds each function may run.
     """
-    student = _load(folder)
-    grades = exercises.grade(student, only=only)
+    path = _student_file(folder)
+    if results is not None:
+        check_new_files([results], [path], force)
+    units = list(dict.fromkeys(exercises.unit_of(name) for _, name in exercises.GRADED
+                               if only is None or exercises.unit_of(name) in
+                               {exercises.unit_of(n) for n in only}))
+    grades, _, import_error = grade_in_children(path, units, time_limit)
+    if import_error:
+        raise JobError(f"{path} does not import: {import_error}")
     passed = all(g.passed for g in grades)
+    report = exercises.grades_as_dict(grades)
     learned = None
     if passed and only is None:
         if not as_json:
@@ -98,14 +174,17 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
             log("")
             log("every function is right: training a small model on synthetic audio with "
                 "yours ...")
-        first, last, val_accuracy, chance = train_with_student(student)
-        learned = last < 0.8 * first and val_accuracy > chance + 0.2
-        training = (f"training loss {first:.3f} -> {last:.3f}; validation accuracy "
-                    f"{val_accuracy:.3f} (chance {chance:.3f}): "
-                    + ("it learns." if learned else "it did not learn."))
-    report = exercises.grades_as_dict(grades)
-    if learned is not None:
-        report["training"] = {"learns": bool(learned), "message": training}
+        _, training, _ = grade_in_children(path, ["training"], time_limit)
+        if "error" in training:
+            learned, message = False, f"training with your functions: {training['error']}"
+        else:
+            learned = (training["last"] < 0.8 * training["first"]
+                       and training["val_accuracy"] > training["chance"] + 0.2)
+            message = (f"training loss {training['first']:.3f} -> {training['last']:.3f}; "
+                       f"validation accuracy {training['val_accuracy']:.3f} (chance "
+                       f"{training['chance']:.3f}): "
+                       + ("it learns." if learned else "it did not learn."))
+        report["training"] = {"learns": bool(learned), "message": message}
     if results is not None:
         tests = [{"name": row["function"], "score": row["points"],
                   "max_score": row["max_points"], "output": row["status"]
@@ -113,8 +192,7 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
                  for row in report["functions"]]
         if learned is not None:
             tests.append({"name": "training with your functions", "score": 0,
-                          "max_score": 0, "output": training})
-        check_new_files([results], [Path(folder) / exercises.FILE_NAME], force)
+                          "max_score": 0, "output": report["training"]["message"]})
         Path(results).write_text(json.dumps({"score": report["score"], "tests": tests},
                                             indent=1))
     if as_json:
@@ -122,5 +200,5 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     elif learned is None:
         log(exercises.format_grades(grades))
     else:
-        log(training)
+        log(report["training"]["message"])
     return passed and learned is not False

@@ -295,7 +295,7 @@ def _check(student, name, rng, state):
     raise ValueError(f"no check for {name}")
 
 
-def _unit(function):
+def unit_of(function):
     """The unit a function is checked in: dense_backward is checked with dense_forward."""
     for suffix in ("_forward", "_backward"):
         if function.endswith(suffix):
@@ -310,15 +310,15 @@ def grade(student, seed=0, only=None):
     then the backward's gradients against centered differences of that forward.
     only : names of functions to grade (both functions of each pair are), or None for all
     """
-    units = None if only is None else {_unit(name) for name in only}
-    graded = [(module, name) for module, name in GRADED if units is None or _unit(name) in units]
+    units = None if only is None else {unit_of(name) for name in only}
+    graded = [(module, name) for module, name in GRADED if units is None or unit_of(name) in units]
     outcomes = {}
     for module, name in graded:
-        unit = _unit(name)
+        unit = unit_of(name)
         if unit in outcomes:
             continue
         state = {"stage": "forward"}
-        problems = [_signature_problem(student, m, n) for m, n in graded if _unit(n) == unit]
+        problems = [_signature_problem(student, m, n) for m, n in graded if unit_of(n) == unit]
         problems = [p for p in problems if p]
         if problems:
             outcomes[unit] = (problems[0], state)
@@ -336,7 +336,7 @@ def grade(student, seed=0, only=None):
         outcomes[unit] = (outcome, state)
     grades = []
     for module, name in graded:
-        outcome, state = outcomes[_unit(name)]
+        outcome, state = outcomes[unit_of(name)]
         stages = (("forward",) if name.endswith("_forward") else ("backward",)
                   if name.endswith("_backward") else ("forward", "backward"))
         compared = [state[stage] for stage in stages if stage in state]

@@ -1,0 +1,60 @@
+"""The process that runs a student's code for ``numpy-sae exercises check``.
+
+    python -m numpy_sae.commands.grade_child STUDENT_FILE REPORT_FILE UNIT [UNIT ...]
+
+It imports the student's file, grades the named units (a forward/backward pair,
+``adam``, ... or ``training``) and appends one JSON line per event to
+REPORT_FILE: ``{"start": unit}`` before a unit, ``{"unit": unit, "grades":
+[...]}`` after it, ``{"training": {...}}`` and ``{"done": true}`` at the end.
+The grading command reads that file: a unit that started and never finished
+ended the process (``sys.exit``, ``os._exit``) or ran past its time limit, and
+the exit status is the grading command's own, never this process's.
+"""
+
+import json
+import sys
+from dataclasses import asdict
+
+from ..nn import exercises
+
+# The library's functions as they are before any student code runs: the student's file
+# may assign over numpy_sae's own (by mistake or not), and the grader then puts them back
+# before every unit, so the reference it compares with is the library's.
+_LIBRARY = [(module, name, getattr(module, name))
+            for module, name in exercises.GRADED + exercises.PROVIDED]
+
+
+def _restore_library():
+    for module, name, function in _LIBRARY:
+        setattr(module, name, function)
+
+
+def main(argv):
+    student_file, report_file, *units = argv
+    with open(report_file, "a", encoding="utf-8") as report:
+        def emit(event):
+            report.write(json.dumps(event) + "\n")
+            report.flush()
+        try:
+            student = exercises.load_student(student_file)
+        except BaseException as exc:  # SystemExit too: the file must import to be graded
+            emit({"import_error": f"{type(exc).__name__}: {exc}"})
+            return 0
+        for unit in units:
+            emit({"start": unit})
+            _restore_library()
+            if unit == "training":
+                from .exercises import train_with_student
+                first, last, val_accuracy, chance = train_with_student(student)
+                emit({"training": {"first": first, "last": last, "val_accuracy": val_accuracy,
+                                   "chance": chance}})
+                continue
+            names = [name for _, name in exercises.GRADED if exercises.unit_of(name) == unit]
+            grades = exercises.grade(student, only=names)
+            emit({"unit": unit, "grades": [asdict(g) for g in grades]})
+        emit({"done": True})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
