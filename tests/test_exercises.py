@@ -270,3 +270,33 @@ def test_exits_endless_loops_and_patched_references_are_caught(tmp_path, capsys)
     assert "ran longer than 3 s" in rows["relu_forward"]["status"]
     assert rows["sigmoid_forward"]["status"] == "wrong forward"   # against the real sigmoid
     assert rows["dense_backward"]["status"] == "correct"          # the rest is still graded
+
+
+def test_the_derive_level_leaves_the_gradients_to_the_student(tmp_path, capsys):
+    assert main(["exercises", "init", str(tmp_path / "d"), "--level", "derive"]) == 0
+    source = (tmp_path / "d" / exercises.FILE_NAME).read_text()
+    tree = ast.parse(source)
+    docs = {f.name: ast.get_docstring(f) for f in tree.body if isinstance(f, ast.FunctionDef)}
+    assert "x.T @ dout" not in docs["dense_backward"] and "(N, D_out)" in docs["dense_backward"]
+    assert "1 - out**2" not in docs["tanh_backward"]
+    assert "onehot" not in docs["softmax_cross_entropy"]
+    assert "dmu / T" not in docs["meanstd_pool_backward"]
+    assert "out = x @ W + b" in docs["dense_forward"]  # forward formulas stay
+    student = exercises.load_student(tmp_path / "d" / exercises.FILE_NAME)
+    assert {g.status for g in exercises.grade(student)} == {"not started"}
+
+
+def test_hints_come_in_steps_and_a_first_failure_never_gives_the_formula(tmp_path, capsys):
+    source = exercises.student_source(solutions=True).replace("dout.sum(axis=0)",
+                                                              "dout.mean(axis=0)", 1)
+    (tmp_path / exercises.FILE_NAME).write_text(source)
+    assert main(["exercises", "check", str(tmp_path)]) == 1
+    table = capsys.readouterr().out
+    assert exercises.HINTS["dense_backward"] not in table
+    assert "chain rule through a matrix product" in table and "--hint 2 dense_backward" in table
+    assert main(["exercises", "check", str(tmp_path), "--hint", "2", "dense_backward"]) == 0
+    two = capsys.readouterr().out
+    assert "2. dx has x's shape" in two and exercises.HINTS["dense_backward"] not in two
+    assert main(["exercises", "check", str(tmp_path), "--hint", "3", "dense_backward"]) == 0
+    assert exercises.HINTS["dense_backward"] in capsys.readouterr().out
+    assert main(["exercises", "check", str(tmp_path), "--hint", "4", "dense_backward"]) == 2

@@ -24,6 +24,8 @@ from ..data.synth import generate_dataset
 from ..modelfile import ModelFileError
 from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS
+from ..nn.exercises import STEP_HINTS as HINT_NAMES
+from ..nn.exercises import hint as exercise_hint
 from ..nn.teaching import BUGS, run_gradcheck_demo
 from ..train import TrainingInterrupted
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
@@ -302,6 +304,9 @@ def build_parser():
                    help="write the library's bodies instead (an instructor's answer key)")
     q.add_argument("--break", dest="bug", choices=tuple(BUGS), metavar="BUG",
                    help=f"with --solutions, plant one classic mistake ({', '.join(BUGS)})")
+    q.add_argument("--level", choices=("guided", "derive"), default="guided",
+                   help="'derive': docstrings give shapes and the forward only, the student "
+                   "derives every gradient; 'guided' (default): the formulas are given")
     q = actions.add_parser("check", help="grade DIR/backprop.py",
                            description="Exit status: 0 when every graded function is correct "
                            "(and, for a whole file, the model learns with them), 1 when "
@@ -315,6 +320,9 @@ def build_parser():
     q.add_argument("--results", metavar="FILE", help="also write the results in the format "
                    "Gradescope's autograder reads (results.json: score, tests)")
     q.add_argument("--force", action="store_true", help="replace an existing --results file")
+    q.add_argument("--hint", nargs=2, metavar=("N", "FUNC"),
+                   help="print the hints of FUNC up to step N (1: the rule, 2: the shapes, "
+                   "3: the formula) instead of grading")
     q.add_argument("--time-limit", type=positive_float, default=20.0, metavar="S",
                    help="seconds each function may run before it is stopped (20)")
 
@@ -461,7 +469,14 @@ def cmd_exercises(args):
     if args.action == "init":
         if args.bug and not args.solutions:
             raise CommandError("--break plants a mistake in the solutions: add --solutions")
-        exercises.run_init(args.dir, args.solutions, args.bug)
+        exercises.run_init(args.dir, args.solutions, args.bug, level=args.level)
+        return 0
+    if args.hint:
+        step, function = args.hint
+        if not step.isdigit() or not 1 <= int(step) <= 3 or function not in HINT_NAMES:
+            raise CommandError(f"--hint takes a step 1, 2 or 3 and a graded function "
+                               f"({', '.join(HINT_NAMES)}), got {step} {function}")
+        print("\n".join(exercise_hint(function, int(step))))
         return 0
     return 0 if exercises.run_check(args.dir, only=args.only, as_json=args.json,
                                     results=args.results, force=args.force,

@@ -30,7 +30,7 @@ from .experiment import (
 from .outputs import check_new_files
 
 
-def run_init(folder, solutions=False, bug=None, log=print):
+def run_init(folder, solutions=False, bug=None, log=print, level="guided"):
     """Write the student file; refuse to replace one that exists (it may hold work)."""
     folder = Path(folder)
     target = folder / exercises.FILE_NAME
@@ -38,7 +38,7 @@ def run_init(folder, solutions=False, bug=None, log=print):
         raise JobError(f"{target} already exists; it may hold a student's work, so it is "
                        "not replaced (pick another folder)")
     folder.mkdir(parents=True, exist_ok=True)
-    target.write_text(exercises.student_source(solutions, bug, folder=str(folder)))
+    target.write_text(exercises.student_source(solutions, bug, folder=str(folder), level=level))
     what = "the library's solutions" + (f" with the bug {bug!r} planted" if bug else "") \
         if solutions else f"{len(exercises.GRADED)} functions to write"
     log(f"wrote {target}: {what}; grade it with: numpy-sae exercises check {folder}")

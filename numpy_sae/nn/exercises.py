@@ -62,6 +62,70 @@ HINTS = {
     "adam_step": "bias-correct m and v with 1 - beta**t before the step; update in place",
 }
 
+# Hints come in steps, so a first failure never hands out the answer: 1 names the rule
+# and the quantity, 2 the shapes and the pieces, 3 (the HINTS above) the formula itself.
+STEP_HINTS = {
+    "dense_forward": ("an affine map of every row of x", "x (N, D_in) @ W (D_in, D_out) "
+                      "gives (N, D_out); b broadcasts over the rows"),
+    "dense_backward": ("the chain rule through a matrix product: each input's gradient is "
+                       "dout multiplied by what it was multiplied with", "dx has x's shape "
+                       "(N, D_in), dW has W's (D_in, D_out), db has b's (D_out,): pick the "
+                       "products and sums that give exactly those shapes"),
+    "tanh_forward": ("an elementwise function; keep what backward will need",
+                     "out has x's shape; the derivative of tanh is a function of tanh itself"),
+    "tanh_backward": ("elementwise chain rule: dout times the local derivative at x",
+                      "write tanh'(x) in terms of out = tanh(x), which the cache holds"),
+    "sigmoid_forward": ("an elementwise squashing to (0, 1) that must not overflow",
+                        "exp(-x) overflows for x << 0; tanh never does"),
+    "sigmoid_backward": ("elementwise chain rule, as for tanh",
+                         "write sigmoid'(x) in terms of out = sigmoid(x)"),
+    "relu_forward": ("max(0, x) elementwise; keep which entries passed",
+                     "cache a boolean mask of x's shape"),
+    "relu_backward": ("the gradient passes where the input was positive, and stops elsewhere",
+                      "multiply dout by the cached mask"),
+    "softmax_forward": ("exp, then normalize each row; large logits must stay finite",
+                        "softmax(z) = softmax(z - c) for any c per row"),
+    "softmax_backward": ("every output depends on every input of its row: a Jacobian-vector "
+                         "product", "dz_j = sum_i dout_i dp_i/dz_j, with dp_i/dz_j = "
+                         "p_i (delta_ij - p_j)"),
+    "softmax_cross_entropy": ("the mean negative log-probability of the right class, by "
+                              "log-sum-exp", "the gradient of -log softmax(z)[y] with "
+                              "respect to z is a difference of two (C,) vectors; then average"),
+    "sum_squared_error": ("a sum over features, a mean over the batch",
+                          "dx_hat has x_hat's shape (N, D); do not forget the batch mean"),
+    "joint_loss": ("a weighted sum: each term's gradient is scaled by its own weight",
+                   "scale dx_hat and dlogits in place; return the weighted loss"),
+    "fanout_backward": ("a value that feeds two branches collects gradient from both",
+                        "dx has the shape of each branch's gradient (N, D)"),
+    "meanstd_pool_forward": ("summarize each feature over the time axis (axis 1)",
+                             "x (N, T, K) gives mu and s of shape (N, K) each, "
+                             "concatenated to (N, 2K)"),
+    "meanstd_pool_backward": ("every frame contributed to the mean and to the standard "
+                              "deviation: add both paths", "split dout into dmu and ds "
+                              "(N, K) each; dx is (N, T, K); dmu/dx_t and ds/dx_t are per frame"),
+    "adam_step": ("first and second moments, bias-corrected, then the step; all in place",
+                  "m and v have p's shape; the correction uses the step number t"),
+}
+
+# The derive level keeps each function's shapes and names, and for a function that returns
+# gradients only the forward it differentiates: the gradient formula is the student's work.
+DERIVE_NOTES = {
+    "dense_backward": "forward: out = x @ W + b. Derive dx, dW and db.",
+    "tanh_backward": "forward: out = tanh(x). Derive dx, using only the cached out.",
+    "sigmoid_backward": "forward: out = 1 / (1 + exp(-x)). Derive dx, using only out.",
+    "relu_backward": "forward: out = max(0, x). Derive dx.",
+    "softmax_backward": "forward: p = softmax(z) per row. Derive dz from dout and p.",
+    "softmax_cross_entropy": ("loss = -(1/N) sum_n log softmax(z_n)[y_n], finite for logits "
+                              "of +-1000. Derive dlogits."),
+    "sum_squared_error": "loss = (1/N) sum_n ||x_n - x_hat_n||^2. Derive dx_hat.",
+    "joint_loss": "L = gamma * L_rec + (1 - gamma) * L_ce. Derive how each gradient changes.",
+    "fanout_backward": ("forward: the same x goes to branch a and branch b. Derive dx from "
+                        "dout_a and dout_b."),
+    "meanstd_pool_backward": ("forward: mu = (1/T) sum_t x_t, s = sqrt((1/T) sum_t "
+                              "(x_t - mu)**2 + eps). Derive dx_t."),
+}
+LEVELS = ("guided", "derive")
+
 # The four classic mistakes of ``numpy-sae gradcheck --break``, planted in a student
 # file: (function, text of the library's body, the mistaken text).
 BUGS = {
@@ -86,26 +150,34 @@ import numpy as np
 '''
 
 
-def _function_source(module, name, solved):
-    """One function's source: whole, or with its body replaced by NotImplementedError."""
+def _function_source(module, name, solved, level="guided"):
+    """One function's source: whole, or with its body replaced by NotImplementedError (at
+    the derive level, a gradient function's Notes give only the forward it differentiates)."""
     source = textwrap.dedent(inspect.getsource(getattr(module, name)))
     if solved:
         return source
     node = ast.parse(source).body[0]
     docstring_end = node.body[0].end_lineno  # the docstring is the first statement
     lines = source.splitlines()[:docstring_end]
+    if level == "derive" and name in DERIVE_NOTES:
+        start = next(i for i, line in enumerate(lines) if line.strip() == "Notes")
+        lines = lines[:start] + ["    Notes", "    -----", f"    {DERIVE_NOTES[name]}",
+                                 '    """']
     return "\n".join(lines) + f'\n    raise NotImplementedError("{name}: your code here")\n'
 
 
-def student_source(solutions=False, bug=None, folder="."):
+def student_source(solutions=False, bug=None, folder=".", level="guided"):
     """The text of a student file; ``solutions`` keeps the library's bodies (for
-    instructors), ``bug`` then plants one of :data:`BUGS` in them."""
+    instructors), ``bug`` then plants one of :data:`BUGS` in them; ``level`` "derive"
+    leaves the gradient formulas out of the docstrings."""
     if bug is not None and bug not in BUGS:
         raise ValueError(f"unknown bug {bug!r}; choose from {', '.join(BUGS)}")
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
     # repr-safe: a Windows path such as C:\Users\alice would otherwise hold "\U" escapes.
     parts = [_HEADER.format(folder=str(folder).replace("\\", "/"))]
     parts += [_function_source(m, n, True) for m, n in PROVIDED]
-    parts += [_function_source(m, n, solutions) for m, n in GRADED]
+    parts += [_function_source(m, n, solutions, level) for m, n in GRADED]
     text = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
     if bug is not None:
         name, correct, wrong = BUGS[bug]
@@ -411,10 +483,17 @@ def format_grades(grades):
         error = "" if g.error is None else f"{g.error:.1e}"
         lines.append(f"{g.function:{width}}  {error:>11}  {int(g.passed):>3} / 1  {g.status}")
         if not g.passed and g.status != "not started":
-            lines.append(f"{'':{width}}  hint: {g.hint}")
+            lines.append(f"{'':{width}}  hint: {STEP_HINTS[g.function][0]} (more: --hint 2 "
+                         f"{g.function})")
     done = sum(g.passed for g in grades)
     lines.append(f"{done} of {len(grades)} functions correct")
     return "\n".join(lines)
+
+
+def hint(function, step):
+    """The hints of ``function`` up to ``step`` (1: the rule, 2: shapes, 3: the formula)."""
+    steps = (*STEP_HINTS[function], HINTS[function])
+    return [f"{i}. {text}" for i, text in enumerate(steps[:max(1, min(step, 3))], start=1)]
 
 
 def grades_as_dict(grades):
@@ -423,7 +502,7 @@ def grades_as_dict(grades):
     rows = [{"function": g.function, "status": g.status, "points": int(g.passed),
              "max_points": 1,
              "max_relative_error": None if g.error is None or not np.isfinite(g.error)
-             else float(g.error), "hint": g.hint} for g in grades]
+             else float(g.error), "hint": STEP_HINTS[g.function][0]} for g in grades]
     return {"functions": rows, "score": sum(r["points"] for r in rows),
             "max_score": len(rows)}
 
