@@ -300,3 +300,20 @@ def test_hints_come_in_steps_and_a_first_failure_never_gives_the_formula(tmp_pat
     assert main(["exercises", "check", str(tmp_path), "--hint", "3", "dense_backward"]) == 0
     assert exercises.HINTS["dense_backward"] in capsys.readouterr().out
     assert main(["exercises", "check", str(tmp_path), "--hint", "4", "dense_backward"]) == 2
+
+
+@pytest.mark.parametrize("correct, wrong, status", [
+    ("    dcode = fanout_backward(dcode_decoder, dcode_classifier)",
+     "    dcode = dcode_decoder", "W_enc holds only the decoder's part"),
+    ("    dcode = fanout_backward(dcode_decoder, dcode_classifier)",
+     "    dcode = dcode_classifier", "W_enc holds only the classifier's part"),
+    ("    da = tanh_backward(dcode, tanh_cache)", "    da = dcode", "wrong gradient: W_enc"),
+    ("loss, dx_hat, dlogits = joint_loss(reconstruction, dx_hat, cross_entropy, dlogits, gamma)",
+     "loss, dx_hat, dlogits = joint_loss(reconstruction, dx_hat, cross_entropy, dlogits, 1.0)",
+     "wrong forward"),
+])
+def test_the_whole_network_exercise_names_the_first_wrong_parameter(tmp_path, correct, wrong,
+                                                                     status):
+    grades = graded(tmp_path, [(correct, wrong)])
+    assert status in grades["joint_network_loss"].status
+    assert [name for name, g in grades.items() if not g.passed] == ["joint_network_loss"]

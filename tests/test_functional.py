@@ -145,3 +145,22 @@ def test_meanstd_pool_gradient_of_a_constant_feature_is_finite(rng):
     dx = F.meanstd_pool_backward(np.ones_like(out), cache)
     assert np.isfinite(dx).all()
     np.testing.assert_allclose(dx[:, :, 1], 1.0 / 6)  # only the mean's share remains
+
+
+def test_the_whole_network_by_hand_is_the_librarys_network(rng):
+    from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+    net = SoftmaxAutoencoderNetwork(input_dim=6, n_classes=3, code_dim=4, encoder_hidden=(),
+                                    decoder_hidden=(), classifier_hidden=0, gamma=0.7,
+                                    code_activation="tanh", dtype=np.float64, seed=rng)
+    p = net.parameters()
+    params = {"W_enc": p["encoder.0.W"], "b_enc": p["encoder.0.b"], "W_dec": p["decoder.0.W"],
+              "b_dec": p["decoder.0.b"], "W_cls": p["classifier.0.W"], "b_cls": p["classifier.0.b"]}
+    x, y = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
+    loss, grads = F.joint_network_loss(params, x, y, 0.7)
+    terms, net_grads, _ = net.loss_and_gradients(x, y)
+    assert loss == pytest.approx(terms.total, rel=1e-12)
+    for key, name in (("W_enc", "encoder.0.W"), ("b_dec", "decoder.0.b"), ("W_cls", "classifier.0.W")):
+        np.testing.assert_allclose(grads[key], net_grads[name], rtol=1e-10, atol=1e-14)
+    for key, value in params.items():  # and centered differences, entry by entry
+        numeric = numerical_gradient(lambda: F.joint_network_loss(params, x, y, 0.7)[0], value)
+        assert relative_error(grads[key], numeric) < BOUND

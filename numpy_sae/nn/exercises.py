@@ -36,6 +36,7 @@ GRADED = (
     (F, "joint_loss"), (F, "fanout_backward"),
     (F, "meanstd_pool_forward"), (F, "meanstd_pool_backward"),
     (optim, "adam_step"),
+    (F, "joint_network_loss"),
 )
 # Given in full: helpers the graded functions may call.
 PROVIDED = ((F, "log_softmax"), (F, "fanout_forward"))
@@ -56,6 +57,9 @@ HINTS = {
     "sum_squared_error": "loss = sum of squares / N (summed over features); dx_hat = 2 (x_hat - x) / N",
     "joint_loss": "gamma * rec + (1 - gamma) * ce; scale each gradient by its own weight",
     "fanout_backward": "a value used twice gets the sum of both gradients",
+    "joint_network_loss": "forward through encoder, tanh, both heads; joint_loss; then "
+                          "dense_backward of each head, fanout_backward at the code, "
+                          "tanh_backward, dense_backward of the encoder",
     "meanstd_pool_forward": "mean over axis 1 (time), then sqrt(mean of squared deviations + eps)",
     "meanstd_pool_backward": "every frame gets dmu / T, plus ds * (x_t - mu) / (T s); the "
                              "path through mu adds nothing (deviations sum to 0)",
@@ -103,6 +107,9 @@ STEP_HINTS = {
     "meanstd_pool_backward": ("every frame contributed to the mean and to the standard "
                               "deviation: add both paths", "split dout into dmu and ds "
                               "(N, K) each; dx is (N, T, K); dmu/dx_t and ds/dx_t are per frame"),
+    "joint_network_loss": ("the whole graph, forward then backward in reverse order, from "
+                           "your own functions", "keep every cache of the forward pass; the "
+                           "code's gradient has the code's shape (N, K) and two sources"),
     "adam_step": ("first and second moments, bias-corrected, then the step; all in place",
                   "m and v have p's shape; the correction uses the step number t"),
 }
@@ -364,7 +371,69 @@ def _check(student, name, rng, state):
             for label, a, b in zip(("p", "m", "v"), mine, reference):
                 _same(f"wrong update: {label} after step {t}", a, b, state)
         return None
+    if name == "joint_network_loss":
+        return _check_network(student, rng, state)
     raise ValueError(f"no check for {name}")
+
+
+def _network_case(rng, n=5, d=6, k=4, c=3):
+    params = {"W_enc": rng.standard_normal((d, k)) * 0.5, "b_enc": rng.standard_normal(k) * 0.1,
+              "W_dec": rng.standard_normal((k, d)) * 0.5, "b_dec": rng.standard_normal(d) * 0.1,
+              "W_cls": rng.standard_normal((k, c)), "b_cls": rng.standard_normal(c) * 0.1}
+    return params, rng.standard_normal((n, d)), rng.integers(0, c, n), 0.7
+
+
+def _one_branch(params, x, y, gamma, keep):
+    """The library's encoder gradients when only one head's gradient reaches the code."""
+    a, encoder_cache = F.dense_forward(x, params["W_enc"], params["b_enc"])
+    code, tanh_cache = F.tanh_forward(a)
+    _, dx_hat = F.sum_squared_error(code @ params["W_dec"] + params["b_dec"], x)
+    _, dlogits = F.softmax_cross_entropy(code @ params["W_cls"] + params["b_cls"], y)
+    dx_hat, dlogits = dx_hat * gamma, dlogits * (1 - gamma)
+    dcode = dx_hat @ params["W_dec"].T if keep == "decoder" else dlogits @ params["W_cls"].T
+    _, dW_enc, _ = F.dense_backward(F.tanh_backward(dcode, tanh_cache), encoder_cache)
+    return dW_enc
+
+
+def _check_network(student, rng, state):
+    """The whole network's loss, then each gradient against centered differences of the
+    student's own loss, in the order of the graph from the output back to the input.
+
+    The composition is graded on its own: while it runs, the functions it calls are the
+    library's, so a mistake inside tanh_backward is charged to tanh_backward only."""
+    parts = [name for module, name in GRADED + PROVIDED
+             if module is F and name != "joint_network_loss" and hasattr(student, name)]
+    own = {name: getattr(student, name) for name in parts}
+    for name in parts:
+        setattr(student, name, getattr(F, name))
+    try:
+        return _check_composition(student, rng, state)
+    finally:
+        for name, function in own.items():
+            setattr(student, name, function)
+
+
+def _check_composition(student, rng, state):
+    params, x, y, gamma = _network_case(rng)
+    loss, grads = student.joint_network_loss({k: v.copy() for k, v in params.items()}, x, y,
+                                              gamma)
+    _same("wrong forward", loss, F.joint_network_loss(params, x, y, gamma)[0], state)
+    state["stage"] = "backward"
+    if not isinstance(grads, dict) or set(grads) != set(params):
+        raise _Wrong(f"grads must be a dict with the keys {', '.join(params)}", np.nan)
+    for key in ("W_cls", "b_cls", "W_dec", "b_dec", "W_enc", "b_enc"):
+        numeric = numerical_gradient(lambda: student.joint_network_loss(params, x, y, gamma)[0],
+                                     params[key])
+        try:
+            _same(f"wrong gradient: {key}", grads[key], numeric, state)
+        except _Wrong as wrong:
+            for branch in ("decoder", "classifier"):
+                if key == "W_enc" and np.shape(grads[key]) == params[key].shape and \
+                        relative_error(grads[key], _one_branch(params, x, y, gamma, branch)) < BOUND:
+                    raise _Wrong(f"wrong gradient: W_enc holds only the {branch}'s part: at the "
+                                 "code the two heads' gradients add (fanout_backward)",
+                                 wrong.error) from None
+            raise
 
 
 def unit_of(function):
