@@ -83,3 +83,24 @@ def test_gradient_check_example_runs_as_a_script():
     assert done.returncode == 1
     assert "FAIL" in done.stdout and "encoder.0.W" in done.stdout.splitlines()[-1]
     assert set(BUGS) == {"tanh-derivative", "code-sum", "batch-mean", "bias-sum"}
+
+
+@pytest.mark.parametrize("script", ["backprop_walkthrough", "lecture_training_dynamics"])
+def test_shipped_notebooks_are_the_scripts_and_run_in_order(script, tmp_path, monkeypatch):
+    import json
+
+    from numpy_sae.notebooks import notebook_json
+    source = (EXAMPLES / f"{script}.py").read_text()
+    shipped = (EXAMPLES / "notebooks" / f"{script}.ipynb").read_text()
+    assert shipped == notebook_json(source), "run python examples/make_notebooks.py"
+    cells = [c for c in json.loads(shipped)["cells"] if c["cell_type"] == "code"]
+    assert len(cells) >= 5
+    monkeypatch.chdir(tmp_path)  # the lecture writes its figures to ./training_dynamics
+    namespace = {"__name__": "__main__"}
+    for cell in cells:  # one kernel: every cell in order, in one namespace
+        code = "".join(cell["source"]).replace("EPOCHS = 15", "EPOCHS = 1")  # a short lecture
+        exec(compile(code, f"{script}.ipynb", "exec"), namespace)
+    if script == "lecture_training_dynamics":
+        assert (tmp_path / "training_dynamics" / "variants.png").exists()
+    else:
+        assert namespace["new_loss"] < namespace["loss"]
