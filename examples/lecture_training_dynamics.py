@@ -6,8 +6,9 @@ A lecture in ``# %%`` cells (VS Code, Spyder, Jupyter with jupytext run them
 one by one). It trains the study's network (500 -> 256 -> 192 -> 128 -> 64,
 a mirrored decoder and a classifier) on a small synthetic dataset four times:
 tanh with Glorot's initialization, sigmoid, ReLU with He's, and tanh with
-naive N(0, 1) weights, recording per layer and per epoch the share of
-saturated units, the gradient norms and the update sizes
+naive N(0, 1) weights, with plain SGD (so a gradient's size is its update's),
+recording per layer and per epoch the share of saturated (or, for ReLU,
+inactive) units, the gradient norms and the update sizes
 (:class:`numpy_sae.diagnostics.TrainingDiagnostics`). The same figures for
 any trained run: ``numpy-sae diagnose RUN_DIR``.
 """
@@ -23,7 +24,7 @@ from numpy_sae.data.gtzan import Preprocessing, build_clipset
 from numpy_sae.data.synth import generate_dataset
 from numpy_sae.diagnostics import TrainingDiagnostics
 from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
-from numpy_sae.nn.optim import Adam
+from numpy_sae.nn.optim import SGD
 from numpy_sae.train import RandomCropSource, Trainer
 
 OUT = Path("training_dynamics")
@@ -40,31 +41,47 @@ probe = np.random.default_rng(1).choice(len(y_grid), size=min(256, len(y_grid)),
 print(f"{len(clips)} clips, {len(y_grid)} grid windows of {x_grid.shape[1]} samples")
 
 # %% Train four networks that differ only in their activation or initialization
+# Plain SGD, so that a gradient's size is its update's size: Adam divides every gradient by
+# its own running scale, and would hide exactly what this lecture is about.
+LR = 0.05
 variants = {"tanh, Glorot": {}, "sigmoid, Glorot": {"activation": "sigmoid"},
             "ReLU, He": {"activation": "relu"}, "tanh, naive N(0, 1)": {"init": "normal"}}
-results = {}
+results, accuracy = {}, {}
 for label, change in variants.items():
     network = SoftmaxAutoencoderNetwork(n_classes=2, gamma=0.03, seed=0, **change)
     network.fit_scaling(x_grid)
     diagnostics = TrainingDiagnostics(x_grid[probe], y_grid[probe])
     diagnostics.start(network)
-    trainer = Trainer(network, Adam(1e-3), RandomCropSource(clips, np.arange(len(clips)), 50),
+    trainer = Trainer(network, SGD(LR), RandomCropSource(clips, np.arange(len(clips)), 50),
                       batch_size=128, rng=np.random.default_rng(0), log=None)
     with np.errstate(over="ignore"):
         trainer.fit(EPOCHS, on_epoch_end=diagnostics)
     results[label] = diagnostics
-    print(f"{label:22} training accuracy {trainer.history['train_accuracy'][-1]:.3f}")
+    accuracy[label] = trainer.history["train_accuracy"][-1]
+print(f"{'variant':22} {'training accuracy':>17}")
+for label in variants:
+    print(f"{label:22} {accuracy[label]:17.3f}")
 
-# %% Saturation: the share of tanh units stuck near +-1, where tanh' = 1 - out**2 is ~0
+# %% Gradient norms and update sizes of the first and last weight matrix, epoch by epoch
+# With SGD the update of W is lr * gradient: where the gradient vanishes toward the input
+# (sigmoid: its derivative is at most 1/4 per layer), the first layer barely moves.
+first, last = "encoder.0.W", "classifier.2.W"
+print(f"{'variant':22} {'grad ' + first:>18} {'grad ' + last:>21} "
+      f"{'update ' + first:>20} {'update ' + last:>23}")
 for label, diagnostics in results.items():
-    shares = [diagnostics.records[name]["saturation"][-1]
-              for name in diagnostics.layers("saturation")]
-    print(f"{label:22} " + " ".join(f"{s:.2f}" for s in shares))
+    records = diagnostics.records
+    print(f"{label:22} {records[first]['gradient_norm'][0]:18.1e} "
+          f"{records[last]['gradient_norm'][0]:21.1e} "
+          f"{np.nanmean(records[first]['update_ratio']):20.1e} "
+          f"{np.nanmean(records[last]['update_ratio']):23.1e}")
 
-# %% Gradient norms per layer: sigmoid's vanish toward the input, naive N(0, 1)'s explode
+# %% Saturation: the share of units where tanh' = 1 - out**2 (or sigmoid') is ~0
+# ReLU units do not saturate; the share of them at exactly 0 is listed as "inactive".
 for label, diagnostics in results.items():
-    norms = [diagnostics.records[w]["gradient_norm"][0] for w in diagnostics.layers("gradient_norm")]
-    print(f"{label:22} epoch 0: " + " ".join(f"{n:.1e}" for n in norms[:4]) + "  (encoder)")
+    kind = "saturation" if diagnostics.layers("saturation") else "inactive"
+    names = diagnostics.layers(kind)
+    print(f"{label:22} {kind:10} " + "  ".join(
+        f"{name} {diagnostics.records[name][kind][-1]:.2f}" for name in names[:4]))
 
 # %% Figures for the lecture
 OUT.mkdir(exist_ok=True)

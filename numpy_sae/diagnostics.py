@@ -2,12 +2,13 @@
 
 :class:`TrainingDiagnostics` is a callback for ``Trainer.fit(on_epoch_end=...)``.
 After every epoch it runs a fixed probe batch through the network and records,
-for every hidden layer, a histogram of its activations and the share of units
-in a flat region of their activation (tanh or sigmoid saturated above
-|0.97| of their range, ReLU units at exactly 0), and for every weight matrix
-the norm of its gradient on the probe batch and the size of the last epoch's
-update relative to the weights (||W_new - W_old|| / ||W_old||). Vanishing and
-exploding gradients, dead and saturated units become curves a lecture can show.
+for every hidden layer, a histogram of its activations and the share of
+saturated units (tanh or sigmoid beyond |0.97| of their range; a ReLU never
+saturates: its share of units at exactly 0, "inactive", is recorded apart),
+and for every weight matrix the norm of its gradient on the probe batch and
+the size of the last epoch's update relative to the weights (||W_new - W_old||
+/ ||W_old||). A layer has one name everywhere: "encoder.0" is the first dense
+layer's weights ("encoder.0.W") and the activation that follows them.
 """
 
 import numpy as np
@@ -19,17 +20,20 @@ BINS = 20
 
 
 def flat_share(layer, out):
-    """Share of a layer's outputs (N, D) where its derivative (almost) vanishes.
-
-    tanh: |out| > 0.97; sigmoid: |2 out - 1| > 0.97 (the same, rescaled); ReLU: out == 0.
-    """
+    """Share of a layer's outputs (N, D) that are saturated, where the derivative of a
+    squashing function (almost) vanishes: tanh |out| > 0.97, sigmoid |2 out - 1| > 0.97
+    (the same, rescaled). NaN for a ReLU, which does not saturate, and the identity."""
     if isinstance(layer, Tanh):
         return float(np.mean(np.abs(out) > SATURATION))
     if isinstance(layer, Sigmoid):
         return float(np.mean(np.abs(2 * out - 1) > SATURATION))
-    if isinstance(layer, ReLU):
-        return float(np.mean(out == 0))
     return float("nan")
+
+
+def inactive_share(layer, out):
+    """Share of a ReLU layer's outputs (N, D) at exactly 0 (no gradient passes them for
+    this input; not saturation: a positive input brings them back). NaN for other layers."""
+    return float(np.mean(out == 0)) if isinstance(layer, ReLU) else float("nan")
 
 
 def _histogram(layer, out):
@@ -49,10 +53,11 @@ class TrainingDiagnostics:
 
     Attributes
     ----------
-    records : dict layer name -> dict of per-epoch lists: "saturation" and
-        "histogram" for activation layers ("encoder.1"), "gradient_norm" and
-        "update_ratio" for weight matrices ("encoder.0.W"); "epochs" lists the
-        epochs recorded (0 is the initial network, before any update).
+    records : dict name -> dict of per-epoch lists: "saturation" (tanh, sigmoid) or
+        "inactive" (ReLU) and "histogram" for a layer's activations, named after the
+        dense layer they follow ("encoder.0"), and "gradient_norm" and "update_ratio"
+        for its weights ("encoder.0.W"); "epochs" lists the epochs recorded (0 is the
+        initial network, before any update).
     """
 
     def __init__(self, x_probe, y_probe):
@@ -78,12 +83,15 @@ class TrainingDiagnostics:
             x = code if network.reconstructs and part != "encoder" else z
             for i, layer in enumerate(getattr(network, part).layers):
                 x = layer.forward(x)
-                share = flat_share(layer, x)
-                if not np.isnan(share):  # a nonlinearity (the identity has no flat region)
-                    entry = self.records.setdefault(f"{part}.{i}",
-                                                    {"saturation": [], "histogram": []})
-                    entry["saturation"].append(share)
-                    entry["histogram"].append(_histogram(layer, x))
+                if not isinstance(layer, (Tanh, Sigmoid, ReLU)):
+                    continue  # dense layers and the identity have no flat region
+                kind, share = (("inactive", inactive_share(layer, x)) if isinstance(layer, ReLU)
+                               else ("saturation", flat_share(layer, x)))
+                # An activation is named after the dense layer before it: "encoder.0" for
+                # the output of encoder.0.W, as the weight records are.
+                entry = self.records.setdefault(f"{part}.{i - 1}", {kind: [], "histogram": []})
+                entry[kind].append(share)
+                entry["histogram"].append(_histogram(layer, x))
             if part == "encoder":
                 code = x
         _, grads, _ = network.loss_and_gradients(self.x_probe, self.y_probe)

@@ -160,14 +160,16 @@ def plot_variants(variants, path):
             norms = [diag.records[w]["gradient_norm"][epoch_index] for w in weights]
             axes[0].plot(range(len(weights)), norms, style, marker="o", ms=3, color=color,
                          label=f"{label}, epoch {diag.records['epochs'][epoch_index]}")
-        hidden = diag.layers("saturation")
-        axes[1].plot(range(len(hidden)), [diag.records[h]["saturation"][-1] for h in hidden],
-                     marker="o", color=color, label=label)
+        kind = "saturation" if diag.layers("saturation") else "inactive"
+        hidden = diag.layers(kind)
+        axes[1].plot(range(len(hidden)), [diag.records[h][kind][-1] for h in hidden],
+                     marker="o", color=color, label=f"{label} ({kind})")
     axes[0].set_xticks(range(len(weights)), weights, rotation=60, ha="right", fontsize=7)
     axes[0].set_yscale("log")
     axes[0].set_title("Gradient norm per weight matrix (input side on the left)")
     axes[1].set_xticks(range(len(hidden)), hidden, rotation=60, ha="right", fontsize=7)
-    axes[1].set_title("Share of units in a flat region, last epoch")
+    axes[1].set_title("Share of saturated units (tanh, sigmoid) or of inactive ReLUs, "
+                      "last epoch", fontsize=9)
     for ax in axes:
         ax.legend(fontsize=7)
     fig.tight_layout()

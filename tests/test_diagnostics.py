@@ -7,7 +7,7 @@ import pytest
 from conftest import small_network
 
 from numpy_sae.commands.cli import main
-from numpy_sae.diagnostics import TrainingDiagnostics, flat_share
+from numpy_sae.diagnostics import TrainingDiagnostics, flat_share, inactive_share
 from numpy_sae.nn.layers import Dense, ReLU, Sigmoid, Tanh
 from numpy_sae.nn.optim import Adam
 from numpy_sae.train import Trainer, WindowSource
@@ -25,7 +25,9 @@ def test_saturation_share_on_a_hand_built_layer():
     assert flat_share(Tanh(), out) == pytest.approx(0.5)
     sig = Sigmoid().forward(np.array([[-10.0, 0.0, 10.0, 1.0]]))
     assert flat_share(Sigmoid(), sig) == pytest.approx(0.5)
-    assert flat_share(ReLU(), ReLU().forward(np.array([[-1.0, 0.0, 2.0, 3.0]]))) == 0.5
+    relu_out = ReLU().forward(np.array([[-1.0, 0.0, 2.0, 3.0]]))
+    assert np.isnan(flat_share(ReLU(), relu_out))  # a ReLU does not saturate
+    assert inactive_share(ReLU(), relu_out) == 0.5
 
 
 def test_the_callback_records_every_layer_every_epoch(rng):
@@ -39,15 +41,17 @@ def test_the_callback_records_every_layer_every_epoch(rng):
             rng=np.random.default_rng(0), log=None).fit(3, on_epoch_end=diagnostics)
     records = diagnostics.records
     assert records["epochs"] == [0, 1, 2, 3]
-    assert diagnostics.layers("saturation") == ["encoder.1", "encoder.3", "encoder.5",
-                                                "decoder.1", "decoder.3", "classifier.1"]
+    # One name per layer: the activation after encoder.0.W is "encoder.0".
+    assert diagnostics.layers("saturation") == ["encoder.0", "encoder.2", "encoder.4",
+                                                "decoder.0", "decoder.2", "classifier.0"]
+    assert all(f"{name}.W" in records for name in diagnostics.layers("saturation"))
     assert diagnostics.layers("gradient_norm") == [k for k in network.parameters()
                                                    if k.endswith(".W")]
     for name in diagnostics.layers("gradient_norm"):
         ratios = records[name]["update_ratio"]
         assert np.isnan(ratios[0]) and all(0 < r < 1 for r in ratios[1:])
         assert all(g > 0 for g in records[name]["gradient_norm"])
-    histogram = records["encoder.1"]["histogram"][-1]
+    histogram = records["encoder.0"]["histogram"][-1]
     assert sum(histogram["counts"]) == 32 * 8 and histogram["range"] == [-1.0, 1.0]
 
 
