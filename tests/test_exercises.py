@@ -42,7 +42,7 @@ def test_check_reports_not_started_for_all(tmp_path, capsys):
 
 
 def test_the_librarys_solutions_pass_and_train(tmp_path, capsys):
-    assert main(["exercises", "init", str(tmp_path / "key"), "--solutions"]) == 0
+    assert main(["exercises", "key", str(tmp_path / "key")]) == 0
     assert main(["exercises", "check", str(tmp_path / "key")]) == 0
     out = capsys.readouterr().out
     assert f"{len(exercises.GRADED)} of {len(exercises.GRADED)} functions correct" in out
@@ -93,7 +93,12 @@ def test_a_wrong_forward_and_a_broken_file(tmp_path, capsys):
 
 def test_break_needs_solutions(tmp_path, capsys):
     assert main(["exercises", "init", str(tmp_path / "x"), "--break", "code-sum"]) == 2
-    assert "add --solutions" in capsys.readouterr().err
+    assert "numpy-sae exercises key DIR --break BUG" in capsys.readouterr().err
+    assert main(["exercises", "key", str(tmp_path / "demo"), "--break", "code-sum"]) == 0
+    student_file = (tmp_path / "x2")
+    assert main(["exercises", "init", str(student_file)]) == 0
+    text = (student_file / exercises.FILE_NAME).read_text()
+    assert "key" not in text.lower().split('"""')[1]  # the student's header never points at it
 
 
 @pytest.mark.parametrize("correct, wrong", [

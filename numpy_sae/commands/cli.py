@@ -300,13 +300,18 @@ def build_parser():
     actions.required = True
     q = actions.add_parser("init", help="write DIR/backprop.py for a student")
     q.add_argument("dir", help="the student's folder")
-    q.add_argument("--solutions", action="store_true",
-                   help="write the library's bodies instead (an instructor's answer key)")
+    # The answer key has its own instructor command (key); these stay for older scripts.
+    q.add_argument("--solutions", action="store_true", help=argparse.SUPPRESS)
     q.add_argument("--break", dest="bug", choices=tuple(BUGS), metavar="BUG",
-                   help=f"with --solutions, plant one classic mistake ({', '.join(BUGS)})")
+                   help=argparse.SUPPRESS)
     q.add_argument("--level", choices=("guided", "derive"), default="guided",
                    help="'derive': docstrings give shapes and the forward only, the student "
                    "derives every gradient; 'guided' (default): the formulas are given")
+    q = actions.add_parser("key", help="(instructors) write the answer key: the library's "
+                           "own bodies, optionally with one classic mistake planted")
+    q.add_argument("dir", help="a folder for the key (not a student's)")
+    q.add_argument("--break", dest="bug", choices=tuple(BUGS), metavar="BUG",
+                   help=f"plant one classic mistake, to grade in class ({', '.join(BUGS)})")
     q = actions.add_parser("check", help="grade DIR/backprop.py",
                            description="Exit status: 0 when every graded function is correct "
                            "(and, for a whole file, the model learns with them), 1 when "
@@ -468,8 +473,12 @@ def cmd_encode(args):
 def cmd_exercises(args):
     if args.action == "init":
         if args.bug and not args.solutions:
-            raise CommandError("--break plants a mistake in the solutions: add --solutions")
+            raise CommandError("--break plants a mistake in the answer key: use "
+                               "numpy-sae exercises key DIR --break BUG")
         exercises.run_init(args.dir, args.solutions, args.bug, level=args.level)
+        return 0
+    if args.action == "key":
+        exercises.run_init(args.dir, True, args.bug)
         return 0
     if args.hint:
         step, function = args.hint
