@@ -412,10 +412,13 @@ def test_the_segment_model_end_to_end(tree, tmp_path, capsys):
     np.testing.assert_allclose(original, model.file_signal(song)[:len(original)], atol=1e-6)
 
 
-def test_segment_model_in_cv_and_baselines(tree, capsys):
+def test_segment_model_in_cv_and_sweep(tree, capsys):
     assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
                  "--folds", "2", *SEGMENT]) == 0
     out = capsys.readouterr().out
     assert "fold 2/2: segment" in out and "R^2 autoencoder" in out
+    assert main(["sweep", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--folds", "2", "--code-dims", "2", "--name", "segsweep", *SEGMENT]) == 0
+    assert "| 2 |" in capsys.readouterr().out
     assert main(["cv", "--data", str(tree), "--model", "segment", "--study"]) == 2
     assert "--study reproduces the study's joint model" in capsys.readouterr().err
