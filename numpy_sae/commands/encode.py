@@ -17,14 +17,14 @@ import numpy as np
 from scipy.io import wavfile
 
 from ..audio_model import AudioModel
-from ..data.audio import AudioError, frame
+from ..data.audio import frame
 from ..data.features import hann
 from ..data.gtzan import find_audio
 from ..data.npzio import atomic_savez
 from ..encodings import r2_score
 from .experiment import JobError
 from .outputs import check_new_files
-from .predict import model_path
+from .predict import model_path, read_each
 
 CODE_FORMATS = (".npz", ".csv")
 
@@ -64,20 +64,14 @@ def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
     files = list(_expand(inputs))
     check_new_files([out], [model_path(model_dir), *files], force)
     network = model.network
-    names, codes, file_codes, segment_codes, failed = [], [], [], [], 0
-    for path in files:
-        try:
-            x = model.file_windows(path)
-            window_codes = network.encode(x)
-        except (AudioError, OSError, ValueError) as exc:
-            named = str(exc) if os.fsdecode(path) in str(exc) else f"{path}: {exc}"
-            err(f"numpy-sae encode: error: {named}")
-            failed += 1
-            continue
-        except MemoryError:
-            err(f"numpy-sae encode: error: {path}: out of memory reading it (skipped)")
-            failed += 1
-            continue
+    names, codes, file_codes, segment_codes = [], [], [], []
+
+    def read(path):
+        x = model.file_windows(path)
+        return x, network.encode(x)
+    done = read_each(files, read, "encode", err)
+    failed = len(files) - len(done)
+    for _, path, (x, window_codes) in done:
         if model.segmented:  # (segments, frames, code) -> one row per frame
             segment_codes.append(network.pooled_codes(x))
             window_codes = window_codes.reshape(-1, network.code_dim)

@@ -47,19 +47,9 @@ def run_predict(model, files, out=print, err=None, plot=None, force=False):
     model, _, _ = AudioModel.load(model_path(model))
     names = model.genre_names
     seconds = model.seconds_per_window
-    failed = 0
-    for path, picture in zip(files, pictures):
-        try:
-            proba, window_proba = model.predict_file(path)
-        except (AudioError, OSError, ValueError) as exc:
-            named = str(exc) if os.fsdecode(path) in str(exc) else f"{path}: {exc}"
-            err(f"numpy-sae predict: error: {named}")
-            failed += 1
-            continue
-        except MemoryError:
-            err(f"numpy-sae predict: error: {path}: out of memory reading it (skipped)")
-            failed += 1
-            continue
+    done = read_each(files, model.predict_file, "predict", err)
+    for i, path, (proba, window_proba) in done:
+        picture = pictures[i]
         order = np.argsort(-proba)
         ranked = "  ".join(f"{names[i]} {proba[i]:.3f}" for i in order)
         unit = "segments" if model.segmented else "windows"
@@ -72,7 +62,23 @@ def run_predict(model, files, out=print, err=None, plot=None, force=False):
                                 f"({proba[order[0]]:.2f}, mean of {len(window_proba)} {unit})",
                                 picture)
             out(f"  timeline: {picture}")
-    return failed
+    return len(files) - len(done)
+
+
+def read_each(files, read, command, err):
+    """[(index, path, read(path))] for the files that can be read. A file that cannot
+    (unreadable, corrupt, too short, out of memory) is named in one line on ``err`` and
+    left out, and the others go on."""
+    done = []
+    for i, path in enumerate(files):
+        try:
+            done.append((i, path, read(path)))
+        except (AudioError, OSError, ValueError) as exc:
+            named = str(exc) if os.fsdecode(path) in str(exc) else f"{path}: {exc}"
+            err(f"numpy-sae {command}: error: {named}")
+        except MemoryError:
+            err(f"numpy-sae {command}: error: {path}: out of memory reading it (skipped)")
+    return done
 
 
 def run_evaluate(model, data, cache_dir=None, use_cache=True, out=print):
