@@ -163,10 +163,28 @@ def test_changing_an_input_in_place_is_named_as_such(tmp_path):
     grades = graded(tmp_path, [(tanh, in_place)])
     assert grades["tanh_backward"].status.startswith("your function changed its input dout")
     adam = body_of("adam_step")
-    rebinds = adam.replace("p -= ", "p = p - ", 1) if "p -= " in adam else None
-    if rebinds:
-        grades = graded(tmp_path, [(adam, rebinds)], "adam")
-        assert grades["adam_step"].status.startswith("p must be updated in place")
+    assert "    p -= step" in adam
+    grades = graded(tmp_path, [(adam, adam.replace("    p -= step", "    p = p - step"))], "adam")
+    assert grades["adam_step"].status.startswith("p must be updated in place")
+    # A ReLU forward that zeroes x itself: right values, but x is the previous layer's output.
+    grades = graded(tmp_path, [("    mask = x > 0\n    return x * mask, mask",
+                                "    mask = x > 0\n    x[~mask] = 0\n    return x, mask")], "relu")
+    assert grades["relu_forward"].status.startswith("your function changed its input x")
+
+
+def test_an_unstable_cross_entropy_is_caught(tmp_path):
+    loss = body_of("softmax_cross_entropy")
+    naive = loss.replace("    log_probs = log_softmax(logits)\n",
+                         "    e = np.exp(logits)\n    log_probs = np.log(e / e.sum(axis=1, "
+                         "keepdims=True))\n")
+    assert naive != loss
+    grades = graded(tmp_path, [(loss, naive)])
+    assert "NaN or inf for logits of +-1000" in grades["softmax_cross_entropy"].status
+
+
+def test_an_adam_step_without_its_scratch_argument_is_named(tmp_path):
+    grades = graded(tmp_path, [("eps=1e-8, tmp=None):", "eps=1e-8):")])
+    assert grades["adam_step"].status.startswith("wrong signature: missing argument tmp")
 
 
 def test_only_a_real_stub_is_not_started(tmp_path):
