@@ -10,7 +10,9 @@ only NumPy. A reading order for a first pass through backpropagation:
 3. :mod:`numpy_sae.nn.layers`: the same pairs with parameters and
    gradients; :mod:`numpy_sae.nn.init` for the starting weights.
 4. :mod:`numpy_sae.nn.model`: the joint loss, and the line where the
-   decoder's and the classifier's gradients add at the code.
+   decoder's and the classifier's gradients add at the code; then the
+   segment model, whose classifier reaches every frame's code through the
+   mean/std pooling over time (``meanstd_pool_backward``).
 5. :mod:`numpy_sae.nn.gradcheck`: centered differences that prove each
    backward pass; :mod:`numpy_sae.nn.teaching` breaks one on purpose.
 6. :mod:`numpy_sae.nn.optim`: SGD, momentum and Adam over name -> array dicts.
