@@ -422,3 +422,14 @@ def test_segment_model_in_cv_and_sweep(tree, capsys):
     assert "| 2 |" in capsys.readouterr().out
     assert main(["cv", "--data", str(tree), "--model", "segment", "--study"]) == 2
     assert "--study reproduces the study's joint model" in capsys.readouterr().err
+
+
+def test_the_segment_model_learns_from_unlabeled_segments(tree, tmp_path, capsys):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    shutil.copy(tree / "genres_original" / "metal" / "metal.00001.wav", extra / "live-take.wav")
+    assert train(tree, tmp_path, "--name", "su", *SEGMENT, "--unlabeled", str(extra)) == 0
+    assert "1 unlabeled clips" in capsys.readouterr().out
+    assert train(tree, tmp_path, "--name", "su0", *SEGMENT, "--unlabeled", str(extra),
+                 "--crops", "0") == 1
+    assert "use --crops N" in capsys.readouterr().err

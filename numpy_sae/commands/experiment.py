@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.audio import DOWNSAMPLING_METHODS
 from ..data.descriptors import build_featureset
+from ..data.features import SIGNAL_INPUTS
 from ..data.gtzan import (
     DEFAULT_GENRES,
     GENRES,
@@ -30,8 +32,6 @@ from ..data.gtzan import (
 from ..data.segments import frames_per_segment
 from ..data.splits import filtered_split, read_split_files, segment_split, song_split
 from ..data.synth import generate_dataset
-from ..data.audio import DOWNSAMPLING_METHODS
-from ..data.features import SIGNAL_INPUTS
 from ..nn.model import CODE_ACTIVATIONS
 from ..nn.optim import OPTIMIZERS, make_optimizer
 from ..train import RandomCropSource, Trainer, WindowSource
@@ -324,6 +324,9 @@ def training_source(settings, clipset, train_clips, x_train, y_train, transform,
                                                                  len(clipset))])
         return RandomCropSource(clipset, train_clips, settings.crops, transform=transform)
     if unlabeled is not None:
+        if unlabeled.preprocessing.segment_frames is not None:
+            raise JobError("unlabeled audio joins a segment model's training as random "
+                           "segments: use --crops N (N >= 1) with --unlabeled")
         x_extra = transform(unlabeled.windows()[0])
         x_train = np.concatenate([x_train, x_extra])
         y_train = np.concatenate([y_train, np.full(len(x_extra), UNLABELED, dtype=np.int64)])
