@@ -67,9 +67,10 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
             report = Path(tmp) / "report.jsonl"
             report.touch()
             child = subprocess.Popen(
-                [sys.executable, "-m", "numpy_sae.commands.grade_child", str(path),
-                 str(report), *remaining], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                cwd=tmp)
+                [sys.executable, "-m", "numpy_sae.commands.grade_child",
+                 str(Path(path).resolve()), str(report), *remaining],
+                # What the student's code prints is not read: a full pipe would stall it.
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
             started, unit, ended = time.monotonic(), None, None
             while ended is None:
                 events = [json.loads(line) for line in report.read_text().splitlines()
@@ -86,7 +87,6 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
                     ended = "timeout"
                 else:
                     time.sleep(0.02)
-            child.stderr.close()
             events = [json.loads(line) for line in report.read_text().splitlines()
                       if line.endswith("}")]
         for event in events:
