@@ -57,6 +57,12 @@ class AudioModel:
         """Whether the network reads segments of frames (a segment model) or single windows."""
         return self.preprocessing.segment_frames is not None
 
+    @property
+    def unit(self):
+        """What one row of predictions covers, as reports name it: "window", or "segment"
+        (a segment model's 3 s of frames; the feature baseline's 3 s of descriptors)."""
+        return "segment" if self.segmented or self.input_kind == "descriptors" else "window"
+
     def features(self, windows):
         """Network inputs from raw windows: (..., window) -> (..., network.input_dim).
         A segment model's frames are Hann-tapered before a spectrum is taken."""

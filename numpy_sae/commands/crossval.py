@@ -14,7 +14,7 @@ from ..data.splits import song_folds
 from ..encodings import reconstruction_r2
 from ..metrics import accuracy, classification_report, evaluate_predictions
 from .experiment import load_dataset, make_trainer, new_audio_model, training_source
-from .models import describe_settings, model_kind
+from .models import describe_settings
 from .report import collapse_warning
 
 
@@ -66,7 +66,7 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
               else {"autoencoder": float("nan"), "pca": float("nan")})
         out["r2_autoencoder"].append(r2["autoencoder"])
         out["r2_pca"].append(r2["pca"])
-        unit = "segment" if model.segmented else "window"
+        unit = model.unit
         log(f"fold {k + 1}/{folds}: {unit} {out['window'][-1]:.3f} ({out['n_windows'][-1]} "
             f"{unit}s), song {out['song'][-1]:.3f} ({out['n_songs'][-1]} songs), "
             + (f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
@@ -85,7 +85,7 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
         out[f"{name}_mean"] = float(np.mean(out[name]))
         out[f"{name}_std"] = float(np.std(out[name]))
     out["seconds"] = time.perf_counter() - began
-    out["unit"] = "segment" if model_kind(settings.model).segmented else "window"
+    out["unit"] = model.unit
     return out
 
 

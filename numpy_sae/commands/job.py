@@ -162,7 +162,7 @@ def run_training(settings, resume=None, log=print):
         model = new_audio_model(settings, clipset, init_rng)
     splits = make_splits(clipset, settings, split_rng, model)
     x_train, y_train, _ = splits.train
-    log(f"windows: train {len(y_train)}, validation {len(splits.validation[1])}, "
+    log(f"{model.unit}s: train {len(y_train)}, validation {len(splits.validation[1])}, "
         f"test {len(splits.test[1])} (split: {settings.split_name()})")
     if len(splits.validation[1]) == 0:
         raise DataError("the validation split is empty: use more clips or other fractions")

@@ -52,7 +52,7 @@ def run_predict(model, files, out=print, err=None, plot=None, force=False):
         picture = pictures[i]
         order = np.argsort(-proba)
         ranked = "  ".join(f"{names[i]} {proba[i]:.3f}" for i in order)
-        unit = "segments" if model.segmented else "windows"
+        unit = f"{model.unit}s"
         out(f"{path}: {names[order[0]]}  ({ranked}; {len(window_proba)} {unit})")
         if picture is not None:
             from .. import plots  # matplotlib is imported only when figures are drawn
@@ -96,5 +96,5 @@ def run_evaluate(model, data, cache_dir=None, use_cache=True, out=print):
             resolve_root(trained_on).resolve() == resolve_root(data).resolve():
         header.append("note: this is the folder the model was trained on, so these figures "
                       "include its training songs; they overstate accuracy on new music")
-    out(format_report(results, audio_model.genre_names, header))
+    out(format_report(results, audio_model.genre_names, header, audio_model.unit))
     return results

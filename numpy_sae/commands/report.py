@@ -40,23 +40,26 @@ def collapse_warning(train_accuracy, n_classes, reconstructs):
             f"within 0.05 of chance ({chance:.3f}). Try {gamma}another --lr, or more --epochs.")
 
 
-def reconstruction_lines(scores):
-    """Report lines for {subset: reconstruction_r2(...)}: the autoencoder next to PCA."""
+def reconstruction_lines(scores, rows="windows"):
+    """Report lines for {subset: reconstruction_r2(...)}: the autoencoder next to PCA;
+    ``rows`` names what is reconstructed ("windows", or a segment model's "frames")."""
     return [f"{subset} reconstruction R^2: autoencoder {r['autoencoder']:.3f}, PCA with "
-            f"{r['code_dim']} components {r['pca']:.3f} (fitted on the training windows)"
+            f"{r['code_dim']} components {r['pca']:.3f} (fitted on the training {rows})"
             for subset, r in scores.items()]
 
 
-def format_report(results, genre_names, header):
-    """Report text: header lines, then window and song tables per subset, with chance."""
+def format_report(results, genre_names, header, unit="window"):
+    """Report text: header lines, then tables per subset at the level of ``unit`` ("window"
+    or "segment": one row of predictions) and of songs, with chance."""
     lines = list(header)
     chance = 1.0 / len(genre_names)
     for subset, levels in results.items():
         for level in ("window", "song"):
             r = levels[level]
+            name = unit if level == "window" else level
             lines.append("")
-            lines.append(f"{subset} set, {level} level: accuracy {r['accuracy']:.3f} on {r['n']} "
-                         f"{level}s (chance {chance:.3f})")
+            lines.append(f"{subset} set, {name} level: accuracy {r['accuracy']:.3f} on {r['n']} "
+                         f"{name}s (chance {chance:.3f})")
             lines.append(classification_report(np.array(r["confusion_matrix"]), genre_names))
     return "\n".join(lines)
 
@@ -100,9 +103,10 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
               describe_settings(settings),
               f"split: {settings.split_name()}; epochs run: {trainer.epoch}; "
               f"training time {seconds:.1f} s",
-              f"train window accuracy (after training): {train_acc:.3f}",
+              f"train {model.unit} accuracy (after training): {train_acc:.3f}",
               f"chance level: {chance:.3f} (uniform guess); majority class: {majority:.3f}",
-              *reconstruction_lines(reconstruction)]
+              *reconstruction_lines(reconstruction,
+                                    "frames" if model.segmented else "windows")]
     collapse = collapse_warning(train_acc, len(names), network.reconstructs)
     if collapse:
         header.append(collapse)
@@ -112,7 +116,7 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
     if settings.split_name() == "segment":
         header.append("note: segment split puts windows of one song on both sides (leaky); "
                       "its accuracy overstates how well unseen songs are classified")
-    report = format_report(results, names, header)
+    report = format_report(results, names, header, model.unit)
     # surrogateescape writes a file name that is not valid UTF-8 back as its own bytes.
     (run_dir / "report.txt").write_text(report + "\n", encoding="utf-8",
                                          errors="surrogateescape")
