@@ -13,18 +13,9 @@ import numpy as np
 from .data.audio import AudioError, downsample, frame, load_audio
 from .data.descriptors import SEGMENT_SECONDS, segment_features
 from .data.features import INPUT_KINDS, feature_dim, make_features
-from .data.gtzan import Preprocessing
+from .data.gtzan import ClipSet, Preprocessing
 from .data.segments import segment_grid
 from .modelfile import ModelFileError, load_model_file, save_model_file
-
-
-class _OneClip:
-    """One file's signal in the shape of a one-clip ClipSet (what segment_grid reads)."""
-
-    def __init__(self, signal, preprocessing):
-        self.signals, self.preprocessing = signal, preprocessing
-        self.offsets = np.array([0, len(signal)], dtype=np.int64)
-        self.labels = np.zeros(1, dtype=np.int64)
 
 
 class AudioModel:
@@ -111,7 +102,10 @@ class AudioModel:
             return segment_features(signal, pre.sample_rate)
         if self.segmented:
             signal = self.file_signal(path)
-            segments, _, _ = segment_grid(_OneClip(signal, pre), [0], self.features)
+            one_clip = ClipSet(signals=signal, offsets=np.array([0, len(signal)]),
+                               labels=np.zeros(1, dtype=np.int64), paths=[str(path)],
+                               genre_names=self.genre_names, preprocessing=pre)
+            segments, _, _ = segment_grid(one_clip, [0], self.features)
             return segments[np.arange(len(segments))]
         return self.features(frame(self.file_signal(path), pre.window, pre.hop))
 
