@@ -264,12 +264,15 @@ def with_solutions(tmp_path, name, edit):
     return folder
 
 
-@pytest.mark.parametrize("line", ["import sys; sys.exit(0)", "raise SystemExit(0)",
-                                  "import os; os._exit(0)"])
-def test_a_file_that_exits_at_import_never_passes(tmp_path, capsys, line):
+@pytest.mark.parametrize("line, said", [("import sys; sys.exit(0)", "SystemExit"),
+                                        ("raise SystemExit(0)", "SystemExit"),
+                                        ("import os; os._exit(0)", "exit status 0"),
+                                        ("while True:\n    pass", "ran longer than 2 s")])
+def test_a_file_that_exits_or_hangs_at_import_never_passes(tmp_path, capsys, line, said):
     folder = with_solutions(tmp_path, "exit", lambda s: s + f"\n{line}\n")
-    assert main(["exercises", "check", str(folder)]) == 1
-    assert "does not import" in capsys.readouterr().err
+    assert main(["exercises", "check", str(folder), "--time-limit", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "does not import" in err and said in err
 
 
 def test_exits_endless_loops_and_patched_references_are_caught(tmp_path, capsys):

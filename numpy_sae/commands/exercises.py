@@ -53,6 +53,11 @@ def _student_file(folder):
     return path
 
 
+def _events(report):
+    """The JSON events the child has written whole (a line counts once its newline is)."""
+    return [json.loads(line) for line in report.read_text().split("\n")[:-1] if line]
+
+
 def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
     """Grade ``units`` of the student file at ``path`` in child processes.
 
@@ -73,22 +78,21 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
             started, unit, ended = time.monotonic(), None, None
             while ended is None:
-                events = [json.loads(line) for line in report.read_text().splitlines()
-                          if line.endswith("}")]
+                events = _events(report)
                 current = next((e["start"] for e in reversed(events) if "start" in e), None)
                 if current != unit:
                     unit, started = current, time.monotonic()
+                # Importing the file (unit None) has the same limit as a function.
                 limit = training_limit if unit == "training" else time_limit
                 if child.poll() is not None:
                     ended = "exit"
-                elif unit is not None and time.monotonic() - started > limit:
+                elif time.monotonic() - started > limit:
                     child.kill()
                     child.wait()
                     ended = "timeout"
                 else:
                     time.sleep(0.02)
-            events = [json.loads(line) for line in report.read_text().splitlines()
-                      if line.endswith("}")]
+            events = _events(report)
         for event in events:
             if "import_error" in event:
                 return grades, training, event["import_error"]
@@ -99,8 +103,10 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
                 training = event["training"]
                 remaining.remove("training")
         if not events:
-            return grades, training, (f"the file ended the grading process while it was "
-                                      f"imported (exit status {child.returncode})")
+            return grades, training, (
+                f"importing it ran longer than {limit:g} s (an endless loop at the top level?)"
+                if ended == "timeout" else f"the file ended the grading process while it was "
+                f"imported (exit status {child.returncode})")
         if any("done" in e for e in events) or not remaining:
             break
         stuck = remaining.pop(0)  # the unit that started and never finished
