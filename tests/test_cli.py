@@ -398,7 +398,9 @@ def test_the_segment_model_end_to_end(tree, tmp_path, capsys):
         assert codes["segment_codes"].shape == (4, 128)      # every segment's mean and std
     # A spectrum cannot be turned back into sound; a waveform segment model can.
     assert main(["reconstruct", str(run), str(song), "--out", str(tmp_path / "r.wav")]) == 1
-    assert train(tree, tmp_path, "--name", "segwave", *SEGMENT, "--input", "waveform") == 0
+    assert train(tree, tmp_path, "--name", "segwave", *SEGMENT, "--input", "waveform",
+                 "--pooling", "meanlogstd") == 0
+    assert load_model_file(tmp_path / "segwave" / "model.npz")[0].pooling == "meanlogstd"
     assert main(["reconstruct", str(tmp_path / "segwave"), str(song), "--out",
                  str(tmp_path / "r.wav")]) == 0
     from scipy.io import wavfile

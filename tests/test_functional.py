@@ -164,3 +164,10 @@ def test_the_whole_network_by_hand_is_the_librarys_network(rng):
     for key, value in params.items():  # and centered differences, entry by entry
         numeric = numerical_gradient(lambda: F.joint_network_loss(params, x, y, 0.7)[0], value)
         assert relative_error(grads[key], numeric) < BOUND
+
+
+def test_meanlogstd_pool_gradient(rng):
+    x = rng.standard_normal((3, 5, 4))
+    out, _ = F.meanlogstd_pool_forward(x)
+    np.testing.assert_allclose(out[:, 4:], np.log(np.sqrt(x.var(axis=1) + 1e-5)))
+    assert check_array_fn(F.meanlogstd_pool_forward, F.meanlogstd_pool_backward, x, rng) < BOUND

@@ -13,18 +13,19 @@ from numpy_sae.train import RandomCropSource
 BOUND = 1e-6
 
 
-def tiny_segment_model(gamma, classifier_hidden=0, seed=3):
+def tiny_segment_model(gamma, classifier_hidden=0, seed=3, pooling="meanstd"):
     return SegmentAutoencoderNetwork(input_dim=6, n_classes=3, code_dim=4, encoder_hidden=(5,),
                                      classifier_hidden=classifier_hidden, gamma=gamma,
-                                     dtype=np.float64, seed=seed)
+                                     dtype=np.float64, seed=seed, pooling=pooling)
 
 
-@pytest.mark.parametrize("classifier_hidden", [0, 5])
+@pytest.mark.parametrize("classifier_hidden, pooling", [(0, "meanstd"), (5, "meanstd"),
+                                                        (0, "meanlogstd")])
 @pytest.mark.parametrize("gamma", [0.0, 0.9, 1.0])
-def test_whole_segment_model_gradients(gamma, classifier_hidden):
+def test_whole_segment_model_gradients(gamma, classifier_hidden, pooling):
     # Every parameter against the joint loss, through the pooling, with one unlabeled segment.
     rng = np.random.default_rng(0)
-    model = tiny_segment_model(gamma, classifier_hidden)
+    model = tiny_segment_model(gamma, classifier_hidden, pooling=pooling)
     model.fit_scaling(rng.standard_normal((8, 7, 6)) * 2 + 1)
     x, y = rng.standard_normal((4, 7, 6)), np.array([0, 2, -1, 1])
     report = check_model(model, x, y)

@@ -22,7 +22,7 @@ from ..data.gtzan import DEFAULT_GENRES, GENRES, DataError
 from ..data.splits import check_fractions
 from ..data.synth import generate_dataset
 from ..modelfile import ModelFileError
-from ..nn.model import CODE_ACTIVATIONS
+from ..nn.model import CODE_ACTIVATIONS, POOLINGS
 from ..nn.optim import OPTIMIZERS
 from ..nn.exercises import STEP_HINTS as HINT_NAMES
 from ..nn.exercises import hint as exercise_hint
@@ -172,6 +172,10 @@ def _data_options(p, with_training=True, quick=False):
     p.add_argument("--segment-seconds", type=segment_float, metavar="S",
                    help=f"length of the segments a segment model classifies "
                    f"({DEFAULTS.segment_seconds:g})")
+    p.add_argument("--pooling", choices=POOLINGS,
+                   help="how a segment model summarizes its frames' codes: 'meanstd', the "
+                   "mean and standard deviation of each code unit (default), or "
+                   "'meanlogstd', the mean and the log of the standard deviation")
     p.add_argument("--crops", type=crop_count, metavar="N",
                    help=f"draw N windows per training clip at random offsets every epoch "
                    f"(augmentation; 0 = the study's fixed grid; default {DEFAULTS.crops})")
@@ -352,7 +356,7 @@ def build_parser():
 # ----- commands ----------------------------------------------------------------------------
 TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "code_activation",
                     "decoder", "optimizer", "weight_decay", "patience", "input", "crops",
-                    "factor", "window", "hop", "segment_seconds")
+                    "factor", "window", "hop", "segment_seconds", "pooling")
 
 
 def _run_settings(args):

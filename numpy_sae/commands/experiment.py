@@ -32,7 +32,7 @@ from ..data.gtzan import (
 from ..data.segments import frames_per_segment
 from ..data.splits import filtered_split, read_split_files, segment_split, song_split
 from ..data.synth import generate_dataset
-from ..nn.model import CODE_ACTIVATIONS
+from ..nn.model import CODE_ACTIVATIONS, POOLINGS
 from ..nn.optim import OPTIMIZERS, make_optimizer
 from ..train import RandomCropSource, Trainer, WindowSource
 from .models import DECODERS as DECODER_NAMES
@@ -90,6 +90,7 @@ class RunSettings:
     window: int = 500
     hop: int | None = None  # step between frames of a segment model (None: half a window)
     segment_seconds: float = 3.0  # a segment model classifies segments this long
+    pooling: str = "meanstd"  # how a segment model summarizes its frames' codes
     max_windows: int | None = 25
     seed: int = 0
     out: str = "runs"
@@ -143,7 +144,7 @@ class RunSettings:
             "input": text(SIGNAL_INPUTS), "crops": whole(0, 100_000),
             "method": text(DOWNSAMPLING_METHODS), "factor": whole(1, 10_000),
             "window": whole(1, 100_000), "hop": whole(1, 100_000, optional=True),
-            "segment_seconds": number(0, 600, open_low=True),
+            "segment_seconds": number(0, 600, open_low=True), "pooling": text(POOLINGS),
             "max_windows": whole(1, 1_000_000, optional=True), "seed": whole(0, 2 ** 63 - 1),
             "out": text(), "name": text(optional=True), "checkpoint_every": whole(1),
             "cache_dir": text(optional=True),

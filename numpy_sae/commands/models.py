@@ -25,7 +25,7 @@ DECODERS = ("mirror", "linear")  # the encoder's hidden widths reversed, or one 
 TRAINING = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "patience")
 WINDOWS = ("input", "factor", "method", "window", "crops")
 CODE = ("gamma", "code_dim", "code_activation", "decoder")
-SEGMENTS = ("input", "factor", "method", "window", "hop", "segment_seconds", "crops")
+SEGMENTS = ("input", "factor", "method", "window", "hop", "segment_seconds", "pooling", "crops")
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _segment(settings, clipset, rng, gamma):
         input_dim=feature_dim(settings.input, clipset.preprocessing.window),
         n_classes=len(clipset.genre_names), code_dim=settings.code_dim,
         encoder_hidden=SEGMENT_ENCODER_HIDDEN, decoder_hidden=(), classifier_hidden=0,
-        code_activation=settings.code_activation,
+        code_activation=settings.code_activation, pooling=settings.pooling,
         gamma=settings.gamma if gamma is None else gamma, seed=rng)
 
 

@@ -458,3 +458,42 @@ def joint_network_loss(params, x, y, gamma):
     _, dW_enc, db_enc = dense_backward(da, encoder_cache, need_dx=False)
     return loss, {"W_enc": dW_enc, "b_enc": db_enc, "W_dec": dW_dec, "b_dec": db_dec,
                   "W_cls": dW_cls, "b_cls": db_cls}
+
+
+def meanlogstd_pool_forward(x, eps=1e-5):
+    """Mean and log standard deviation over time: a segment's summary on a log scale.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, T, K)
+    eps : float, as in :func:`meanstd_pool_forward`
+
+    Returns
+    -------
+    out : ndarray, shape (N, 2K), [mean over time, log of the standard deviation]
+    cache : as for :func:`meanstd_pool_forward`
+
+    Notes
+    -----
+    out = [mu, log s]: for codes that swing around zero (filters on a raw waveform) s is
+    their energy, and the log puts loud and quiet songs on one scale, as a log spectrum does.
+    """
+    out, cache = meanstd_pool_forward(x, eps)
+    K = x.shape[2]
+    out[:, K:] = np.log(out[:, K:])
+    return out, cache
+
+
+def meanlogstd_pool_backward(dout, cache):
+    """Gradient of mean/log-std pooling: dout (N, 2K) -> dx (N, T, K).
+
+    Notes
+    -----
+    d(log s)/ds = 1 / s, so ds = dlogs / s, and then dx_t = dmu / T + ds * (x_t - mu) / (T s)
+    as in :func:`meanstd_pool_backward`.
+    """
+    _, s, _ = cache
+    K = s.shape[1]
+    through_s = dout.copy()
+    through_s[:, K:] /= s
+    return meanstd_pool_backward(through_s, cache)

@@ -132,16 +132,24 @@ class Softmax(_Activation):
 
 class MeanStdPool(Layer):
     """Pooling over time: (N, T, K) frames -> (N, 2K), the mean and standard deviation of
-    each feature over the T frames; backward dx_t = dmu / T + ds * (x_t - mu) / (T s)."""
+    each feature over the T frames (or, with ``log_std``, the mean and the log of the
+    standard deviation); backward dx_t = dmu / T + ds * (x_t - mu) / (T s), with
+    ds = dlogs / s for the log."""
+
+    def __init__(self, log_std=False):
+        super().__init__()
+        self.log_std = bool(log_std)
 
     def forward(self, x):
         """x: (N, T, K) -> out: (N, 2K)."""
-        out, self._cache = F.meanstd_pool_forward(x)
+        forward = F.meanlogstd_pool_forward if self.log_std else F.meanstd_pool_forward
+        out, self._cache = forward(x)
         return out
 
     def backward(self, dout):
         """dout: (N, 2K) -> dx: (N, T, K)."""
-        return F.meanstd_pool_backward(dout, self._take_cache())
+        backward = F.meanlogstd_pool_backward if self.log_std else F.meanstd_pool_backward
+        return backward(dout, self._take_cache())
 
 
 ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "relu": ReLU, "identity": Identity}

@@ -21,6 +21,7 @@ LossTerms.__doc__ = "The two terms of the joint loss and their gamma-weighted su
 
 _CHUNK = 8192
 UNLABELED = -1  # the label of a window without a genre: it trains the reconstruction only
+POOLINGS = ("meanstd", "meanlogstd")  # how the segment model summarizes codes over time
 HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "identity")
 CODE_ACTIVATIONS = tuple(ACTIVATIONS)
 
@@ -396,6 +397,8 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
     ----------
     As :class:`SoftmaxAutoencoderNetwork`, with input_dim the width D of one frame;
     classifier_hidden 0 (the default) makes the classifier one affine map of the pooled codes.
+    pooling : "meanstd" (mean and standard deviation of each code unit over the frames) or
+        "meanlogstd" (mean and log standard deviation)
 
     Notes
     -----
@@ -409,12 +412,19 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
 
     def __init__(self, input_dim=1025, n_classes=4, code_dim=64, encoder_hidden=(256,),
                  decoder_hidden=(), classifier_hidden=0, gamma=0.1, activation="tanh",
-                 code_activation=None, dtype=np.float32, seed=0, init=None):
+                 code_activation=None, dtype=np.float32, seed=0, init=None, pooling="meanstd"):
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        self.pooling = pooling  # set first: the parent's constructor reads config()
         super().__init__(input_dim=input_dim, n_classes=n_classes, code_dim=code_dim,
                          encoder_hidden=encoder_hidden, decoder_hidden=decoder_hidden,
                          classifier_hidden=classifier_hidden, gamma=gamma, activation=activation,
                          code_activation=code_activation, dtype=dtype, seed=seed, init=init)
-        self.pool = MeanStdPool()
+        self.pool = MeanStdPool(log_std=pooling == "meanlogstd")
+
+    def config(self):
+        """Constructor arguments (JSON-friendly) that rebuild this architecture."""
+        return {**super().config(), "pooling": self.pooling}
 
     # ----- segments in, frames inside ------------------------------------------------
     def _check_x(self, x):
