@@ -117,7 +117,7 @@ class AudioModel:
             return SEGMENT_SECONDS
         if self.segmented:
             return pre.min_samples / pre.rate
-        return (pre.hop or pre.window) / pre.rate
+        return pre.step / pre.rate
 
     def predict_file(self, path):
         """Song-level genre probabilities of one WAV/AU file.

@@ -96,7 +96,12 @@ class PCA:
         return self.inverse_transform(self.transform(x))
 
 
-def evenly_spaced(x, max_rows):
+# Above this many rows (windows or frames) R^2 and variances are estimated from an evenly
+# spaced sample: memory stays bounded however large the set.
+MAX_ROWS = 20_000
+
+
+def evenly_spaced(x, max_rows=MAX_ROWS):
     """x itself, or evenly spaced items of it holding at most ``max_rows`` rows.
 
     x : (N, D) windows, or (N, T, D) segments of T rows each (an array or lazy segments)
@@ -108,7 +113,7 @@ def evenly_spaced(x, max_rows):
     return x[np.unique(np.linspace(0, len(x) - 1, keep).astype(np.int64))]
 
 
-def reconstruction_r2(network, x_train, x_eval, max_rows=20_000):
+def reconstruction_r2(network, x_train, x_eval, max_rows=MAX_ROWS):
     """R^2 of the autoencoder and of PCA with as many components as its code, on x_eval.
 
     Both work on the network's standardized inputs, and PCA is fitted on the

@@ -15,10 +15,9 @@ from typing import Protocol
 import numpy as np
 
 from .data.segments import Segments
-from .encodings import evenly_spaced
+from .encodings import MAX_ROWS, evenly_spaced
 from .metrics import accuracy
 
-MAX_ROWS = 20_000
 HISTORY_COLUMNS = ("epoch", "reconstruction", "cross_entropy", "loss", "train_accuracy",
                    "val_reconstruction", "val_cross_entropy", "val_loss", "val_accuracy",
                    "val_r2", "seconds")
@@ -96,7 +95,7 @@ class RandomCropSource:
         pre = self.clipset.preprocessing
         if pre.segment_frames is not None:
             transform = self.transform or (lambda frames: frames)
-            return Segments(self.clipset.signals, starts, pre.window, pre.hop or pre.window,
+            return Segments(self.clipset.signals, starts, pre.window, pre.step,
                             pre.segment_frames, transform), self.y
         x = self._all_windows[starts]
         return (x if self.transform is None else self.transform(x)), self.y
@@ -157,8 +156,7 @@ class Trainer:
         # (both per window, summed over features), so it costs nothing per epoch.
         self._val_variance = None
         if validation is not None and getattr(model, "reconstructs", False):
-            # At most 20,000 rows (windows or frames): the variance of a large validation
-            # set is estimated from an evenly spaced sample of it.
+            # A large validation set's variance comes from an evenly spaced sample of it.
             z = model.standardized(evenly_spaced(validation[0], MAX_ROWS))
             self._val_variance = float(np.mean(np.sum((z - z.mean(axis=0)) ** 2, axis=1)))
         self.batch_size = int(batch_size)

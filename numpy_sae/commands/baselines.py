@@ -72,7 +72,7 @@ def compare(clipset, settings, log=print, features=None):
     joint.network.fit_scaling(x_train)
     train(joint.network, (x_val, y_val))
     score(f"{what} softmax autoencoder (gamma {settings.gamma:g})",
-          joint.network.predict_proba(x_test), unit="segment" if joint.segmented else "window")
+          joint.network.predict_proba(x_test), unit=joint.unit)
     if joint.segmented:
         # The window baselines below read single windows; a segment model is compared with
         # the feature baseline only, which reads segments of the same length.

@@ -133,8 +133,8 @@ def run_reconstruct(model_dir, song, out, log=print, force=False):
         segments = model.file_windows(song)
         rebuilt = network.reconstruct(segments)
         r2 = r2_score(network.standardized(segments), network.standardized(rebuilt))
-        decoded = np.concatenate([overlap_add(frames, pre.hop or pre.window) for frames in rebuilt])
-        heard = np.concatenate([overlap_add(frames, pre.hop or pre.window) for frames in segments])
+        decoded = np.concatenate([overlap_add(frames, pre.step) for frames in rebuilt])
+        heard = np.concatenate([overlap_add(frames, pre.step) for frames in segments])
         count = f"{segments.shape[0] * segments.shape[1]} frames"
     else:
         signal = model.file_signal(song)

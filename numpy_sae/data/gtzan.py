@@ -88,11 +88,16 @@ class Preprocessing:
         return dict(self.__dict__)
 
     @property
+    def step(self):
+        """Samples between the starts of consecutive windows (or frames)."""
+        return self.hop or self.window
+
+    @property
     def min_samples(self):
         """The shortest usable signal: one window, or one segment of frames."""
         if self.segment_frames is None:
             return self.window
-        return (self.segment_frames - 1) * (self.hop or self.window) + self.window
+        return (self.segment_frames - 1) * self.step + self.window
 
     @property
     def rate(self):

@@ -85,5 +85,5 @@ def segment_grid(clipset, clips, transform):
     song = np.repeat(clips, counts)
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     starts = clipset.offsets[song] + within * length
-    return (Segments(clipset.signals, starts, pre.window, pre.hop or pre.window,
+    return (Segments(clipset.signals, starts, pre.window, pre.step,
                      pre.segment_frames, transform), clipset.labels[song], song)
