@@ -136,7 +136,7 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
                          run_dir / "confusion.png", title=f"{shown} windows")
     if model.segmented:
         # A segment is what the classifier sees: its pooled codes, not its frames.
-        views = {f"{2 * network.code_dim}-dim pooled codes (mean, std)":
+        views = {f"{2 * network.code_dim}-dim pooled codes ({network.pooling})":
                  network.pooled_codes(x_eval)}
     else:
         views = {"raw input windows" if model.input_kind != "descriptors" else "descriptors":
