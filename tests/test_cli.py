@@ -435,3 +435,36 @@ def test_the_segment_model_learns_from_unlabeled_segments(tree, tmp_path, capsys
     assert train(tree, tmp_path, "--name", "su0", *SEGMENT, "--unlabeled", str(extra),
                  "--crops", "0") == 1
     assert "use --crops N" in capsys.readouterr().err
+
+
+def test_segment_model_validates_over_several_chunks_in_every_command(tree, tmp_path, capsys,
+                                                                      monkeypatch):
+    # With chunks of 256 frames a chunk holds 3 segments of 85 frames, so every validation
+    # set here spans several chunks, as a full dataset's does with the real chunk size.
+    import numpy_sae.nn.model as model_module
+    monkeypatch.setattr(model_module, "_CHUNK", 256)
+    assert train(tree, tmp_path, "--name", "segval", *SEGMENT, "--patience", "1") == 0
+    assert "val_acc" in capsys.readouterr().out
+    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "2",
+                 "--folds", "3", "--patience", "1", *SEGMENT]) == 0
+    assert "fold 3/3: segment" in capsys.readouterr().out
+    # Two folds would leave nothing to train on once one validates: said in one line.
+    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--folds", "2",
+                 "--patience", "1", *SEGMENT]) == 2
+    assert "needs --folds 3 or more" in capsys.readouterr().err
+    assert main(["baselines", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--patience", "1", *SEGMENT]) == 0
+    assert "descriptors + 2-layer classifier" in capsys.readouterr().out
+
+
+def test_segment_model_on_the_default_synthetic_data(tmp_path, capsys):
+    # What a user types first: the default data (400 synthetic 30 s clips), whose
+    # validation set of 600 segments spans five inference chunks.
+    assert main(["train", "--model", "segment", "--epochs", "2", "--crops", "1", "--patience", "1",
+                 "--name", "first"]) == 0
+    out = capsys.readouterr().out
+    assert "segments: train 2800, validation 600, test 600" in out
+    assert "epoch 2/2" in out or "stopped early" in out
+    metrics = json.loads((tmp_path / "runs" / "first" / "metrics.json").read_text())
+    assert metrics["validation"]["window"]["n"] == 600 and metrics["test"]["song"]["n"] == 60
+    assert metrics["model"] == "segment" and 0.25 < metrics["test"]["song"]["accuracy"] <= 1

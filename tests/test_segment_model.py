@@ -109,3 +109,42 @@ def test_random_segment_crops_stay_inside_their_clip(rng):
     # next clip would mix two values.
     assert all(np.unique(segment).size == 1 for segment in frames)
     np.testing.assert_array_equal(frames[:, 0, 0], np.repeat([0, 1, 2], 50))
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_validation_over_several_chunks_keeps_each_label_with_its_segment(lazy, rng):
+    # 1,300 segments of 7 frames = 9,100 frames: more than one inference chunk (8,192
+    # frames, so 1,170 segments a chunk). The labels must be cut by segments, not frames.
+    model = SegmentAutoencoderNetwork(input_dim=6, n_classes=3, code_dim=4, encoder_hidden=(5,),
+                                      gamma=0.5, seed=0)
+    signals = rng.standard_normal(1300 * 7 * 6 + 6).astype(np.float32)
+    starts = np.arange(1300) * 42
+    segments = Segments(signals, starts, window=6, hop=6, n_frames=7, transform=lambda f: f)
+    x = segments if lazy else segments[np.arange(1300)]
+    y = rng.integers(0, 3, 1300)
+    y[::5] = -1  # unlabeled segments count in the reconstruction only
+    terms, logits = model.loss_and_logits(x, y)
+    assert logits.shape == (1300, 3)
+    # The same loss segment by segment: every chunk boundary must give the same sums.
+    dense = segments[np.arange(1300)]
+    by_one = [model.loss_and_logits(dense[i:i + 1], y[i:i + 1]) for i in range(0, 1300, 97)]
+    np.testing.assert_allclose(logits[::97], np.concatenate([l for _, l in by_one]), rtol=1e-5,
+                               atol=1e-6)
+    labeled = y >= 0
+    probs = F.softmax_forward(logits.astype(np.float64))[0]
+    expected_ce = -np.mean(np.log(probs[labeled, y[labeled]]))
+    np.testing.assert_allclose(terms.cross_entropy, expected_ce, rtol=1e-5)
+
+
+def test_early_stopping_on_a_validation_set_of_several_chunks(rng):
+    from numpy_sae.nn.optim import Adam
+    from numpy_sae.train import Trainer, WindowSource
+    model = SegmentAutoencoderNetwork(input_dim=6, n_classes=3, code_dim=4, encoder_hidden=(5,),
+                                      seed=0)
+    x_train, y_train = rng.standard_normal((40, 7, 6)).astype(np.float32), rng.integers(0, 3, 40)
+    x_val, y_val = rng.standard_normal((1300, 7, 6)).astype(np.float32), rng.integers(0, 3, 1300)
+    trainer = Trainer(model, Adam(lr=1e-2), WindowSource(x_train, y_train),
+                      validation=(x_val, y_val), batch_size=8, patience=1, log=None)
+    trainer.fit(3)
+    assert len(trainer.history["val_loss"]) == trainer.epoch >= 2
+    assert np.isfinite(trainer.history["val_loss"]).all()

@@ -458,13 +458,21 @@ def cmd_baselines(args):
     return 0
 
 
+def _check_folds(args):
+    if args.patience and args.folds < 3:
+        raise CommandError(f"--patience in cross-validation needs --folds 3 or more (one fold "
+                           f"tests, the next validates), got --folds {args.folds}")
+
+
 def cmd_cv(args):
+    _check_folds(args)
     crossval.run_cv_command(_run_settings(args), folds=args.folds)
     return 0
 
 
 def cmd_sweep(args):
     _autoencoders_only(args, "sweep", "code sizes belong to an autoencoder")
+    _check_folds(args)
     sweep.run_sweep(_run_settings(args), args.code_dims, folds=args.folds, name=args.name)
     return 0
 

@@ -32,6 +32,10 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
     ("<name>_mean", "<name>_std"), pooled confusion matrices ("window_cm", "song_cm",
     int arrays), n per fold and the folds whose classifier collapsed ("collapsed").
     """
+    if settings.patience and folds < 3:
+        # The next fold validates, so two folds would leave no song to train on.
+        raise ValueError(f"--patience in cross-validation needs at least 3 folds (one fold "
+                         f"tests, the next validates), got --folds {folds}")
     began = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence(settings.seed).spawn(1)[0])
     fold_ids = song_folds(clipset.labels, folds, rng)

@@ -9,6 +9,7 @@ arrive already computed. The model file records which one a model was trained on
 """
 
 import numpy as np
+import scipy.fft
 
 from .descriptors import N_FEATURES
 
@@ -52,7 +53,8 @@ def make_features(windows, kind="waveform", taper=False):
         return np.asarray(windows, dtype=np.float32)
     if taper:
         windows = windows * hann(windows.shape[-1])
-    magnitude = np.abs(np.fft.rfft(windows, axis=-1))
+    # scipy's FFT keeps float32 in single precision; numpy's was 10x slower on frames.
+    magnitude = np.abs(scipy.fft.rfft(windows, axis=-1))
     return np.log(magnitude + _FLOOR).astype(np.float32)
 
 

@@ -136,12 +136,28 @@ class _Network:
         """What the network reads: z = (x - input_mean) / input_scale, (N, input_dim)."""
         return self._map(x, lambda z: z)
 
+    # How many input rows (frames) one example holds: 1 for a window, T for a segment.
+    def _rows_per_example(self, x):
+        return 1
+
     def _chunks(self, x):
-        """(start, standardized chunk) pairs over x (N, input_dim); inference runs in chunks
-        so predicting on a whole dataset keeps memory bounded. An empty x gives one empty chunk."""
+        """(rows, standardized chunk) pairs over x; inference runs in chunks so predicting
+        on a whole dataset keeps memory bounded.
+
+        ``rows`` is a slice of examples (windows, or segments for the segment model):
+        the one rule that cuts a chunk, so whoever holds labels or song ids for x cuts
+        them with the same slice, ``y[rows]``. A chunk holds about ``_CHUNK`` input rows.
+        An empty x gives one empty chunk.
+        """
         x = self._check_x(x)
-        for start in range(0, max(len(x), 1), _CHUNK):
-            yield start, self._standardize(x[start:start + _CHUNK])
+        step = max(1, _CHUNK // max(self._rows_per_example(x), 1))
+        for start in range(0, max(len(x), 1), step):
+            rows = slice(start, start + step)
+            yield rows, self._standardize(self._check_chunk(x[rows]))
+
+    def _check_chunk(self, chunk):
+        """A chunk as read from x (already checked whole for an array)."""
+        return chunk
 
     def _map(self, x, fn):
         """fn applied to every standardized chunk of x, results stacked along axis 0."""
@@ -175,8 +191,8 @@ class _Network:
         x, y = self._check_batch(x, y)
         reconstruction = cross_entropy = 0.0
         logits = []
-        for start, z in self._chunks(x):
-            rec, ce, chunk_logits = self._inference(z, y[start:start + _CHUNK])
+        for rows, z in self._chunks(x):
+            rec, ce, chunk_logits = self._inference(z, y[rows])
             reconstruction += rec * len(z)
             cross_entropy += ce * len(z)
             logits.append(chunk_logits)
@@ -441,12 +457,12 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
                              f"got {x.shape}")
         return _Network._check_x(self, x.reshape(-1, self.input_dim)).reshape(x.shape)
 
-    def _chunks(self, x):
-        """(start, standardized chunk (n, T, D)) pairs; a chunk holds about 8192 frames."""
-        x = self._check_x(x)
-        step = max(1, _CHUNK // max(int(x.shape[1]), 1))
-        for start in range(0, max(len(x), 1), step):
-            yield start, self._standardize(self._check_x(x[start:start + step]))
+    def _rows_per_example(self, x):
+        return int(x.shape[1])  # T frames per segment
+
+    def _check_chunk(self, chunk):
+        # A lazy set of segments is checked as each chunk is read (NaN, shape).
+        return self._check_x(chunk)
 
     def _scaling_rows(self, x, max_segments=64):
         """The frames of at most 64 evenly spaced segments (about 4000 frames): the
