@@ -8,6 +8,8 @@ returns self, learned state ends in an underscore, ``get_params`` and
 """
 
 import numbers
+import sys
+import warnings
 
 import numpy as np
 
@@ -20,6 +22,26 @@ from .train import Trainer, WindowSource
 
 class NotFittedError(ValueError, AttributeError):
     """The estimator was used before ``fit`` (the same double base as scikit-learn's)."""
+
+
+class DataConversionWarning(UserWarning):
+    """The data was converted to what the estimator needs (scikit-learn's name for it)."""
+
+
+def _also_sklearns(ours):
+    """``ours``, or a subclass of it and scikit-learn's class of the same name when
+    scikit-learn is in use.
+
+    scikit-learn is not a dependency, so it is never imported here; but a program that
+    already uses it (GridSearchCV, check_estimator) catches or filters
+    ``sklearn.exceptions.NotFittedError`` and ``DataConversionWarning``, and then what
+    we raise or warn is an instance of both classes.
+    """
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(sklearn_exceptions, ours.__name__, None)
+    if theirs is None:
+        return ours
+    return type(ours.__name__, (ours, theirs), {"__module__": __name__})
 
 
 class SoftmaxAutoencoder:
@@ -89,9 +111,24 @@ class SoftmaxAutoencoder:
 
     def __sklearn_tags__(self):
         from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags, TransformerTags
+        # Codes come out in the network's dtype (float32 unless dtype=float64): that is
+        # the dtype transform preserves.
         return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
-                    classifier_tags=ClassifierTags(), transformer_tags=TransformerTags(),
+                    classifier_tags=ClassifierTags(),
+                    transformer_tags=TransformerTags(preserves_dtype=[np.dtype(self.dtype).name]),
                     input_tags=InputTags(two_d_array=True))
+
+    def expected_failed_checks(self):
+        """scikit-learn estimator checks this estimator fails by design, with the reason:
+        pass it as ``check_estimator(est, expected_failed_checks=est.expected_failed_checks())``.
+        """
+        if np.dtype(self.dtype) != np.float32:
+            return {}
+        reason = ("float32 by design (dtype=float32): a BLAS product of a batch rounds each "
+                  "row slightly differently (~1e-7 relative) when the rows are reordered or "
+                  "subset; with dtype=float64 the check passes")
+        return {"check_methods_sample_order_invariance": reason,
+                "check_methods_subset_invariance": reason}
 
     _ARCHITECTURE = ("code_dim", "encoder_hidden", "decoder_hidden", "classifier_hidden",
                      "gamma", "activation", "code_activation", "dtype")
@@ -158,20 +195,21 @@ class SoftmaxAutoencoder:
         failed fit leaves a fitted estimator as it was.
         """
         self._check_settings()
-        X, y = _as_arrays(X, y)
+        X, y = _as_arrays(X, y, name=type(self).__name__)
         warm = self.warm_start and hasattr(self, "network_")
         classes = self.classes_ if warm else np.unique(y)
         if len(classes) < 2:
-            raise ValueError(f"fit needs at least two classes in y, got {classes.tolist()}")
+            raise ValueError(f"fit needs at least two classes in y; got {len(classes)} class: "
+                             f"{classes.tolist()}")
         labels = _encode(y, classes)
-        if warm and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features; this estimator was fitted with "
-                             f"{self.n_features_in_} (warm_start=True)")
+        if warm:
+            self._check_n_features(X)
         if warm:
             self._check_same_architecture()
         validation = None
         if validation_data is not None:
-            X_val, y_val = _as_arrays(*validation_data)
+            X_val, y_val = _as_arrays(*validation_data, name=type(self).__name__)
+            self._check_n_features(X_val, X.shape[1])
             validation = (X_val, _encode(y_val, classes))
         rng = self._rng()
         init_rng, train_rng = rng.spawn(2)
@@ -218,28 +256,45 @@ class SoftmaxAutoencoder:
     # ----- using a fitted estimator -----------------------------------------------------
     def _fitted(self):
         if not hasattr(self, "network_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+            raise _also_sklearns(NotFittedError)(f"this {type(self).__name__} is not fitted "
+                                                 "yet; call fit first")
         return self.network_
+
+    def _check_n_features(self, X, expected=None):
+        expected = self.n_features_in_ if expected is None else expected
+        if X.shape[1] != expected:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {expected} features as input")
+
+    def _network_and_X(self, X):
+        """The fitted network and X checked as scikit-learn checks what a fitted model reads."""
+        network = self._fitted()
+        X = _as_features(X)
+        self._check_n_features(X)
+        return network, X
 
     def predict_proba(self, X):
         """Class probabilities (N, n_classes), columns in the order of ``classes_``."""
-        return self._fitted().predict_proba(X)
+        network, X = self._network_and_X(X)
+        return network.predict_proba(X)
 
     def predict(self, X):
         """Most probable label per window (N,), values from ``classes_``."""
-        network = self._fitted()
+        network, X = self._network_and_X(X)
         return self.classes_[network.predict(X)]
 
     def transform(self, X):
-        """Codes of the windows: (N, n_features) -> (N, code_dim)."""
-        return self._fitted().encode(X)
+        """Codes of the windows: (N, n_features) -> (N, code_dim), in the estimator's dtype."""
+        network, X = self._network_and_X(X)
+        return network.encode(X)
 
     def fit_transform(self, X, y, **fit_params):
         return self.fit(X, y, **fit_params).transform(X)
 
     def reconstruct(self, X):
         """Reconstructions g(f(X)) in the units of X (N, n_features)."""
-        return self._fitted().reconstruct(X)
+        network, X = self._network_and_X(X)
+        return network.reconstruct(X)
 
     def score(self, X, y):
         """Window-level accuracy on (X (N, n_features), y (N,))."""
@@ -272,7 +327,9 @@ class SoftmaxAutoencoder:
                   for k, v in network.config().items()}
         estimator = cls(**{k: config[k] for k in cls._ARCHITECTURE if k in config}, **settings)
         estimator.dtype = network.dtype
-        classes = np.asarray(meta.get("classes", np.arange(network.n_classes)))
+        # The main job's files name their genres; the estimator's record its classes.
+        classes = np.asarray(meta.get("classes", meta.get("genre_names",
+                                                          np.arange(network.n_classes))))
         if classes.shape != (network.n_classes,):
             raise ModelFileError(f"{path}: {len(classes)} class labels for a network with "
                                  f"{network.n_classes} classes")
@@ -293,17 +350,84 @@ def _positive_int(value, name):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _as_arrays(X, y):
-    X, y = np.asarray(X), np.asarray(y)
-    if X.ndim != 2 or len(X) == 0:
-        raise ValueError(f"X must have shape (N, n_features) with N >= 1, got {X.shape}")
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},) to match X, got {y.shape}")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError("y contains NaN or infinite labels")
+def _as_features(X):
+    """X as a 2-d array of real numbers, refused the way scikit-learn refuses it.
+
+    scikit-learn is not a dependency, so this is its ``check_array`` written with NumPy:
+    the same conditions and the same messages, which its tools and checks look for.
+    """
+    if type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError("Sparse data was passed for X, but dense data is required. Use "
+                        "'.toarray()' to convert to a dense numpy array.")
+    X = np.asarray(X)
+    if X.dtype.kind == "O":
+        X = X.astype(np.float64)  # numbers stored as objects; anything else is a TypeError
+    if X.dtype.kind == "c":
+        raise ValueError("Complex data not supported: X holds complex numbers")
+    if X.ndim == 1:
+        raise ValueError(f"Expected 2D array, got 1D array instead: X has shape {X.shape}. "
+                         "Reshape your data either using array.reshape(-1, 1) if your data has "
+                         "a single feature or array.reshape(1, -1) if it contains a single "
+                         "sample.")
+    if X.ndim != 2:
+        raise ValueError(f"X must have shape (N, n_features), got {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X must hold real numbers, got dtype {X.dtype}")
+    if X.shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
+                         "is required.")
+    if X.shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+                         "is required.")
+    return X
+
+
+def _as_labels(y, n, name):
+    """y as a 1-d array of class labels for n samples (ints, floats that are integers, or
+    strings); a column vector is raveled with a warning, as scikit-learn does."""
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
+                      "change the shape of y to (n_samples, ), for example using ravel().",
+                      _also_sklearns(DataConversionWarning), stacklevel=3)
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}")
     if y.dtype.kind == "O":
-        y = y.astype(str)  # a column of Python strings (pandas' object dtype)
-    return X, y
+        y = _object_labels(y)
+    if y.dtype.kind == "c":
+        raise ValueError("Unknown label type: complex")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinite labels")
+        if (y != np.round(y)).any():
+            raise ValueError("Unknown label type: continuous. A classifier needs class labels; "
+                             "y holds non-integer numbers")
+    return y
+
+
+def _object_labels(y):
+    """An object column (e.g. pandas') as the labels it holds: integers stay integers,
+    strings stay strings; anything else is refused, never turned into text."""
+    values = y.tolist()
+    if all(isinstance(v, str) for v in values):
+        return y.astype(str)
+    if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+        return y.astype(np.int64)
+    if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+        return y.astype(np.float64)
+    kinds = sorted({type(v).__name__ for v in values})
+    raise ValueError(f"Unknown label type: y holds values of types {', '.join(kinds)}; use "
+                     "integers or strings")
+
+
+def _as_arrays(X, y, name="SoftmaxAutoencoder"):
+    X = _as_features(X)
+    return X, _as_labels(y, len(X), name)
 
 
 def _encode(y, classes):
