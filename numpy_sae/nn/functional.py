@@ -497,3 +497,115 @@ def meanlogstd_pool_backward(dout, cache):
     through_s = dout.copy()
     through_s[:, K:] /= s
     return meanstd_pool_backward(through_s, cache)
+
+
+def filterbank_forward(x, W, eps=1e-6):
+    """A learnable spectrogram: pairs of filters, their energy, its logarithm.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, N), n frames of N waveform samples
+    W : ndarray, shape (2K, N): rows 0..K-1 are the K "cosine" filters, rows K..2K-1
+        their "sine" partners (each row is one filter, so W[k] can be plotted)
+    eps : float, keeps the log finite on silent frames
+
+    Returns
+    -------
+    c : ndarray, shape (n, K), log energy of each frame in each band
+    cache : tuple (x, W, y, e)
+
+    Notes
+    -----
+    y = x W^T                      (n, 2K): each frame filtered by every row
+    e_k = y_k**2 + y_{K+k}**2      (n, K): the squared modulus of the pair, which
+                                   discards the frame's phase
+    c_k = log(e_k + eps)
+    With W[k, j] = hann_j cos(2 pi k j / N) and W[K+k, j] = -hann_j sin(2 pi k j / N)
+    (k = 0 .. N/2), e_k = |rfft(hann * x)_k|**2: the power spectrum is this layer.
+    """
+    y = x @ W.T
+    K = W.shape[0] // 2
+    e = y[:, :K] ** 2
+    e += y[:, K:] ** 2
+    return np.log(e + eps), (x, W, y, e + eps)
+
+
+def filterbank_backward(dout, cache, need_dx=False):
+    """Gradients of :func:`filterbank_forward`.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (n, K), the gradient w.r.t. c
+    cache : from :func:`filterbank_forward`
+    need_dx : bool, whether to compute the gradient w.r.t. the waveform (data needs none)
+
+    Returns
+    -------
+    dx : ndarray, shape (n, N), or None
+    dW : ndarray, shape (2K, N)
+
+    Notes
+    -----
+    de_k = dout_k / (e_k + eps)                   (d log u / du = 1 / u)
+    dy_k = 2 y_k de_k,  dy_{K+k} = 2 y_{K+k} de_k  (d u**2 / du = 2 u)
+    dW = dy^T x,  dx = dy W                        (the dense layer's rule, W transposed)
+    """
+    x, W, y, e = cache
+    de = dout / e
+    dy = y * np.concatenate([de, de], axis=1)
+    dy *= 2
+    dW = dy.T @ x
+    return (dy @ W if need_dx else None), dW
+
+
+def gabor_filters_forward(omega, w):
+    """Filter pairs from K centre frequencies and one shared window (the parametric front end).
+
+    Parameters
+    ----------
+    omega : ndarray, shape (K,), centre frequencies in radians per sample (0 .. pi)
+    w : ndarray, shape (N,), the window every filter shares
+
+    Returns
+    -------
+    W : ndarray, shape (2K, N), [cosine rows; sine rows] for :func:`filterbank_forward`
+    cache : tuple (omega, w, phase)
+
+    Notes
+    -----
+    W[k, j] = w_j cos(omega_k j),  W[K+k, j] = -w_j sin(omega_k j),  j = 0 .. N-1.
+    Two numbers per filter instead of 2N: few songs can fit them.
+    """
+    phase = omega[:, None] * np.arange(len(w), dtype=w.dtype)[None, :]
+    W = np.concatenate([w * np.cos(phase), -w * np.sin(phase)], axis=0)
+    return W, (omega, w, phase)
+
+
+def gabor_filters_backward(dW, cache):
+    """Gradients of :func:`gabor_filters_forward`.
+
+    Parameters
+    ----------
+    dW : ndarray, shape (2K, N)
+    cache : from :func:`gabor_filters_forward`
+
+    Returns
+    -------
+    domega : ndarray, shape (K,)
+    dw : ndarray, shape (N,)
+
+    Notes
+    -----
+    dW_cos[k, j] / domega_k = -w_j j sin(omega_k j),  dW_sin[k, j] / domega_k = -w_j j cos(omega_k j)
+    dW_cos[k, j] / dw_j = cos(omega_k j),             dW_sin[k, j] / dw_j = -sin(omega_k j)
+    so domega_k = -sum_j w_j j (dW_cos sin + dW_sin cos)[k, j]
+    and   dw_j  =  sum_k (dW_cos cos - dW_sin sin)[k, j].
+    """
+    omega, w, phase = cache
+    K = len(omega)
+    dW_cos, dW_sin = dW[:K], dW[K:]
+    cos, sin = np.cos(phase), np.sin(phase)
+    j = np.arange(len(w), dtype=w.dtype)
+    domega = -np.sum((dW_cos * sin + dW_sin * cos) * (w * j), axis=1)
+    dw = np.sum(dW_cos * cos - dW_sin * sin, axis=0)
+    return domega, dw

@@ -152,6 +152,110 @@ class MeanStdPool(Layer):
         return backward(dout, self._take_cache())
 
 
+class Filterbank(Layer):
+    """A learnable spectrogram: frames (n, N) -> log energies (n, K) of K filter pairs.
+
+    Parameters
+    ----------
+    frame_length : int, N samples per frame
+    n_filters : int, K filter pairs (K bands)
+    init : "fourier" (rfft bins, Hann window), "mel" (mel-spaced bins, Hann window) or
+        "random" (free Glorot rows)
+    rng : numpy.random.Generator (drawn from only for ``random``)
+    sample_rate : float, Hz (places the mel bands)
+    parametric : bool. False: the rows W (2K, N) are free parameters. True: W is built
+        from K centre frequencies ``omega`` and one shared window ``window``
+        (:func:`functional.gabor_filters_forward`): 2 numbers per filter instead of 2N.
+    anchor : float >= 0, L2-SP: a penalty anchor/2 ||theta - theta_0||**2 pulls the
+        parameters toward where they started, not toward zero
+    dtype : numpy dtype of the parameters
+
+    Notes
+    -----
+    Forward :func:`functional.filterbank_forward`; backward
+    :func:`functional.filterbank_backward` (and :func:`functional.gabor_filters_backward`
+    for the parametric form), plus anchor * (theta - theta_0) from the penalty.
+    """
+
+    def __init__(self, frame_length, n_filters, init="mel", rng=None, sample_rate=22050.0,
+                 parametric=False, anchor=0.0, dtype=np.float32):
+        from .filterbanks import hann, initial_frequencies, random_filters
+        super().__init__()
+        self.frame_length, self.n_filters = int(frame_length), int(n_filters)
+        self.init, self.parametric, self.anchor = init, bool(parametric), float(anchor)
+        if init == "random":
+            if self.parametric:
+                raise ValueError("a random start has no centre frequencies: use parametric=False")
+            self.params["W"] = random_filters(rng, self.n_filters, self.frame_length).astype(dtype)
+        else:
+            omega = initial_frequencies(init, self.n_filters, self.frame_length, sample_rate)
+            window = hann(self.frame_length)
+            if self.parametric:
+                self.params["omega"] = omega.astype(dtype)
+                self.params["window"] = window.astype(dtype)
+            else:
+                self.params["W"] = F.gabor_filters_forward(omega, window)[0].astype(dtype)
+        self.initial = {k: v.copy() for k, v in self.params.items()}
+
+    def filters(self):
+        """The filter rows W (2K, N) as they are now."""
+        if self.parametric:
+            return F.gabor_filters_forward(self.params["omega"], self.params["window"])[0]
+        return self.params["W"]
+
+    def initial_filters(self):
+        """The filter rows W_0 (2K, N) the layer started from."""
+        if self.parametric:
+            return F.gabor_filters_forward(self.initial["omega"], self.initial["window"])[0]
+        return self.initial["W"]
+
+    def drift(self):
+        """How far the filters moved: ||W - W_0|| / ||W_0||."""
+        W0 = self.initial_filters().astype(np.float64)
+        return float(np.linalg.norm(self.filters() - W0) / np.linalg.norm(W0))
+
+    def penalty(self):
+        """anchor/2 * sum ||theta - theta_0||**2 (L2-SP), a float."""
+        if not self.anchor:
+            return 0.0
+        return 0.5 * self.anchor * sum(float(np.sum((self.params[k] - self.initial[k]) ** 2,
+                                                    dtype=np.float64)) for k in self.params)
+
+    def forward(self, x):
+        """x: (n, N) -> c: (n, K)."""
+        gabor_cache = None
+        if self.parametric:
+            W, gabor_cache = F.gabor_filters_forward(self.params["omega"], self.params["window"])
+        else:
+            W = self.params["W"]
+        c, cache = F.filterbank_forward(x, W)
+        self._cache = (cache, gabor_cache)
+        return c
+
+    def backward(self, dout):
+        """dout: (n, K) -> None (the waveform is data); sets the parameters' gradients."""
+        cache, gabor_cache = self._take_cache()
+        _, dW = F.filterbank_backward(dout, cache)
+        if self.parametric:
+            self.grads["omega"], self.grads["window"] = F.gabor_filters_backward(dW, gabor_cache)
+        else:
+            self.grads["W"] = dW
+        if self.anchor:
+            for k in self.params:
+                self.grads[k] += self.anchor * (self.params[k] - self.initial[k])
+        return None
+
+    def parameters(self):
+        return dict(self.params)
+
+    def gradients(self):
+        return dict(self.grads)
+
+    def __repr__(self):
+        form = "parametric" if self.parametric else "free"
+        return f"Filterbank({self.frame_length} -> {self.n_filters} bands, {self.init}, {form})"
+
+
 ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "relu": ReLU, "identity": Identity}
 
 
