@@ -133,8 +133,7 @@ def reconstruction_r2(network, x_train, x_eval, max_rows=MAX_ROWS):
     {"autoencoder": float, "pca": float, "code_dim": int}
     """
     z_train = network.standardized(evenly_spaced(x_train, max_rows))
-    z_eval = network.standardized(x_eval := evenly_spaced(x_eval, max_rows))
-    z_hat = network.standardized(network.reconstruct(x_eval))
+    z_eval, z_hat = network.reconstruction_pair(evenly_spaced(x_eval, max_rows))
     pca = PCA(network.code_dim).fit(z_train)
     return {"autoencoder": r2_score(z_eval, z_hat), "pca": r2_score(z_eval, pca.reconstruct(z_eval)),
             "code_dim": network.code_dim}

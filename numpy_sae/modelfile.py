@@ -39,6 +39,8 @@ def save_model_file(path, model, meta=None, trainer_state=None):
               "input_mean": model.input_mean, "input_scale": model.input_scale}
     for k, v in model.parameters().items():
         arrays[f"param/{k}"] = v
+    for k, v in model.buffers().items():
+        arrays[f"buffer/{k}"] = v
     record = {"class": type(model).__name__, "model": model.config(), "meta": meta or {},
               "trainer": None}
     if trainer_state is not None:
@@ -137,6 +139,16 @@ class _Reader:
                       f"unexpected: {unexpected or 'none'})")
         for k, p in params.items():
             p[...] = self.checked(f"param/{k}", p.shape, model.dtype)
+        buffers = model.buffers()
+        stored = {k[len("buffer/"):] for k in self.arrays if k.startswith("buffer/")}
+        if stored != set(buffers):
+            self.fail(f"stored state does not match the architecture (missing: "
+                      f"{sorted(set(buffers) - stored) or 'none'}, unexpected: "
+                      f"{sorted(stored - set(buffers)) or 'none'})")
+        for k, b in buffers.items():
+            b[...] = self.checked(f"buffer/{k}", b.shape, model.dtype)
+        if "band_scale" in buffers and not (buffers["band_scale"] > 0).all():
+            self.fail("band_scale must be positive")
         for name in ("input_mean", "input_scale"):
             getattr(model, name)[...] = self.checked(name, (model.input_dim,), model.dtype)
         if not (model.input_scale > 0).all():

@@ -196,3 +196,37 @@ def plot_timeline(window_proba, genre_names, seconds_per_window, title, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def filter_responses(W, n_fft=None):
+    """Magnitude response in dB of each filter pair, |DFT(W_cos - i W_sin)|: W (2K, N) ->
+    (K, n_fft // 2 + 1), each row scaled to its own peak (0 dB)."""
+    K, N = W.shape[0] // 2, W.shape[1]
+    n_fft = n_fft or 2 * N
+    pair = W[:K].astype(np.float64) - 1j * W[K:].astype(np.float64)
+    response = np.abs(np.fft.fft(pair, n=n_fft, axis=1))[:, :n_fft // 2 + 1]
+    response /= np.maximum(response.max(axis=1, keepdims=True), 1e-12)
+    return 20 * np.log10(np.maximum(response, 1e-6))
+
+
+def plot_filterbank(W_initial, W_trained, sample_rate, path):
+    """The filters' frequency responses before and after training, one row per band, and
+    each band's peak frequency before against after."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    nyquist = sample_rate / 2
+    peaks = []
+    for ax, W, title in ((axes[0], W_initial, "filters at the start"),
+                         (axes[1], W_trained, "filters after training")):
+        response = filter_responses(W)
+        peaks.append(response.argmax(axis=1) / (response.shape[1] - 1) * nyquist)
+        image = ax.imshow(response, aspect="auto", origin="lower", vmin=-40, vmax=0,
+                          extent=(0, nyquist, 0, len(response)), cmap="magma")
+        ax.set(title=title, xlabel="frequency (Hz)", ylabel="band")
+    fig.colorbar(image, ax=axes[1], label="dB (each band to its peak)")
+    axes[2].plot(peaks[0], peaks[1], ".", markersize=4)
+    axes[2].plot([0, nyquist], [0, nyquist], color="grey", linewidth=0.8)
+    axes[2].set(title="peak frequency of each band", xlabel="at the start (Hz)",
+                ylabel="after training (Hz)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

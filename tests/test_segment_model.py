@@ -148,3 +148,46 @@ def test_early_stopping_on_a_validation_set_of_several_chunks(rng):
     trainer.fit(3)
     assert len(trainer.history["val_loss"]) == trainer.epoch >= 2
     assert np.isfinite(trainer.history["val_loss"]).all()
+
+
+@pytest.mark.parametrize("init, learning", [("mel", "free"), ("fourier", "parametric"),
+                                            ("random", "free"), ("mel", "frozen")])
+@pytest.mark.parametrize("gamma", [0.0, 0.9, 1.0])
+def test_whole_segment_model_with_a_filterbank_front_end(gamma, init, learning):
+    # Every parameter, the front end's included, against the joint loss plus the L2-SP
+    # penalty, with the reconstruction target held constant (its gradient stopped).
+    rng = np.random.default_rng(1)
+    model = SegmentAutoencoderNetwork(
+        input_dim=12, n_classes=3, code_dim=4, encoder_hidden=(5,), gamma=gamma,
+        dtype=np.float64, seed=2, front_end={"filters": 4, "init": init, "learning": learning,
+                                             "anchor": 0.2, "sample_rate": 8000})
+    model.fit_scaling(rng.standard_normal((6, 7, 12)))
+    for name, p in model.parameters().items():
+        if name.startswith("front."):
+            p += 0.02 * rng.standard_normal(p.shape)  # away from the anchor
+    x, y = rng.standard_normal((4, 7, 12)), np.array([0, 2, -1, 1])
+    # Stop-gradient means: differentiate with the target fixed at its present value.
+    target = model.standardized(x)
+    model._reconstruction_target = lambda u: target
+    report = check_model(model, x, y)
+    assert set(report) == set(model.parameters())
+    assert any(k.startswith("front.") for k in report) == (learning != "frozen")
+    assert not {k: v["max_rel_error"] for k, v in report.items() if v["max_rel_error"] >= BOUND}
+
+
+def test_front_end_model_reads_band_energies_and_reconstructs_them(rng):
+    model = SegmentAutoencoderNetwork(input_dim=16, n_classes=3, code_dim=4, encoder_hidden=(5,),
+                                      seed=0, front_end={"filters": 9, "init": "fourier"})
+    x = rng.standard_normal((5, 3, 16)).astype(np.float32)
+    model.fit_scaling(x)
+    u = model.standardized(x)
+    assert u.shape == (15, 9)
+    np.testing.assert_allclose(u.mean(axis=0), 0, atol=1e-5)  # per-band standardization
+    assert model.reconstruct(x).shape == (5, 3, 9)
+    target, rebuilt = model.reconstruction_pair(x)
+    np.testing.assert_allclose(target, u)
+    assert rebuilt.shape == (15, 9)
+    assert model.encode(x).shape == (5, 3, 4) and model.predict_proba(x).shape == (5, 3)
+    with pytest.raises(ValueError, match="no centre frequencies"):
+        SegmentAutoencoderNetwork(input_dim=16, front_end={"filters": 4, "init": "random",
+                                                           "learning": "parametric"})

@@ -22,7 +22,8 @@ from ..data.gtzan import DEFAULT_GENRES, GENRES, DataError
 from ..data.splits import check_fractions
 from ..data.synth import generate_dataset
 from ..modelfile import ModelFileError
-from ..nn.model import CODE_ACTIVATIONS, POOLINGS
+from ..nn.filterbanks import FRONT_INITS
+from ..nn.model import CODE_ACTIVATIONS, FRONT_LEARNING, POOLINGS
 from ..nn.optim import OPTIMIZERS
 from ..nn.exercises import STEP_HINTS as HINT_NAMES
 from ..nn.exercises import hint as exercise_hint
@@ -30,7 +31,7 @@ from ..nn.teaching import BUGS, run_gradcheck_demo
 from ..train import TrainingInterrupted
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
 from .experiment import SPLITS, STUDY_SETTINGS, JobError, RunSettings
-from .models import DECODERS, MODEL_KINDS, MODELS
+from .models import DECODERS, FRONT_ENDS, MODEL_KINDS, MODELS
 from .outputs import check_name
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -176,6 +177,21 @@ def _data_options(p, with_training=True, quick=False):
                    help="how a segment model summarizes its frames' codes: 'meanstd', the "
                    "mean and standard deviation of each code unit (default), or "
                    "'meanlogstd', the mean and the log of the standard deviation")
+    p.add_argument("--front-end", choices=FRONT_ENDS,
+                   help="what a segment model reading the waveform puts before its encoder: "
+                   "'filterbank', learnable filter pairs, their energy and its log (a "
+                   "spectrogram as a layer), or 'none' (default)")
+    p.add_argument("--front-init", choices=FRONT_INITS,
+                   help="the filterbank's start: 'fourier' (rfft bins and a Hann window), "
+                   "'mel' (mel-spaced bins; default) or 'random' (free Glorot rows)")
+    p.add_argument("--front-filters", type=window_int, metavar="K",
+                   help=f"number of filter pairs, i.e. bands ({DEFAULTS.front_filters})")
+    p.add_argument("--front-learning", choices=FRONT_LEARNING,
+                   help="what of the filterbank learns: 'free' (every weight; default), "
+                   "'parametric' (centre frequencies and one window) or 'frozen' (nothing)")
+    p.add_argument("--front-anchor", type=non_negative_float, metavar="A",
+                   help="L2-SP: weight decay of the filterbank toward its start, not toward "
+                   f"zero ({DEFAULTS.front_anchor:g})")
     p.add_argument("--crops", type=crop_count, metavar="N",
                    help=f"draw N windows per training clip at random offsets every epoch "
                    f"(augmentation; 0 = the study's fixed grid; default {DEFAULTS.crops})")
@@ -356,7 +372,8 @@ def build_parser():
 # ----- commands ----------------------------------------------------------------------------
 TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "code_activation",
                     "decoder", "optimizer", "weight_decay", "patience", "input", "crops",
-                    "factor", "window", "hop", "segment_seconds", "pooling")
+                    "factor", "window", "hop", "segment_seconds", "pooling", "front_end",
+                    "front_init", "front_filters", "front_learning", "front_anchor")
 
 
 def _run_settings(args):

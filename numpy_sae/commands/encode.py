@@ -124,6 +124,10 @@ def run_reconstruct(model_dir, song, out, log=print, force=False):
     original = out.with_name(out.stem + ".original.wav")
     check_new_files([out, original], [song, model_path(model_dir)], force)
     model = _autoencoder(model_dir)
+    if getattr(model.network, "front", None) is not None:
+        raise JobError("this model's decoder rebuilds the log band energies of its filterbank, "
+                       "not the waveform, so there is nothing to listen to; reconstruct needs "
+                       "a waveform model without --front-end")
     if model.input_kind != "waveform":
         raise JobError(f"this model reads the {model.input_kind}, which cannot be turned back "
                        "into sound; reconstruct needs a waveform model")
@@ -132,7 +136,7 @@ def run_reconstruct(model_dir, song, out, log=print, force=False):
     if model.segmented:
         segments = model.file_windows(song)
         rebuilt = network.reconstruct(segments)
-        r2 = r2_score(network.standardized(segments), network.standardized(rebuilt))
+        r2 = r2_score(*network.reconstruction_pair(segments))
         decoded = np.concatenate([overlap_add(frames, pre.step) for frames in rebuilt])
         heard = np.concatenate([overlap_add(frames, pre.step) for frames in segments])
         count = f"{segments.shape[0] * segments.shape[1]} frames"
@@ -140,7 +144,7 @@ def run_reconstruct(model_dir, song, out, log=print, force=False):
         signal = model.file_signal(song)
         windows = frame(signal, pre.window)  # every non-overlapping window, end to end
         rebuilt = network.reconstruct(windows)
-        r2 = r2_score(network.standardized(windows), network.standardized(rebuilt))
+        r2 = r2_score(*network.reconstruction_pair(windows))
         decoded, heard = rebuilt.reshape(-1), windows.reshape(-1)
         count = f"{len(windows)} windows"
     rate = int(round(pre.rate))

@@ -32,10 +32,12 @@ from ..data.gtzan import (
 from ..data.segments import frames_per_segment
 from ..data.splits import filtered_split, read_split_files, segment_split, song_split
 from ..data.synth import generate_dataset
-from ..nn.model import CODE_ACTIVATIONS, POOLINGS
+from ..nn.filterbanks import FRONT_INITS
+from ..nn.model import CODE_ACTIVATIONS, FRONT_LEARNING, POOLINGS
 from ..nn.optim import OPTIMIZERS, make_optimizer
 from ..train import RandomCropSource, Trainer, WindowSource
 from .models import DECODERS as DECODER_NAMES
+from .models import FRONT_ENDS
 from .models import MODELS as MODEL_NAMES
 from .models import model_kind
 
@@ -91,6 +93,13 @@ class RunSettings:
     hop: int | None = None  # step between frames of a segment model (None: half a window)
     segment_seconds: float = 3.0  # a segment model classifies segments this long
     pooling: str = "meanstd"  # how a segment model summarizes its frames' codes
+    # A learnable filterbank on the waveform frames of a segment model (README, "From the
+    # raw waveform"): K filter pairs, their energy and its log, started at mel-spaced bins.
+    front_end: str = "none"
+    front_init: str = "mel"
+    front_filters: int = 128
+    front_learning: str = "free"
+    front_anchor: float = 0.0
     max_windows: int | None = 25
     seed: int = 0
     out: str = "runs"
@@ -145,6 +154,9 @@ class RunSettings:
             "method": text(DOWNSAMPLING_METHODS), "factor": whole(1, 10_000),
             "window": whole(1, 100_000), "hop": whole(1, 100_000, optional=True),
             "segment_seconds": number(0, 600, open_low=True), "pooling": text(POOLINGS),
+            "front_end": text(FRONT_ENDS), "front_init": text(FRONT_INITS),
+            "front_filters": whole(1, 100_000), "front_learning": text(FRONT_LEARNING),
+            "front_anchor": number(0, 1e9),
             "max_windows": whole(1, 1_000_000, optional=True), "seed": whole(0, 2 ** 63 - 1),
             "out": text(), "name": text(optional=True), "checkpoint_every": whole(1),
             "cache_dir": text(optional=True),
@@ -344,6 +356,7 @@ def new_audio_model(settings, clipset, seed, gamma=None):
 
 def make_trainer(settings, network, source, validation, rng, log=None):
     """A Trainer with the optimizer, batch size and early stopping of ``settings``."""
-    return Trainer(network, make_optimizer(settings.optimizer, settings.lr, settings.weight_decay),
+    return Trainer(network, make_optimizer(settings.optimizer, settings.lr, settings.weight_decay,
+                                           no_decay=getattr(network, "no_decay", ())),
                    source, validation=validation, batch_size=settings.batch_size, rng=rng,
                    patience=settings.patience, log=log)

@@ -26,6 +26,8 @@ TRAINING = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "patience
 WINDOWS = ("input", "factor", "method", "window", "crops")
 CODE = ("gamma", "code_dim", "code_activation", "decoder")
 SEGMENTS = ("input", "factor", "method", "window", "hop", "segment_seconds", "pooling", "crops")
+FRONT = ("front_end", "front_init", "front_filters", "front_learning", "front_anchor")
+FRONT_ENDS = ("none", "filterbank")  # what a segment model puts before its encoder
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,24 @@ def _segment(settings, clipset, rng, gamma):
         n_classes=len(clipset.genre_names), code_dim=settings.code_dim,
         encoder_hidden=SEGMENT_ENCODER_HIDDEN, decoder_hidden=(), classifier_hidden=0,
         code_activation=settings.code_activation, pooling=settings.pooling,
-        gamma=settings.gamma if gamma is None else gamma, seed=rng)
+        gamma=settings.gamma if gamma is None else gamma, seed=rng,
+        front_end=front_end_spec(settings, clipset.preprocessing.rate))
+
+
+def front_end_spec(settings, sample_rate):
+    """The network's front_end argument for the run settings (None: no front end)."""
+    if settings.front_end == "none":
+        return None
+    if settings.input != "waveform":
+        raise ValueError(f"--front-end {settings.front_end} reads the waveform: use --input "
+                         f"waveform, not --input {settings.input}")
+    if settings.front_filters > settings.window // 2 + 1:
+        raise ValueError(f"--front-filters {settings.front_filters} is more than the "
+                         f"{settings.window // 2 + 1} frequencies a {settings.window}-sample "
+                         "frame resolves")
+    return {"filters": settings.front_filters, "init": settings.front_init,
+            "learning": settings.front_learning, "anchor": settings.front_anchor,
+            "sample_rate": float(sample_rate)}
 
 
 def _window_mlp(settings, clipset, rng, gamma):
@@ -117,7 +136,8 @@ MODEL_KINDS = {kind.name: kind for kind in (
     ModelKind("segment", "the softmax autoencoder on short frames of full-rate audio, "
               "classifying 3 s segments from the frames' codes pooled over time (mean and "
               "standard deviation)", "signals", _segment,
-              TRAINING + ("gamma", "code_dim", "code_activation") + SEGMENTS, reconstructs=True,
+              TRAINING + ("gamma", "code_dim", "code_activation") + SEGMENTS + FRONT,
+              reconstructs=True,
               segmented=True, defaults=SEGMENT_DEFAULTS),
     ModelKind("mlp", "the plain 2-layer classifier on the same windows", "signals", _window_mlp,
               TRAINING + WINDOWS),
@@ -140,7 +160,10 @@ def model_kind(name):
 
 def used_settings(settings):
     """The settings the run's model kind uses, name -> value (for headers and metrics.json)."""
-    return {name: getattr(settings, name) for name in model_kind(settings.model).settings}
+    names = model_kind(settings.model).settings
+    if getattr(settings, "front_end", "none") == "none":  # no front end: its options are idle
+        names = tuple(n for n in names if n == "front_end" or n not in FRONT)
+    return {name: getattr(settings, name) for name in names}
 
 
 def describe_settings(settings):

@@ -107,6 +107,11 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
               f"chance level: {chance:.3f} (uniform guess); majority class: {majority:.3f}",
               *reconstruction_lines(reconstruction,
                                     "frames" if model.segmented else "windows")]
+    front = getattr(network, "front", None)
+    if front is not None:
+        header.append(f"filterbank front end: {front.n_filters} bands from {front.init} "
+                      f"filters, learning {network.front_end['learning']}; the filters moved "
+                      f"||W - W0|| / ||W0|| = {front.drift():.4f}")
     collapse = collapse_warning(train_acc, len(names), network.reconstructs)
     if collapse:
         header.append(collapse)
@@ -126,6 +131,7 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
                "settings": used_settings(settings), "train_window_accuracy": train_acc,
                "epochs_run": trainer.epoch, "train_seconds": seconds,
                "reconstruction_r2": reconstruction, "collapsed": collapse is not None,
+               "front_end_drift": None if front is None else front.drift(),
                "split_missing": list(splits.missing),
                "skipped_files": [list(s) for s in clipset.skipped], **results}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
@@ -150,15 +156,23 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
                                                replace=False)
         shown_x = x_eval[pick]
         rebuilt = network.reconstruct(shown_x)
+        if getattr(network, "front", None) is not None:
+            # A filterbank's frames are shown as what the decoder aims at: band energies.
+            target, _ = network.reconstruction_pair(shown_x)
+            shown_x = (target * network.band_scale + network.band_mean).reshape(rebuilt.shape)
         if model.segmented:  # the middle frame of each segment
             middle = shown_x.shape[1] // 2
             shown_x, rebuilt = shown_x[:, middle], rebuilt[:, middle]
         plots.plot_reconstructions(shown_x, rebuilt,
                                    [f"{names[y_eval[i]]} {'frame' if model.segmented else 'window'}"
                                     for i in pick], run_dir / "reconstructions.png")
+    if front is not None:
+        plots.plot_filterbank(front.initial_filters(), front.filters(),
+                              network.front_end["sample_rate"], run_dir / "filters.png")
     return report, collapse
 
 
 def written_files(network):
     """The files a run folder holds for this network."""
-    return [name for name in RUN_FILES if network.reconstructs or name != "reconstructions.png"]
+    names = [name for name in RUN_FILES if network.reconstructs or name != "reconstructions.png"]
+    return names + (["filters.png"] if getattr(network, "front", None) is not None else [])

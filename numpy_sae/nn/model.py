@@ -14,7 +14,8 @@ import numpy as np
 
 from . import functional as F
 from .init import INITIALIZERS
-from .layers import ACTIVATIONS, MeanStdPool, mlp
+from .filterbanks import FRONT_INITS
+from .layers import ACTIVATIONS, Filterbank, MeanStdPool, mlp
 
 LossTerms = namedtuple("LossTerms", ["reconstruction", "cross_entropy", "total"])
 LossTerms.__doc__ = "The two terms of the joint loss and their gamma-weighted sum (floats)."
@@ -22,6 +23,9 @@ LossTerms.__doc__ = "The two terms of the joint loss and their gamma-weighted su
 _CHUNK = 8192
 UNLABELED = -1  # the label of a window without a genre: it trains the reconstruction only
 POOLINGS = ("meanstd", "meanlogstd")  # how the segment model summarizes codes over time
+# How a filterbank front end learns: every filter weight, only centre frequencies and
+# window, or not at all (the control: a fixed spectrogram of the chosen start).
+FRONT_LEARNING = ("free", "parametric", "frozen")
 HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "identity")
 CODE_ACTIVATIONS = tuple(ACTIVATIONS)
 
@@ -162,6 +166,16 @@ class _Network:
     def _map(self, x, fn):
         """fn applied to every standardized chunk of x, results stacked along axis 0."""
         return np.concatenate([fn(z) for _, z in self._chunks(x)])
+
+    def buffers(self):
+        """Arrays that are state but not trained (saved and loaded with the weights)."""
+        return {}
+
+    def reconstruction_pair(self, x):
+        """(what the decoder aims at, what it gives), both as rows of the standardized
+        units the reconstruction loss uses: x (N, ...) -> two arrays (M, D)."""
+        target = self.standardized(x)
+        return target, self.standardized(self.reconstruct(x))
 
     def predict_proba(self, x):
         """Genre probabilities. x: (N, input_dim) -> (N, n_classes), rows sum to 1."""
@@ -415,6 +429,12 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
     classifier_hidden 0 (the default) makes the classifier one affine map of the pooled codes.
     pooling : "meanstd" (mean and standard deviation of each code unit over the frames) or
         "meanlogstd" (mean and log standard deviation)
+    front_end : dict or None. None: frames are features already (log spectra). A dict
+        puts a learnable filterbank (:class:`layers.Filterbank`) on raw waveform frames of
+        input_dim samples: {"filters": K, "init": "fourier" | "mel" | "random",
+        "learning": "free" | "parametric" | "frozen", "anchor": L2-SP strength,
+        "sample_rate": Hz}. Its log energies are standardized per band with statistics
+        from :meth:`fit_scaling` and are what the encoder reads.
 
     Notes
     -----
@@ -422,25 +442,104 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
     L = gamma * (1/n) sum_frames ||z - g(f(z))||^2 + (1 - gamma) * (1/N) sum_segments CE,
     and the code of every frame receives the decoder's gradient and, through the
     pooling, its share of the classifier's: they add at the code as in the window model.
+    With a front end, z is the standardized log band energies u, and the decoder's target
+    u is a constant (its gradient stopped): otherwise the front end could shrink its
+    output to make reconstruction trivial. The front end learns through the encoder's
+    input, from both terms, plus its L2-SP penalty anchor/2 ||theta - theta_0||^2.
     """
 
     classifier_inputs_per_code = 2  # mean and standard deviation of each code unit
+    no_decay = ()  # parameter names weight decay must leave alone (see nn.optim.Adam)
 
     def __init__(self, input_dim=1025, n_classes=4, code_dim=64, encoder_hidden=(256,),
                  decoder_hidden=(), classifier_hidden=0, gamma=0.1, activation="tanh",
-                 code_activation=None, dtype=np.float32, seed=0, init=None, pooling="meanstd"):
+                 code_activation=None, dtype=np.float32, seed=0, init=None, pooling="meanstd",
+                 front_end=None):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         self.pooling = pooling  # set first: the parent's constructor reads config()
+        self.front_end = _check_front_end(front_end)
         super().__init__(input_dim=input_dim, n_classes=n_classes, code_dim=code_dim,
                          encoder_hidden=encoder_hidden, decoder_hidden=decoder_hidden,
                          classifier_hidden=classifier_hidden, gamma=gamma, activation=activation,
                          code_activation=code_activation, dtype=dtype, seed=seed, init=init)
         self.pool = MeanStdPool(log_std=pooling == "meanlogstd")
+        self.front = None
+        if self.front_end is not None:
+            spec = self.front_end
+            front_rng = (seed if isinstance(seed, np.random.Generator)
+                         else np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0]))
+            self.front = Filterbank(self.input_dim, spec["filters"], init=spec["init"],
+                                    rng=front_rng, sample_rate=spec["sample_rate"],
+                                    parametric=spec["learning"] == "parametric",
+                                    anchor=spec["anchor"], dtype=self.dtype)
+            self.band_mean = np.zeros(spec["filters"], dtype=self.dtype)
+            self.band_scale = np.ones(spec["filters"], dtype=self.dtype)
+            if spec["learning"] != "frozen":
+                self._parts = ("front", *SoftmaxAutoencoderNetwork._parts)
+                self.no_decay = ("front.",)  # held near its start by L2-SP, not decayed to 0
+                self.encoder.layers[0].input_grad = True  # the front end learns through it
 
     def config(self):
         """Constructor arguments (JSON-friendly) that rebuild this architecture."""
-        return {**super().config(), "pooling": self.pooling}
+        return {**super().config(), "pooling": self.pooling, "front_end": self.front_end}
+
+    @classmethod
+    def stack_widths(cls, config):
+        widths = super().stack_widths(config)
+        front = config.get("front_end")
+        if front:  # the encoder reads K band energies, and the decoder gives them back
+            widths["encoder"] = (front["filters"], *widths["encoder"][1:])
+            widths["decoder"] = (*widths["decoder"][:-1], front["filters"])
+        return widths
+
+    @classmethod
+    def extra_parameter_count(cls, config):
+        """Weights outside the dense stacks: the front end's (see :func:`parameter_count`)."""
+        front = config.get("front_end")
+        if not front or front.get("learning") == "frozen":
+            return 0
+        if front.get("learning") == "parametric":
+            return int(front["filters"]) + int(config["input_dim"])
+        return 2 * int(front["filters"]) * int(config["input_dim"])
+
+    def buffers(self):
+        """Per-band standardization and the front end's starting point (for its drift and
+        its L2-SP anchor), when there is a front end."""
+        if self.front is None:
+            return {}
+        return {"band_mean": self.band_mean, "band_scale": self.band_scale,
+                **{f"front.initial.{k}": v for k, v in self.front.initial.items()},
+                **({f"front.{k}": v for k, v in self.front.params.items()}
+                   if self.front_end["learning"] == "frozen" else {})}
+
+    def fit_scaling(self, x):
+        """The frames' standardization; with a front end, its per-band statistics of the
+        log energies at the start (the waveform itself is read unscaled)."""
+        if self.front is None:
+            return super().fit_scaling(x)
+        x = self._check_x(x)
+        if len(x) == 0:
+            raise ValueError("cannot fit the input scaling on zero windows")
+        bands = self.front.forward(self._scaling_rows(x))
+        self.band_mean[...] = bands.mean(axis=0, dtype=np.float64)
+        std = bands.std(axis=0, dtype=np.float64)
+        self.band_scale[...] = np.where(std > 1e-8, std, 1.0)
+
+    def _reconstruction_target(self, u):
+        """What the decoder aims at: the encoder's input u itself, a constant for
+        backpropagation (a gradient check holds it fixed by overriding this)."""
+        return u
+
+    def _frame_features(self, frames):
+        """What the encoder reads of frames (n, input_dim): the frames themselves, or the
+        front end's standardized log band energies (n, K)."""
+        if self.front is None:
+            return frames
+        u = self.front.forward(frames)
+        u -= self.band_mean
+        u /= self.band_scale
+        return u
 
     # ----- segments in, frames inside ------------------------------------------------
     def _check_x(self, x):
@@ -471,12 +570,23 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
         return self._check_x(x[picked]).reshape(-1, self.input_dim)
 
     def standardized(self, x):
-        """The frames the network reads, z = (x - input_mean) / input_scale: (N * T, input_dim)."""
-        return self._map(x, lambda z: z.reshape(-1, self.input_dim))
+        """What the encoder reads and the decoder aims at, one row per frame: z = (x -
+        input_mean) / input_scale (N * T, input_dim), or the standardized band energies
+        (N * T, K) with a front end."""
+        return self._map(x, lambda z: self._frame_features(z.reshape(-1, self.input_dim)))
+
+    def reconstruction_pair(self, x):
+        """(target, reconstruction) per frame in the loss's units: two (N * T, D') arrays."""
+        def pair(z):
+            u = self._frame_features(z.reshape(-1, self.input_dim))
+            return np.stack([u, self.decoder.forward(self.encoder.forward(u))])
+        both = np.concatenate([pair(z) for _, z in self._chunks(x)], axis=1)
+        return both[0], both[1]
 
     def _encode_frames(self, z):
         n, T, D = z.shape
-        return self.encoder.forward(z.reshape(n * T, D)).reshape(n, T, self.code_dim)
+        u = self._frame_features(z.reshape(n * T, D))
+        return self.encoder.forward(u).reshape(n, T, self.code_dim)
 
     def encode(self, x):
         """Codes f(z) of every frame. x: (N, T, input_dim) -> (N, T, code_dim)."""
@@ -487,10 +597,14 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
         return self._map(x, lambda z: self.pool.forward(self._encode_frames(z)))
 
     def reconstruct(self, x):
-        """Reconstructed frames in the units of x: (N, T, input_dim) -> (N, T, input_dim)."""
+        """Reconstructed frames in the units of x: (N, T, input_dim) -> (N, T, input_dim).
+        With a front end, the reconstructed log band energies in their own units
+        (N, T, K): a filterbank's energies cannot be turned back into a waveform."""
         z_hat = self._map(x, lambda z: self.decoder.forward(self._encode_frames(z)
                                                             .reshape(-1, self.code_dim))
-                          .reshape(z.shape))
+                          .reshape(len(z), z.shape[1], -1))
+        if self.front is not None:
+            return z_hat * self.band_scale + self.band_mean
         return z_hat * self.input_scale + self.input_mean
 
     def logits(self, x):
@@ -499,11 +613,11 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
             self._encode_frames(z))))
 
     def _inference(self, z, y):
-        code = self._encode_frames(z)
-        logits = self.classifier.forward(self.pool.forward(code))
-        frames = z.reshape(-1, self.input_dim)
-        x_hat = self.decoder.forward(code.reshape(-1, self.code_dim))
-        return (F.sum_squared_error(x_hat, frames)[0],
+        n, T, D = z.shape
+        u = self._frame_features(z.reshape(n * T, D))
+        code = self.encoder.forward(u)
+        logits = self.classifier.forward(self.pool.forward(code.reshape(n, T, self.code_dim)))
+        return (F.sum_squared_error(self.decoder.forward(code), self._reconstruction_target(u))[0],
                 F.masked_softmax_cross_entropy(logits, y)[0], logits)
 
     def loss_and_gradients(self, x, y):
@@ -532,12 +646,13 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
         x, y = self._check_batch(x, y)
         z = self._standardize(x)
         n, T, D = z.shape
-        frames = z.reshape(n * T, D)
-        code = self.encoder.forward(frames)
+        u = self._frame_features(z.reshape(n * T, D))  # the frames, or the band energies
+        code = self.encoder.forward(u)
         x_hat = self.decoder.forward(code)
         logits = self.classifier.forward(self.pool.forward(code.reshape(n, T, self.code_dim)))
 
-        reconstruction, dx_hat = F.sum_squared_error(x_hat, frames)
+        # The target is held constant: sum_squared_error gives no gradient to it.
+        reconstruction, dx_hat = F.sum_squared_error(x_hat, self._reconstruction_target(u))
         cross_entropy, dlogits = F.masked_softmax_cross_entropy(logits, y)
         _, dx_hat, dlogits = F.joint_loss(reconstruction, dx_hat, cross_entropy, dlogits,
                                           self.gamma)
@@ -547,8 +662,42 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
         dcode_from_classifier = self.pool.backward(self.classifier.backward(dlogits))
         dcode = F.fanout_backward(self.decoder.backward(dx_hat),
                                   dcode_from_classifier.reshape(n * T, self.code_dim))
-        self.encoder.backward(dcode)
-        return self._terms(reconstruction, cross_entropy), self.gradients(), logits
+        du = self.encoder.backward(dcode)
+        terms = self._terms(reconstruction, cross_entropy)
+        if "front" in self._parts:
+            # u = (c - band_mean) / band_scale, so dc = du / band_scale.
+            self.front.backward(du / self.band_scale)
+            terms = terms._replace(total=terms.total + self.front.penalty())
+        return terms, self.gradients(), logits
+
+
+def _check_front_end(spec):
+    """A front-end description with every field checked (None: no front end)."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ValueError(f"front_end must be a dict or None, got {spec!r}")
+    spec = {"init": "mel", "learning": "free", "anchor": 0.0, "sample_rate": 22050.0, **spec}
+    unknown = set(spec) - {"filters", "init", "learning", "anchor", "sample_rate"}
+    if unknown:
+        raise ValueError(f"front_end has unknown fields: {', '.join(sorted(unknown))}")
+    _check_sizes(**{"front_end filters": spec.get("filters")})
+    if spec["init"] not in FRONT_INITS:
+        raise ValueError(f"front_end init must be one of {', '.join(FRONT_INITS)}, "
+                         f"got {spec['init']!r}")
+    if spec["learning"] not in FRONT_LEARNING:
+        raise ValueError(f"front_end learning must be one of {', '.join(FRONT_LEARNING)}, "
+                         f"got {spec['learning']!r}")
+    if spec["init"] == "random" and spec["learning"] == "parametric":
+        raise ValueError("a random front end has no centre frequencies to learn: use "
+                         "learning 'free'")
+    for name, low in (("anchor", 0.0), ("sample_rate", 1e-9)):
+        value = spec[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                low <= value < np.inf):
+            raise ValueError(f"front_end {name} must be a number >= {low:g}, got {value!r}")
+    return {"filters": int(spec["filters"]), "init": spec["init"], "learning": spec["learning"],
+            "anchor": float(spec["anchor"]), "sample_rate": float(spec["sample_rate"])}
 
 
 def _check_activation_code(name):
@@ -658,5 +807,7 @@ NETWORKS = {cls.__name__: cls for cls in (SoftmaxAutoencoderNetwork, SegmentAuto
 def parameter_count(cls, config):
     """How many weights and biases a network of class ``cls`` built from ``config`` holds,
     computed without allocating them (a model file is checked with it before building)."""
-    return sum(int(a) * int(b) + int(b) for widths in cls.stack_widths(config).values()
-               for a, b in zip(widths[:-1], widths[1:]))
+    dense = sum(int(a) * int(b) + int(b) for widths in cls.stack_widths(config).values()
+                for a, b in zip(widths[:-1], widths[1:]))
+    extra = getattr(cls, "extra_parameter_count", None)
+    return dense + (extra(config) if extra else 0)

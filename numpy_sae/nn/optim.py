@@ -103,6 +103,9 @@ class Adam(Optimizer):
     weight_decay : float
         Decoupled decay (Loshchilov & Hutter): p <- p - lr * weight_decay * p,
         applied to weight matrices (ndim >= 2) only, never to biases.
+    no_decay : tuple of str
+        Parameter names starting with one of these are never decayed toward zero (a
+        filterbank front end is held near its start by its own L2-SP penalty instead).
 
     Notes
     -----
@@ -113,7 +116,8 @@ class Adam(Optimizer):
     p <- p - lr * m_hat / (sqrt(v_hat) + eps)
     """
 
-    def __init__(self, lr=1e-4, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    def __init__(self, lr=1e-4, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                 no_decay=()):
         super().__init__(lr)
         for name, value in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= value < 1.0:
@@ -122,6 +126,7 @@ class Adam(Optimizer):
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.weight_decay = float(weight_decay)
+        self.no_decay = tuple(no_decay)
         self.m, self.v = {}, {}
         self._scratch = {}
 
@@ -134,7 +139,7 @@ class Adam(Optimizer):
         if key not in self._scratch:
             # One scratch array per parameter: the update allocates nothing.
             self._scratch[key] = np.empty_like(p)
-        if self.weight_decay and p.ndim >= 2:
+        if self.weight_decay and p.ndim >= 2 and not key.startswith(self.no_decay):
             p *= 1.0 - self.lr * self.weight_decay                # AdamW: decay weights only
         adam_step(p, g, self.m[key], self.v[key], self.t, self.lr, self.beta1, self.beta2,
                   self.eps, self._scratch[key])
@@ -177,12 +182,13 @@ def adam_step(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, tmp=None):
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
 
 
-def make_optimizer(name="adam", lr=1e-3, weight_decay=0.0, momentum=0.9):
-    """An optimizer by name: "adam" (with optional decoupled weight decay), "sgd", "momentum"."""
+def make_optimizer(name="adam", lr=1e-3, weight_decay=0.0, momentum=0.9, no_decay=()):
+    """An optimizer by name: "adam" (with optional decoupled weight decay, not on the
+    parameters named by the ``no_decay`` prefixes), "sgd", "momentum"."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
     if name == "adam":
-        return Adam(lr=lr, weight_decay=weight_decay)
+        return Adam(lr=lr, weight_decay=weight_decay, no_decay=no_decay)
     if weight_decay:
         raise ValueError(f"weight decay is implemented for adam only, not {name}")
     return Momentum(lr, momentum) if name == "momentum" else SGD(lr)
