@@ -24,7 +24,7 @@ from numpy_sae.commands.cli import _run_settings, build_parser
 from numpy_sae.commands.crossval import cross_validate
 from numpy_sae.commands.experiment import load_dataset
 
-FIELDS = ("row", "seed", "fold", "segment", "song")
+FIELDS = ("row", "seed", "fold", "segment", "song", "song_logmean", "song_vote", "ece")
 
 
 def parse_row(text):
@@ -44,8 +44,8 @@ def run(rows, seeds, folds, common, csv_path, log=print):
         writer.writeheader()
         for s, seed in enumerate(seeds):
             for name, options in rows:
-                settings = _run_settings(build_parser().parse_args(
-                    ["cv", *common, *options, "--seed", str(seed)]))
+                args = build_parser().parse_args(["cv", *common, *options, "--seed", str(seed)])
+                settings = _run_settings(args)
                 key = (repr(settings.preprocessing()), settings.uses_descriptors(),
                        settings.unlabeled)
                 dataset = clipsets.get(key) or load_dataset(settings, log=lambda line: None)
@@ -57,11 +57,14 @@ def run(rows, seeds, folds, common, csv_path, log=print):
                     out[name]["song"][s, k] = fold["song"]
                     writer.writerow({"row": name, "seed": seed, "fold": fold["fold"],
                                      "segment": f"{fold['window']:.4f}",
-                                     "song": f"{fold['song']:.4f}"})
+                                     "song": f"{fold['song']:.4f}",
+                                     **{k: f"{fold[k]:.4f}"
+                                        for k in ("song_logmean", "song_vote", "ece")}})
                     handle.flush()
 
                 result = cross_validate(dataset.clipset, settings, folds, log=lambda line: None,
-                                        unlabeled=dataset.unlabeled, on_fold=on_fold)
+                                        unlabeled=dataset.unlabeled, on_fold=on_fold,
+                                        ensemble=args.ensemble)
                 log(f"seed {seed} [{name}]: segment {result['window_mean']:.3f}, song "
                     f"{result['song_mean']:.3f} ({result['seconds']:.0f} s)")
     return out

@@ -102,3 +102,44 @@ def evaluate_predictions(proba, y, song, class_names):
                                            else int(scores[k][i]) for k in scores}
                                     for i, name in enumerate(class_names)}}
     return out
+
+
+SONG_RULES = ("mean", "logmean", "vote")  # how segment predictions become a song's verdict
+
+
+def song_accuracies(proba, song, y):
+    """Song-level accuracy under each rule of :data:`SONG_RULES`.
+
+    proba : (n_windows, n_classes), song : (n_windows,), y : (n_windows,)
+
+    Notes
+    -----
+    mean: argmax of the mean probability; logmean: argmax of the mean log-probability
+    (a product of the segments' probabilities: one confident "no" vetoes); vote: the class
+    most segments predict, ties to the larger mean probability.
+    """
+    eps = 1e-12
+    _, y_true, mean_pred, song_proba = song_level(proba, song, y)
+    _, _, log_pred, _ = song_level(np.log(np.maximum(proba, eps)), song, y)
+    onehot = np.eye(proba.shape[1])[proba.argmax(axis=1)]
+    _, _, _, vote_share = song_level(onehot, song, y)
+    vote_pred = (vote_share + 1e-6 * song_proba).argmax(axis=1)
+    return {rule: accuracy(y_true, pred)
+            for rule, pred in zip(SONG_RULES, (mean_pred, log_pred, vote_pred))}
+
+
+def expected_calibration_error(proba, y, bins=10):
+    """ECE: sum over confidence bins of (bin share) * |accuracy - mean confidence|.
+
+    proba : (n, n_classes), y : (n,). 0 is perfectly calibrated; a model that says 0.9
+    and is right 70% of the time scores about 0.2.
+    """
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == np.asarray(y)
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            ece += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(ece)

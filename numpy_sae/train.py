@@ -65,7 +65,8 @@ class RandomCropSource:
     (:class:`data.segments.Segments`), so an epoch's frames are cut batch by batch.
     """
 
-    def __init__(self, clipset, clips, per_clip, transform=None):
+    def __init__(self, clipset, clips, per_clip, transform=None, gain_db=0.0):
+        self.gain_db = float(gain_db)  # segments: random gain in +-gain_db dB (augmentation)
         self.clipset = clipset
         self.clips = np.asarray(clips, dtype=np.int64)
         self.per_clip = int(per_clip)
@@ -95,8 +96,11 @@ class RandomCropSource:
         pre = self.clipset.preprocessing
         if pre.segment_frames is not None:
             transform = self.transform or (lambda frames: frames)
+            # Drawn only when asked, so runs without augmentation keep their random stream.
+            gains = (10.0 ** (rng.uniform(-self.gain_db, self.gain_db, len(starts)) / 20.0)
+                     if self.gain_db else None)
             return Segments(self.clipset.signals, starts, pre.window, pre.step,
-                            pre.segment_frames, transform), self.y
+                            pre.segment_frames, transform, gains=gains), self.y
         x = self._all_windows[starts]
         return (x if self.transform is None else self.transform(x)), self.y
 

@@ -469,3 +469,71 @@ def test_segment_model_on_the_default_synthetic_data(tmp_path, capsys):
     metrics = json.loads((tmp_path / "runs" / "first" / "metrics.json").read_text())
     assert metrics["validation"]["window"]["n"] == 600 and metrics["test"]["song"]["n"] == 60
     assert metrics["model"] == "segment" and 0.25 < metrics["test"]["song"]["accuracy"] <= 1
+
+
+FRONT = ("--input", "waveform", "--front-end", "filterbank", "--front-filters", "16")
+
+
+def test_the_filterbank_front_end_in_every_command(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "fb", *SEGMENT, *FRONT, "--front-init", "fourier",
+                 "--front-anchor", "0.1") == 0
+    out = capsys.readouterr().out
+    assert "front end filterbank, front init fourier, front filters 16" in out
+    assert "the filters moved ||W - W0|| / ||W0|| = " in out
+    run = tmp_path / "fb"
+    assert (run / "filters.png").exists()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0 < metrics["front_end_drift"] < 1
+    model, meta, _ = load_model_file(run / "model.npz")
+    assert model.front_end == {"filters": 16, "init": "fourier", "learning": "free",
+                               "anchor": 0.1, "sample_rate": 22050.0}
+    assert model.front.drift() == pytest.approx(metrics["front_end_drift"], rel=1e-5)
+    song = tree / "genres_original" / "metal" / "metal.00001.wav"
+    assert main(["predict", str(run), str(song)]) == 0
+    assert "4 segments)" in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--data", str(tree)]) == 0
+    assert main(["encode", str(run), str(song), "--out", str(tmp_path / "c.npz")]) == 0
+    with np.load(tmp_path / "c.npz") as codes:
+        assert codes["segment_codes"].shape == (4, 128)
+    assert main(["reconstruct", str(run), str(song), "--out", str(tmp_path / "r.wav")]) == 1
+    assert "log band energies" in capsys.readouterr().err
+    for learning in ("parametric", "frozen"):
+        assert train(tree, tmp_path, "--name", f"fb-{learning}", *SEGMENT, *FRONT,
+                     "--front-learning", learning) == 0
+        loaded = load_model_file(tmp_path / f"fb-{learning}" / "model.npz")[0]
+        assert loaded.front_end["learning"] == learning
+    frozen = load_model_file(tmp_path / "fb-frozen" / "model.npz")[0]
+    assert frozen.front.drift() == 0.0 and not any(k.startswith("front.")
+                                                   for k in frozen.parameters())
+    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--folds", "2", *SEGMENT, *FRONT, "--front-init", "random"]) == 0
+    assert main(["baselines", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 *SEGMENT, *FRONT]) == 0
+    assert main(["sweep", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--folds", "2", "--code-dims", "2", "--name", "fbsweep", *SEGMENT, *FRONT]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("--front-end", "filterbank"), "reads the waveform: use --input waveform"),
+    (("--input", "waveform", "--front-init", "mel"), "add --front-end filterbank"),
+    (("--input", "waveform", "--front-end", "filterbank", "--front-filters", "200"),
+     "more than the 129 frequencies"),
+])
+def test_filterbank_options_that_cannot_work_are_named(tree, tmp_path, capsys, argv, message):
+    assert train(tree, tmp_path, "--name", "bad", *SEGMENT, *argv) in (1, 2)
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "model.npz").exists()
+
+
+def test_an_option_the_model_ignores_is_named(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "w", "--gain-db", "6") == 0
+    assert "--gain-db is not used by --model joint: ignored" in capsys.readouterr().err
+
+
+def test_cv_ensembles_and_reports_song_rules_and_calibration(tree, capsys):
+    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--folds", "2", "--ensemble", "2", "--gain-db", "6", *SEGMENT]) == 0
+    out = capsys.readouterr().out
+    assert "songs by mean log-probability" in out and "calibration error (ECE)" in out
+    assert "gain db 6" in out

@@ -191,3 +191,26 @@ def test_front_end_model_reads_band_energies_and_reconstructs_them(rng):
     with pytest.raises(ValueError, match="no centre frequencies"):
         SegmentAutoencoderNetwork(input_dim=16, front_end={"filters": 4, "init": "random",
                                                            "learning": "parametric"})
+
+
+def test_gain_augmentation_scales_each_segment_before_its_features(rng):
+    signals = rng.standard_normal(400).astype(np.float32)
+    plain = Segments(signals, [0, 50], window=12, hop=6, n_frames=5, transform=lambda f: f)
+    louder = Segments(signals, [0, 50], window=12, hop=6, n_frames=5, transform=lambda f: f,
+                      gains=[2.0, 0.5])
+    np.testing.assert_allclose(louder[np.arange(2)], plain[np.arange(2)] * np.array(
+        [2.0, 0.5])[:, None, None])
+    np.testing.assert_allclose(louder[1], plain[1] * 0.5)
+
+
+def test_song_rules_and_calibration_error():
+    from numpy_sae.metrics import expected_calibration_error, song_accuracies
+    # One song of class 0: two segments lean to 1, one is sure of 0.
+    proba = np.array([[0.4, 0.6], [0.45, 0.55], [0.99, 0.01]])
+    rules = song_accuracies(proba, np.zeros(3, int), np.zeros(3, int))
+    assert rules == {"mean": 1.0, "logmean": 1.0, "vote": 0.0}
+    # Said 0.9 and right every time: 0.1 under-confident; perfectly calibrated: 0.
+    sure = np.array([[0.9, 0.1]] * 10)
+    assert expected_calibration_error(sure, np.zeros(10, int)) == pytest.approx(0.1)
+    half = np.array([[0.5, 0.5]] * 4)
+    assert expected_calibration_error(half, np.array([0, 1, 0, 1])) == pytest.approx(0.0)

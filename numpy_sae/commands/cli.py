@@ -72,6 +72,8 @@ non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a number >= 0"
 unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 factor_int = _number(int, lambda v: 1 <= v <= 10_000, "a downsampling factor from 1 to 10000")
 window_int = _number(int, lambda v: 1 <= v <= 100_000, "a number of samples from 1 to 100000")
+gain_float = _number(float, lambda v: 0 <= v <= 60, "a number of decibels from 0 to 60")
+ensemble_size = _number(int, lambda v: 1 <= v <= 100, "an ensemble size from 1 to 100")
 segment_float = _number(float, lambda v: 0 < v <= 600, "a number of seconds in (0, 600]")
 
 
@@ -192,6 +194,9 @@ def _data_options(p, with_training=True, quick=False):
     p.add_argument("--front-anchor", type=non_negative_float, metavar="A",
                    help="L2-SP: weight decay of the filterbank toward its start, not toward "
                    f"zero ({DEFAULTS.front_anchor:g})")
+    p.add_argument("--gain-db", type=gain_float, metavar="DB",
+                   help="augmentation of a segment model: each training segment gets a random "
+                   "gain in +-DB decibels (0: off)")
     p.add_argument("--crops", type=crop_count, metavar="N",
                    help=f"draw N windows per training clip at random offsets every epoch "
                    f"(augmentation; 0 = the study's fixed grid; default {DEFAULTS.crops})")
@@ -291,6 +296,9 @@ def build_parser():
                        "accuracy, pooled confusion matrix and per-genre scores.")
     _data_options(p)
     p.add_argument("--folds", type=positive_int, default=5, help="number of folds (5)")
+    p.add_argument("--ensemble", type=ensemble_size, default=1, metavar="K",
+                   help="train K networks per fold from different seeds and average their "
+                   "probabilities (1: a single network)")
 
     p = sub.add_parser("sweep", help="cross-validation per code size: R^2 and accuracy",
                        description="Song-level cross-validation once per code size; writes "
@@ -373,7 +381,8 @@ def build_parser():
 TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "code_activation",
                     "decoder", "optimizer", "weight_decay", "patience", "input", "crops",
                     "factor", "window", "hop", "segment_seconds", "pooling", "front_end",
-                    "front_init", "front_filters", "front_learning", "front_anchor")
+                    "front_init", "front_filters", "front_learning", "front_anchor",
+                    "gain_db")
 
 
 def _run_settings(args):
@@ -402,11 +411,27 @@ def _run_settings(args):
     if quick:
         settings.epochs = 15
     given = {k: getattr(args, k) for k in TRAINING_OPTIONS if getattr(args, k) is not None}
+    _refuse_unused(given, settings.model)
     settings = replace(settings, **given)
     if settings.weight_decay and settings.optimizer != "adam":
         raise CommandError(f"--weight-decay is implemented for adam only, not "
                            f"--optimizer {settings.optimizer}")
     return settings.check()
+
+
+def _refuse_unused(given, model):
+    """An option the chosen model ignores is named in a warning, never dropped silently;
+    filterbank options without the filterbank are an error."""
+    uses = MODEL_KINDS[model].settings
+    unused = [f"--{name.replace('_', '-')}" for name in given if name not in uses]
+    if unused:
+        warnings.warn(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used by "
+                      f"--model {model}: ignored")
+    if given.get("front_end", "none") == "none":
+        for name in given:
+            if name.startswith("front_") and name != "front_end":
+                raise CommandError(f"--{name.replace('_', '-')} sets the filterbank: add "
+                                   "--front-end filterbank")
 
 
 RESUME_KEEPS = ("data", "model", "unlabeled", "genres", "split_files", "fractions", "name",
@@ -483,7 +508,7 @@ def _check_folds(args):
 
 def cmd_cv(args):
     _check_folds(args)
-    crossval.run_cv_command(_run_settings(args), folds=args.folds)
+    crossval.run_cv_command(_run_settings(args), folds=args.folds, ensemble=args.ensemble)
     return 0
 
 

@@ -12,18 +12,27 @@ import numpy as np
 
 from ..data.splits import song_folds
 from ..encodings import reconstruction_r2
-from ..metrics import accuracy, classification_report, evaluate_predictions
+from ..metrics import (
+    accuracy,
+    classification_report,
+    evaluate_predictions,
+    expected_calibration_error,
+    song_accuracies,
+)
 from .experiment import load_dataset, make_trainer, new_audio_model, training_source
 from .models import describe_settings
 from .report import collapse_warning
 
 
-def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fold=None):
+def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fold=None,
+                   ensemble=1):
     """Run K-fold song-level cross-validation with the training settings of ``settings``.
 
     unlabeled : ClipSet of audio without genres, added to every fold's training windows.
     on_fold : callable(dict) or None, called with each fold's figures as it finishes
-        (fold, window, song, r2_autoencoder, r2_pca, epochs).
+        (fold, window, song, song_logmean, song_vote, ece, r2_autoencoder, r2_pca, epochs).
+    ensemble : networks trained per fold from different seeds; their probabilities are
+        averaged (the first member is the single model's run, seed for seed).
 
     Returns
     -------
@@ -41,27 +50,34 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
     fold_ids = song_folds(clipset.labels, folds, rng)
     n_classes = len(clipset.genre_names)
     out = {"window": [], "song": [], "n_songs": [], "n_windows": [], "r2_autoencoder": [],
-           "r2_pca": [], "collapsed": [],
+           "r2_pca": [], "collapsed": [], "song_logmean": [], "song_vote": [], "ece": [],
            "window_cm": np.zeros((n_classes, n_classes), dtype=np.int64),
            "song_cm": np.zeros((n_classes, n_classes), dtype=np.int64)}
     for k in range(folds):
         test = fold_ids[k]
         val = fold_ids[(k + 1) % folds] if settings.patience else np.array([], dtype=np.int64)
         train = np.setdiff1d(np.arange(len(clipset)), np.concatenate([test, val]))
-        init_rng, train_rng = (np.random.default_rng(s)
-                               for s in np.random.SeedSequence([settings.seed, k]).spawn(2))
-        model = new_audio_model(settings, clipset, init_rng)
-        x_train, y_train, _ = model.windows(clipset, train)
-        model.network.fit_scaling(x_train)
-        validation = model.windows(clipset, val)[:2] if len(val) else None
-        trainer = make_trainer(settings, model.network,
-                               training_source(settings, clipset, train, x_train, y_train,
-                                               model.features, unlabeled),
-                               validation, train_rng)
-        trainer.fit(settings.epochs)
-        x_test, y_test, song_test = model.windows(clipset, test)
-        result = evaluate_predictions(model.network.predict_proba(x_test), y_test, song_test,
-                                      clipset.genre_names)
+        proba = 0.0
+        for member in range(ensemble):
+            entropy = [settings.seed, k] if member == 0 else [settings.seed, k, member]
+            init_rng, train_rng = (np.random.default_rng(s)
+                                   for s in np.random.SeedSequence(entropy).spawn(2))
+            model = new_audio_model(settings, clipset, init_rng)
+            x_train, y_train, _ = model.windows(clipset, train)
+            model.network.fit_scaling(x_train)
+            validation = model.windows(clipset, val)[:2] if len(val) else None
+            trainer = make_trainer(settings, model.network,
+                                   training_source(settings, clipset, train, x_train, y_train,
+                                                   model.features, unlabeled),
+                                   validation, train_rng)
+            trainer.fit(settings.epochs)
+            x_test, y_test, song_test = model.windows(clipset, test)
+            proba = proba + model.network.predict_proba(x_test) / ensemble
+        result = evaluate_predictions(proba, y_test, song_test, clipset.genre_names)
+        rules = song_accuracies(proba, song_test, y_test)
+        out["song_logmean"].append(rules["logmean"])
+        out["song_vote"].append(rules["vote"])
+        out["ece"].append(expected_calibration_error(proba, y_test))
         for level in ("window", "song"):
             out[level].append(result[level]["accuracy"])
             out[f"n_{level}s"].append(result[level]["n"])
@@ -78,6 +94,8 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
             + f"{trainer.epoch} epochs")
         if on_fold is not None:
             on_fold({"fold": k + 1, "window": out["window"][-1], "song": out["song"][-1],
+                     "song_logmean": rules["logmean"], "song_vote": rules["vote"],
+                     "ece": out["ece"][-1],
                      "r2_autoencoder": r2["autoencoder"], "r2_pca": r2["pca"],
                      "epochs": trainer.epoch})
         collapse = collapse_warning(accuracy(y_train, model.network.predict(x_train)), n_classes,
@@ -85,7 +103,8 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
         if collapse:
             out["collapsed"].append(k + 1)
             log(f"fold {k + 1}: {collapse}")
-    for name in ("window", "song", "r2_autoencoder", "r2_pca"):
+    for name in ("window", "song", "r2_autoencoder", "r2_pca", "song_logmean", "song_vote",
+                 "ece"):
         out[f"{name}_mean"] = float(np.mean(out[name]))
         out[f"{name}_std"] = float(np.std(out[name]))
     out["seconds"] = time.perf_counter() - began
@@ -104,6 +123,10 @@ def format_cv(result, genre_names):
              + reconstruction + f"{result['seconds']:.1f} s "
              f"(mean +- std over {len(result['window'])} folds; chance "
              f"{1 / len(genre_names):.3f})"]
+    if "song_vote" in result:
+        lines.append(f"songs by mean log-probability {result['song_logmean_mean']:.3f}, by "
+                     f"majority vote {result['song_vote_mean']:.3f} (by mean probability "
+                     f"above); {unit} calibration error (ECE) {result['ece_mean']:.3f}")
     if result["collapsed"]:
         lines.append(f"WARNING: the classifier collapsed to chance in fold(s) "
                      f"{', '.join(map(str, result['collapsed']))}: see the fold's warning")
@@ -118,13 +141,14 @@ def format_cv(result, genre_names):
     return "\n".join(lines)
 
 
-def run_cv_command(settings, folds=5, log=print):
+def run_cv_command(settings, folds=5, log=print, ensemble=1):
     """The ``numpy-sae cv`` command: data, folds, printed summary."""
     dataset = load_dataset(settings, log)
     clipset = dataset.clipset
     log(f"{folds}-fold song-level cross-validation on {len(clipset)} clips "
         f"({dataset.describe()}); {describe_settings(settings)}")
-    result = cross_validate(clipset, settings, folds, log, dataset.unlabeled)
+    result = cross_validate(clipset, settings, folds, log, dataset.unlabeled,
+                            ensemble=ensemble)
     log("")
     log(format_cv(result, clipset.genre_names))
     return result

@@ -95,6 +95,7 @@ class RunSettings:
     pooling: str = "meanstd"  # how a segment model summarizes its frames' codes
     # A learnable filterbank on the waveform frames of a segment model (README, "From the
     # raw waveform"): K filter pairs, their energy and its log, started at mel-spaced bins.
+    gain_db: float = 0.0  # a segment model's training segments get a random gain in +-gain_db
     front_end: str = "none"
     front_init: str = "mel"
     front_filters: int = 128
@@ -156,7 +157,7 @@ class RunSettings:
             "segment_seconds": number(0, 600, open_low=True), "pooling": text(POOLINGS),
             "front_end": text(FRONT_ENDS), "front_init": text(FRONT_INITS),
             "front_filters": whole(1, 100_000), "front_learning": text(FRONT_LEARNING),
-            "front_anchor": number(0, 1e9),
+            "front_anchor": number(0, 1e9), "gain_db": number(0, 60),
             "max_windows": whole(1, 1_000_000, optional=True), "seed": whole(0, 2 ** 63 - 1),
             "out": text(), "name": text(optional=True), "checkpoint_every": whole(1),
             "cache_dir": text(optional=True),
@@ -335,7 +336,9 @@ def training_source(settings, clipset, train_clips, x_train, y_train, transform,
             clipset = clipset.joined(unlabeled)
             train_clips = np.concatenate([train_clips, np.arange(len(clipset) - len(unlabeled),
                                                                  len(clipset))])
-        return RandomCropSource(clipset, train_clips, settings.crops, transform=transform)
+        return RandomCropSource(clipset, train_clips, settings.crops, transform=transform,
+                                gain_db=settings.gain_db if clipset.preprocessing.segment_frames
+                                else 0.0)
     if unlabeled is not None:
         if unlabeled.preprocessing.segment_frames is not None:
             raise JobError("unlabeled audio joins a segment model's training as random "

@@ -25,7 +25,8 @@ DECODERS = ("mirror", "linear")  # the encoder's hidden widths reversed, or one 
 TRAINING = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "patience")
 WINDOWS = ("input", "factor", "method", "window", "crops")
 CODE = ("gamma", "code_dim", "code_activation", "decoder")
-SEGMENTS = ("input", "factor", "method", "window", "hop", "segment_seconds", "pooling", "crops")
+SEGMENTS = ("input", "factor", "method", "window", "hop", "segment_seconds", "pooling", "crops",
+            "gain_db")
 FRONT = ("front_end", "front_init", "front_filters", "front_learning", "front_anchor")
 FRONT_ENDS = ("none", "filterbank")  # what a segment model puts before its encoder
 

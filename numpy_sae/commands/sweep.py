@@ -65,7 +65,8 @@ def run_sweep(settings, code_dims, folds=5, name=None, log=print):
     log(f"{folds}-fold song-level cross-validation per code size {', '.join(map(str, code_dims))} "
         f"on {len(dataset.clipset)} clips ({dataset.describe()}); {describe_settings(settings)}")
     fields = ["code_dim"] + [f"{n}_{s}" for n in COLUMNS for s in ("mean", "std")]
-    fold_fields = ["code_dim", "fold", "window", "song", "r2_autoencoder", "r2_pca", "epochs"]
+    fold_fields = ["code_dim", "fold", "window", "song", "song_logmean", "song_vote", "ece",
+                   "r2_autoencoder", "r2_pca", "epochs"]
     with open(out / "sweep.csv", "w", newline="") as summary, \
             open(out / "folds.csv", "w", newline="") as per_fold:
         writers = {summary: csv.DictWriter(summary, fieldnames=fields),

@@ -25,6 +25,8 @@ class Segments:
     starts : int64 (N,), where each segment's first frame starts in ``signals``
     window, hop, n_frames : frame length, step between frames, frames per segment T
     transform : callable (..., window) -> (..., D), the model's features of each frame
+    gains : float (N,) or None, each segment's samples are multiplied by its gain before
+        the features (augmentation: the same music, louder or softer)
 
     Notes
     -----
@@ -33,8 +35,9 @@ class Segments:
     a slice or an index array. Nothing reads all of it at once.
     """
 
-    def __init__(self, signals, starts, window, hop, n_frames, transform):
+    def __init__(self, signals, starts, window, hop, n_frames, transform, gains=None):
         self.signals = signals
+        self.gains = None if gains is None else np.asarray(gains, dtype=np.float32)
         self.starts = np.asarray(starts, dtype=np.int64)
         self.window, self.hop, self.n_frames = int(window), int(hop), int(n_frames)
         self.transform = transform
@@ -59,7 +62,10 @@ class Segments:
         if isinstance(idx, (int, np.integer)):
             return self[np.array([idx])][0]
         positions = self.starts[idx][:, None] + self._frame_offsets
-        return self.transform(self._frames[positions])
+        frames = self._frames[positions]
+        if self.gains is not None:
+            frames = frames * self.gains[idx][:, None, None]
+        return self.transform(frames)
 
 
 def segment_grid(clipset, clips, transform):
