@@ -181,3 +181,35 @@ pool_numeric = numerical_gradient(
     lambda: float(np.sum(F.meanstd_pool_forward(frames)[0] * dpooled)), frames)
 print(f"  max relative error against centered differences: "
       f"{relative_error(dframes, pool_numeric):.1e}")
+
+
+# %% The spectrogram is a layer: filter pairs, their energy, its log
+print("\nTHE SPECTROGRAM AS A LAYER (numpy-sae train --model segment --input waveform "
+      "--front-end filterbank)")
+print("  rfft bin k of a Hann-windowed frame is sum_j hann_j x_j (cos(2 pi k j / N)")
+print("  - i sin(2 pi k j / N)): two dense rows, a cosine and a sine. Square both outputs,")
+print("  add them and the frame's phase is gone: |X_k|^2. A log compresses it.")
+from numpy_sae.nn.filterbanks import hann  # noqa: E402
+
+N = 16
+frame = np.sin(2 * np.pi * 3 * np.arange(N) / N + 0.7)[None, :]  # a tone at bin 3
+bins = np.arange(N // 2 + 1)
+W_fft = np.concatenate([hann(N) * np.cos(2 * np.pi * bins[:, None] * np.arange(N) / N),
+                        -hann(N) * np.sin(2 * np.pi * bins[:, None] * np.arange(N) / N)])
+log_energy, fb_cache = F.filterbank_forward(frame, W_fft)
+show("log |X_k|^2 by the layer", log_energy, "y = x W^T, e_k = y_k^2 + y_{K+k}^2, log(e + 1e-6)")
+by_fft = np.log(np.abs(np.fft.rfft(hann(N) * frame)) ** 2 + 1e-6)
+print(f"  the same by np.fft.rfft: largest difference {np.max(np.abs(log_energy - by_fft)):.1e}")
+shifted = np.sin(2 * np.pi * 3 * np.arange(N) / N + 2.0)[None, :]  # same tone, other phase
+print(f"  energy at bin 3 for two phases of the tone: "
+      f"{np.exp(log_energy[0, 3]):.4f} and {np.exp(F.filterbank_forward(shifted, W_fft)[0][0, 3]):.4f}")
+print("  Learning from the waveform keeps this structure and lets W move: the gradient is")
+dlog = np.zeros_like(log_energy)
+dlog[0, 3] = 1.0
+_, dW_fft = F.filterbank_backward(dlog, fb_cache)
+print("  de = dout / (e + eps), dy = 2 y de (on both rows of a pair), dW = dy^T x;")
+W_check = W_fft.copy()
+fb_numeric = numerical_gradient(
+    lambda: float(np.sum(F.filterbank_forward(frame, W_check)[0] * dlog)), W_check)
+print(f"  max relative error of dW against centered differences: "
+      f"{relative_error(dW_fft, fb_numeric):.1e}")

@@ -31,6 +31,10 @@ def test_walkthrough_numbers_agree(capsys):
     assert "POOLING OVER TIME" in text
     np.testing.assert_allclose(result["dframes"][0, :, 0], 1 / 3)
     np.testing.assert_allclose(result["dframes"], result["pool_numeric"], rtol=1e-7, atol=1e-10)
+    # The spectrogram cell: two dense rows per bin, energy and log are rfft's log power.
+    assert "THE SPECTROGRAM AS A LAYER" in text
+    np.testing.assert_allclose(result["log_energy"], result["by_fft"], atol=1e-9)
+    np.testing.assert_allclose(result["dW_fft"], result["fb_numeric"], rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("script", ["backprop_walkthrough", "lecture_training_dynamics"])

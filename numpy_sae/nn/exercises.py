@@ -35,6 +35,7 @@ GRADED = (
     (F, "softmax_cross_entropy"), (F, "sum_squared_error"),
     (F, "joint_loss"), (F, "fanout_backward"),
     (F, "meanstd_pool_forward"), (F, "meanstd_pool_backward"),
+    (F, "filterbank_forward"), (F, "filterbank_backward"),
     (optim, "adam_step"),
     (F, "joint_network_loss"),
 )
@@ -64,6 +65,9 @@ HINTS = {
     "meanstd_pool_backward": "every frame gets dmu / T, plus ds * (x_t - mu) / (T s); the "
                              "path through mu adds nothing (deviations sum to 0)",
     "adam_step": "bias-correct m and v with 1 - beta**t before the step; update in place",
+    "filterbank_forward": "y = x @ W.T; e = y[:, :K]**2 + y[:, K:]**2; c = log(e + eps)",
+    "filterbank_backward": "de = dout / (e + eps); dy = 2 y * [de, de]; dW = dy.T @ x; "
+                           "dx = dy @ W",
 }
 
 # Hints come in steps, so a first failure never hands out the answer: 1 names the rule
@@ -112,6 +116,13 @@ STEP_HINTS = {
                            "code's gradient has the code's shape (N, K) and two sources"),
     "adam_step": ("first and second moments, bias-corrected, then the step; all in place",
                   "m and v have p's shape; the correction uses the step number t"),
+    "filterbank_forward": ("filter every frame with every row of W, pair the rows, keep the "
+                           "squared modulus of each pair, take its log",
+                           "x (n, N) @ W.T (N, 2K) gives y (n, 2K); rows k and K + k of W "
+                           "are one pair, so e and c are (n, K)"),
+    "filterbank_backward": ("three chain rules in a row: log, square, then a matrix product",
+                            "de (n, K) reaches both y_k and y_{K+k}; dy is (n, 2K), dW has "
+                            "W's shape (2K, N), dx has x's (n, N)"),
 }
 
 # The derive level keeps each function's shapes and names, and for a function that returns
@@ -130,6 +141,8 @@ DERIVE_NOTES = {
                         "dout_a and dout_b."),
     "meanstd_pool_backward": ("forward: mu = (1/T) sum_t x_t, s = sqrt((1/T) sum_t "
                               "(x_t - mu)**2 + eps). Derive dx_t."),
+    "filterbank_backward": ("forward: y = x W^T, e_k = y_k**2 + y_{K+k}**2, c = log(e + eps). "
+                            "Derive dW and dx from dout = dL/dc."),
 }
 LEVELS = ("guided", "derive")
 
@@ -357,6 +370,18 @@ def _check(student, name, rng, state):
         dx = student.meanstd_pool_backward(dout, forward(x)[1])
         return _same("wrong gradient: dx", dx,
                      numerical_gradient_array(lambda: forward(x)[0], x, dout), state)
+    if name == "filterbank":
+        x, W = rng.standard_normal((5, 8)), rng.standard_normal((6, 8))
+        forward = student.filterbank_forward
+        _same("wrong forward", forward(x.copy(), W.copy())[0],
+              F.filterbank_forward(x.copy(), W.copy())[0], state)
+        dout = rng.standard_normal((5, 3))
+        state["stage"] = "backward"
+        dx, dW = student.filterbank_backward(dout, forward(x, W)[1], need_dx=True)
+        _same("wrong gradient: dW", dW,
+              numerical_gradient_array(lambda: forward(x, W)[0], W, dout), state)
+        return _same("wrong gradient: dx", dx,
+                     numerical_gradient_array(lambda: forward(x, W)[0], x, dout), state)
     if name == "adam":
         p, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
         mine = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
