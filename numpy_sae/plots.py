@@ -183,11 +183,15 @@ def plot_timeline(window_proba, genre_names, seconds_per_window, title, path):
     window_proba : (n_windows, n_classes); seconds_per_window : float
     """
     window_proba = np.asarray(window_proba, dtype=float)
-    t = (np.arange(len(window_proba)) + 0.5) * seconds_per_window
+    # Each window is drawn across its whole span (a step), so a file of one window is a
+    # full-width bar rather than a zero-width point.
+    edges = np.arange(len(window_proba) + 1) * seconds_per_window
+    t = np.repeat(edges, 2)[1:-1]
     fig, ax = plt.subplots(figsize=(10, 3.8))
     colors = [plt.get_cmap("tab10")(i % 10) for i in range(len(genre_names))]
-    ax.stackplot(t, window_proba.T, labels=genre_names, colors=colors, alpha=0.85)
-    ax.set_xlim(t[0] - seconds_per_window / 2, t[-1] + seconds_per_window / 2)
+    ax.stackplot(t, np.repeat(window_proba, 2, axis=0).T, labels=genre_names, colors=colors,
+                 alpha=0.85)
+    ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(0, 1)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("probability")

@@ -32,7 +32,7 @@ from ..train import TrainingInterrupted
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
 from .experiment import SPLITS, STUDY_SETTINGS, JobError, RunSettings
 from .models import DECODERS, FRONT_ENDS, MODEL_KINDS, MODELS
-from .outputs import check_name
+from .outputs import check_name, folder_lock
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -456,6 +456,10 @@ def cmd_train(args):
     settings = _run_settings(args)
     if args.resume:
         settings.epochs = args.epochs  # None keeps the stored number
+        # Two resumes of one run would train from the same state and mix their files.
+        with folder_lock(args.resume):
+            job.run_training(settings, resume=args.resume)
+        return 0
     job.run_training(settings, resume=args.resume)
     return 0
 

@@ -19,12 +19,10 @@ from scipy.io import wavfile
 from ..audio_model import AudioModel
 from ..data.audio import frame
 from ..data.features import hann
-from ..data.gtzan import find_audio
-from ..data.npzio import atomic_savez
 from ..encodings import r2_score
 from .experiment import JobError
-from .outputs import check_new_files
-from .predict import model_path, read_each
+from .outputs import check_new_files, written_output
+from .predict import expand_inputs, model_path, read_each
 
 CODE_FORMATS = (".npz", ".csv")
 
@@ -35,16 +33,6 @@ def _autoencoder(model_dir):
         raise JobError(f"{model_path(model_dir)} holds a {type(model.network).__name__}, which "
                        "has no encoder or decoder")
     return model
-
-
-def _expand(inputs):
-    """Files as given, and every audio file under each folder, in order."""
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            yield from find_audio(path)
-        else:
-            yield path
 
 
 def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
@@ -61,7 +49,7 @@ def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
     if out.suffix.lower() not in CODE_FORMATS:
         raise JobError(f"--out must end in {' or '.join(CODE_FORMATS)}, got {out}")
     model = _autoencoder(model_dir)
-    files = list(_expand(inputs))
+    files = list(expand_inputs(inputs))
     check_new_files([out], [model_path(model_dir), *files], force)
     network = model.network
     names, codes, file_codes, segment_codes = [], [], [], []
@@ -89,9 +77,11 @@ def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
             arrays["segment_codes"] = np.concatenate(segment_codes)
             arrays["segment_file"] = np.repeat(np.arange(len(codes)),
                                                [len(c) for c in segment_codes])
-        atomic_savez(out, arrays)
+        with written_output(out, force) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
     else:
-        _write_csv(out, names, codes, file_codes)
+        with written_output(out, force) as tmp:
+            _write_csv(tmp, names, codes, file_codes)
     log(f"wrote the {network.code_dim}-dim codes of {len(names)} files "
         f"({len(window_file)} {unit}"
         + (f", and each segment's {2 * network.code_dim}-dim pooled codes"
@@ -101,7 +91,6 @@ def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
 
 def _write_csv(out, names, codes, file_codes):
     code_dim = file_codes[0].shape[0]
-    out.parent.mkdir(parents=True, exist_ok=True)
     # surrogateescape writes a file name that is not valid UTF-8 back as its own bytes.
     with open(out, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
         writer = csv.writer(fh)
@@ -147,10 +136,14 @@ def run_reconstruct(model_dir, song, out, log=print, force=False):
         r2 = r2_score(*network.reconstruction_pair(windows))
         decoded, heard = rebuilt.reshape(-1), windows.reshape(-1)
         count = f"{len(windows)} windows"
+    for what, signal in (("decoded", decoded), ("original", heard)):
+        if not np.isfinite(signal).all():
+            raise JobError(f"the {what} signal of {song} holds NaN or inf samples (a model "
+                           "whose frames leave gaps, or damaged weights); nothing written")
     rate = int(round(pre.rate))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    wavfile.write(out, rate, decoded.astype(np.float32))
-    wavfile.write(original, rate, heard.astype(np.float32))
+    with written_output(out, force) as tmp_out, written_output(original, force) as tmp_original:
+        wavfile.write(tmp_out, rate, decoded.astype(np.float32))
+        wavfile.write(tmp_original, rate, heard.astype(np.float32))
     log(f"wrote {out} (decoded, {count}) and {original} (the downsampled "
         f"original), {rate} Hz float WAV; reconstruction R^2 of this song: {r2:.3f}")
     return r2

@@ -27,7 +27,7 @@ from .experiment import (
     new_audio_model,
     training_source,
 )
-from .outputs import check_new_files
+from .outputs import check_new_files, written_output
 
 
 def run_init(folder, solutions=False, bug=None, log=print, level="guided"):
@@ -165,12 +165,20 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     path = _student_file(folder)
     if results is not None:
         check_new_files([results], [path], force)
+        if Path(results).is_dir():
+            raise JobError(f"--results {results} is a folder; name the results.json file")
     units = list(dict.fromkeys(exercises.unit_of(name) for _, name in exercises.GRADED
                                if only is None or exercises.unit_of(name) in
                                {exercises.unit_of(n) for n in only}))
     grades, _, import_error = grade_in_children(path, units, time_limit)
     if import_error:
-        raise JobError(f"{path} does not import: {import_error}")
+        message = f"{path} does not import: {import_error}"
+        # Gradescope and the --json loop still get a result: score 0 and the reason.
+        if results is not None:
+            _write_results(results, {"score": 0, "output": message, "tests": []}, force)
+        if as_json:
+            log(json.dumps({"score": 0, "max_score": None, "error": message}, indent=1))
+        raise JobError(message)
     passed = all(g.passed for g in grades)
     report = exercises.grades_as_dict(grades)
     learned = None
@@ -199,8 +207,7 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
         if learned is not None:
             tests.append({"name": "training with your functions", "score": 0,
                           "max_score": 0, "output": report["training"]["message"]})
-        Path(results).write_text(json.dumps({"score": report["score"], "tests": tests},
-                                            indent=1))
+        _write_results(results, {"score": report["score"], "tests": tests}, force)
     if as_json:
         log(json.dumps(report, indent=1))
     elif learned is None:
@@ -208,3 +215,9 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     else:
         log(report["training"]["message"])
     return passed and learned is not False
+
+
+def _write_results(results, content, force):
+    """Gradescope's results.json, written whole or not at all."""
+    with written_output(results, force) as tmp:
+        Path(tmp).write_text(json.dumps(content, indent=1))

@@ -45,6 +45,7 @@ SEARCH_PATHS = ("Data/genres_original", "data/gtzan")
 SYNTH_FULL = {"clips_per_genre": 100, "duration": 30.0}
 SYNTH_QUICK = {"clips_per_genre": 12, "duration": 10.0}
 SPLITS = ("song", "segment", "filtered")
+MAX_SEGMENT_FRAMES = 100_000  # Preprocessing's own bound on segment_frames
 
 # The study's training settings, as --study reproduces them: Adam at 1e-4 for 200 epochs
 # on the fixed grid of 25 windows per clip, gamma 0.9, no weight decay, no early stopping.
@@ -116,7 +117,23 @@ class RunSettings:
             return Preprocessing(factor=self.factor, method=self.method, window=self.window,
                                  max_windows=self.max_windows)
         hop = self.hop or max(1, self.window // 2)  # frames overlap by half unless told
-        frames = frames_per_segment(self.segment_seconds, 22050 / self.factor, self.window, hop)
+        rate = 22050 / self.factor
+        if hop > self.window:
+            raise ValueError(f"--hop {hop} is longer than --window {self.window}: the samples "
+                             "between two frames would belong to no frame")
+        if self.segment_seconds * rate < self.window:
+            raise ValueError(f"--segment-seconds {self.segment_seconds:g} is shorter than one "
+                             f"frame (--window {self.window} samples at {rate:g} Hz = "
+                             f"{self.window / rate:.3g} s): a segment needs at least 2 frames")
+        frames = frames_per_segment(self.segment_seconds, rate, self.window, hop)
+        if frames < 2:
+            raise ValueError(f"--segment-seconds {self.segment_seconds:g} holds one frame of "
+                             f"--window {self.window} with --hop {hop}: the pooling needs at "
+                             "least 2 frames (a longer segment, or a shorter --hop)")
+        if frames > MAX_SEGMENT_FRAMES:
+            raise ValueError(f"--segment-seconds {self.segment_seconds:g} with --hop {hop} "
+                             f"makes {frames:,} frames per segment; at most "
+                             f"{MAX_SEGMENT_FRAMES:,} (a longer --hop or shorter segments)")
         return Preprocessing(factor=self.factor, method=self.method, window=self.window,
                              hop=hop, max_windows=None, segment_frames=frames)
 
@@ -166,6 +183,8 @@ class RunSettings:
         for name, valid in rules.items():
             if not valid(getattr(self, name)):
                 raise ValueError(f"setting {name} is {getattr(self, name)!r}")
+        if model_kind(self.model).segmented:
+            self.preprocessing()  # the segment geometry, named in the user's options
         return self
 
     def uses_descriptors(self):

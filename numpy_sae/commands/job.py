@@ -148,6 +148,9 @@ def run_training(settings, resume=None, log=print):
     if resume:
         run_dir = Path(resume)
         model, settings, trainer_state, stored_songs = _stored_run(run_dir, settings.epochs)
+        if settings.epochs <= trainer_state["epoch"]:
+            raise JobError(f"{run_dir} has run {trainer_state['epoch']} epochs already; "
+                           f"--epochs {settings.epochs} must be more to continue it")
         log(f"resuming {run_dir} from epoch {trainer_state['epoch']} to {settings.epochs}")
     else:
         # Folders are stored resolved, so a resume from another directory finds them.

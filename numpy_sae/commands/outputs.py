@@ -3,15 +3,22 @@
 A command never replaces a file it did not create: an existing output is an
 error unless the user passed ``--force``, and an output that is one of the
 command's own inputs is an error even then. Run folders are created
-atomically, so two runs started together can never share one.
+atomically, so two runs started together can never share one; every output
+file is written under a temporary name and claimed only when it is complete
+(:func:`written_output`), so a failure leaves nothing behind and two commands
+writing one file cannot both succeed.
 """
 
+import contextlib
+import itertools
 import os
 from pathlib import Path
 
+from ..data.npzio import process_alive as _process_alive
 from .experiment import JobError
 
 CLAIM = ".numpy_sae-folder"  # the empty file that marks a folder as one command's own
+_TEMP_NUMBERS = itertools.count()
 
 
 def check_name(name, what="run"):
@@ -76,3 +83,77 @@ def new_folder(parent, name, numbered=False):
                            "--name") from None
         return folder
     raise JobError(f"could not create a new folder for {name!r} in {parent}")
+
+
+@contextlib.contextmanager
+def written_output(path, force=False):
+    """Write one output file safely: yields a temporary path beside ``path`` (same
+    suffix, so writers that read it still work); when the block ends without error the
+    temporary file becomes ``path``.
+
+    Without ``force`` the file is claimed exclusively at that moment (a hard link, which
+    fails when ``path`` exists): of two commands writing the same output, the second gets
+    the "already exists" error instead of silently replacing the first's file. With
+    ``force`` it is renamed over ``path``, which replaces a symbolic link itself, never
+    the file the link points to. On any error the temporary file is removed, so a full
+    disk or Ctrl-C leaves no truncated output that would block the rerun.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}-{next(_TEMP_NUMBERS)}{path.suffix}")
+    try:
+        yield tmp
+        if force:
+            os.replace(tmp, path)
+        else:
+            _claim(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _claim(tmp, path):
+    try:
+        os.link(tmp, path)
+        return
+    except FileExistsError:
+        raise JobError(f"{path} already exists (another command wrote it meanwhile); it is "
+                       "not replaced: choose another name, or pass --force") from None
+    except OSError:
+        pass  # a file system without hard links: claim the name, then move the file in
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        raise JobError(f"{path} already exists (another command wrote it meanwhile); it is "
+                       "not replaced: choose another name, or pass --force") from None
+    os.replace(tmp, path)
+
+
+LOCK = ".numpy_sae-lock"  # a run folder being trained: holds the pid of the command
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold ``folder`` for one command: a second command that asks while the first runs
+    gets an error naming it. A lock left by a process that is gone (killed) is taken over."""
+    lock = Path(folder) / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = lock.read_text().strip() if lock.exists() else ""
+            if holder.isdigit() and _process_alive(int(holder)):
+                raise JobError(f"{folder} is being trained by another command (pid {holder}); "
+                               "wait for it to finish") from None
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+    else:
+        raise JobError(f"{folder}: could not take its lock {lock}")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield folder
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()

@@ -15,8 +15,8 @@ import numpy as np
 from ..audio_model import AudioModel
 from ..data.audio import AudioError
 from ..data.descriptors import build_featureset
-from ..data.gtzan import build_clipset, resolve_root
-from .outputs import check_new_files
+from ..data.gtzan import build_clipset, find_audio, resolve_root
+from .outputs import check_new_files, written_output
 from .report import evaluate_subsets, format_report
 
 
@@ -36,10 +36,21 @@ def timeline_paths(plot, files):
             for i, f in enumerate(files)]
 
 
+def expand_inputs(inputs):
+    """Files as given, and every audio file under each folder, in order."""
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            yield from find_audio(path)
+        else:
+            yield path
+
+
 def run_predict(model, files, out=print, err=None, plot=None, force=False):
     """Print one line per file (and, with ``plot``, draw its genre timeline); return how
-    many files could not be classified."""
+    many files could not be classified. A folder stands for every audio file under it."""
     err = err or (lambda line: print(line, file=sys.stderr))
+    files = list(expand_inputs(files))
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise ValueError(f"--plot must name a .png file, got {plot}")
     pictures = timeline_paths(plot, files) if plot is not None else [None] * len(files)
@@ -56,11 +67,11 @@ def run_predict(model, files, out=print, err=None, plot=None, force=False):
         out(f"{path}: {names[order[0]]}  ({ranked}; {len(window_proba)} {unit})")
         if picture is not None:
             from .. import plots  # matplotlib is imported only when figures are drawn
-            Path(picture).parent.mkdir(parents=True, exist_ok=True)
-            plots.plot_timeline(window_proba, names, seconds,
-                                f"{Path(path).name}: {names[order[0]]} "
-                                f"({proba[order[0]]:.2f}, mean of {len(window_proba)} {unit})",
-                                picture)
+            with written_output(picture, force) as tmp:
+                plots.plot_timeline(window_proba, names, seconds,
+                                    f"{Path(path).name}: {names[order[0]]} "
+                                    f"({proba[order[0]]:.2f}, mean of {len(window_proba)} "
+                                    f"{unit})", tmp)
             out(f"  timeline: {picture}")
     return len(files) - len(done)
 

@@ -8,6 +8,7 @@ file name and the reason, so a dataset builder can skip the file and say why.
 
 import math
 import os
+import stat
 import struct
 import warnings
 from pathlib import Path
@@ -216,6 +217,11 @@ def load_audio(path, sr=22050):
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        # Opening a FIFO or a device blocks, or reads without end.
+        raise AudioError(f"{path}: not a regular file (a FIFO, socket or device), skipped")
     if suffix == ".wav":
         samples, rate = read_wav(path)
     elif suffix == ".au":

@@ -35,12 +35,13 @@ def _remove_stale_temp_files(path):
     prefix = f".{path.name}.tmp"
     for tmp in path.parent.glob(glob.escape(prefix) + "*"):
         pid = tmp.name[len(prefix):]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
 
-def _process_alive(pid):
+def process_alive(pid):
+    """Whether a process with this pid exists (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

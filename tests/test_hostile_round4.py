@@ -1,0 +1,157 @@
+"""Round 4 of hostile use (shared/audits/reliability-round4.md): outputs claimed when they
+are written, resumes that lock their run, segment geometry named in the user's options,
+inputs that are not regular files, and no NaN written as audio."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from numpy_sae.commands.cli import main
+from numpy_sae.commands.experiment import JobError
+from numpy_sae.commands.outputs import LOCK, written_output
+from numpy_sae.data.synth import generate_dataset
+
+pytestmark = pytest.mark.usefixtures("isolated_command")
+SEGMENT = ("--model", "segment", "--window", "256", "--segment-seconds", "0.5", "--crops", "2",
+           "--batch-size", "8")
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("r4")
+    return generate_dataset(root, genres=("blues", "jazz"), clips_per_genre=6, duration=2.0,
+                            seed=4)
+
+
+def train(tree, out, *extra):
+    return main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
+                 "--out", str(out), *extra])
+
+
+def one_line_error(capsys, *needles):
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and all(n in err for n in needles), err
+    return err
+
+
+# ----- L1, L3, L4: one way to write an output ---------------------------------------------
+def test_an_output_written_meanwhile_by_another_command_is_not_replaced(tmp_path):
+    out = tmp_path / "codes.csv"
+    with pytest.raises(JobError, match="another command wrote it meanwhile"):
+        with written_output(out) as tmp:
+            tmp.write_text("mine")
+            out.write_text("theirs")  # the other command finished first
+    assert out.read_text() == "theirs" and os.listdir(tmp_path) == ["codes.csv"]
+
+
+def test_a_failed_write_leaves_nothing_and_blocks_no_rerun(tmp_path):
+    out = tmp_path / "sub" / "r.json"
+    with pytest.raises(OSError):
+        with written_output(out) as tmp:
+            tmp.write_text("half")
+            raise OSError(28, "No space left on device")
+    assert not out.exists() and os.listdir(tmp_path / "sub") == []
+    with written_output(out) as tmp:
+        tmp.write_text("whole")
+    assert out.read_text() == "whole"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges there")
+def test_force_replaces_a_link_never_its_target(tmp_path):
+    precious = tmp_path / "precious.wav"
+    precious.write_text("keep me")
+    link = tmp_path / "rec.wav"
+    link.symlink_to(precious)
+    with written_output(link, force=True) as tmp:
+        tmp.write_text("decoded")
+    assert precious.read_text() == "keep me"
+    assert not link.is_symlink() and link.read_text() == "decoded"
+
+
+def test_reconstruct_writes_no_nan_audio(tree, tmp_path, capsys, monkeypatch):
+    assert train(tree, tmp_path, "--name", "w", *SEGMENT, "--input", "waveform") == 0
+    from numpy_sae.nn.model import SegmentAutoencoderNetwork
+    monkeypatch.setattr(SegmentAutoencoderNetwork, "reconstruct",
+                        lambda self, x: np.full(x.shape, np.nan, np.float32))
+    song = tree / "jazz" / "jazz.00001.wav"
+    assert main(["reconstruct", str(tmp_path / "w"), str(song), "--out",
+                 str(tmp_path / "r.wav")]) == 1
+    one_line_error(capsys, "holds NaN or inf samples", "nothing written")
+    assert not (tmp_path / "r.wav").exists() and not (tmp_path / "r.original.wav").exists()
+
+
+# ----- W1, W3, U4: the segment geometry, in the user's words ------------------------------
+@pytest.mark.parametrize("argv, message", [
+    (("--hop", "512"), "--hop 512 is longer than --window 256"),
+    (("--segment-seconds", "1e-9"), "--segment-seconds 1e-09 is shorter than one frame"),
+    (("--factor", "40", "--window", "2048"), "at 551.25 Hz = 3.72 s"),
+    (("--hop", "1", "--segment-seconds", "600"), "frames per segment; at most 100,000"),
+])
+def test_segments_that_cannot_work_are_named_in_the_users_options(tree, tmp_path, capsys, argv,
+                                                                    message):
+    assert train(tree, tmp_path, "--name", "g", *SEGMENT, *argv) == 1
+    one_line_error(capsys, message)
+    assert not (tmp_path / "g").exists()
+
+
+# ----- L2, U5: resumes ------------------------------------------------------------------
+def test_a_run_being_trained_cannot_be_resumed_twice(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "cc") == 0
+    run = tmp_path / "cc"
+    (run / LOCK).write_text(str(os.getpid()))  # a live command holds it
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 1
+    one_line_error(capsys, "is being trained by another command")
+    (run / LOCK).write_text("999999999")  # a killed command's lock is taken over
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    assert not (run / LOCK).exists()
+    assert main(["train", "--resume", str(run), "--epochs", "1"]) == 1
+    one_line_error(capsys, "has run 2 epochs already; --epochs 1 must be more")
+
+
+# ----- C6, U10: what is not an audio file -----------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_skipped_and_a_folder_stands_for_its_files(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "p") == 0
+    capsys.readouterr()
+    fifo = tmp_path / "stream.wav"
+    os.mkfifo(fifo)
+    folder = tree / "jazz"
+    assert main(["predict", str(tmp_path / "p"), str(fifo), str(folder)]) == 1
+    captured = capsys.readouterr()
+    assert "stream.wav: not a regular file" in captured.err
+    assert captured.out.count("jazz.0000") == 6  # every song of the folder
+
+
+# ----- U1, U2: the grader always leaves a result -------------------------------------
+def test_a_student_file_that_does_not_import_still_gets_a_results_file(tmp_path, capsys):
+    student = tmp_path / "hw"
+    assert main(["exercises", "init", str(student)]) == 0
+    (student / "backprop.py").write_text("def dense_forward(:\n")
+    capsys.readouterr()
+    results = tmp_path / "not" / "yet" / "results.json"
+    assert main(["exercises", "check", str(student), "--results", str(results), "--json"]) == 1
+    written = json.loads(results.read_text())
+    assert written["score"] == 0 and "does not import" in written["output"]
+    out = json.loads(capsys.readouterr().out)
+    assert out["score"] == 0 and "SyntaxError" in out["error"]
+
+
+def test_results_into_a_folder_is_refused_before_grading(tmp_path, capsys):
+    student = tmp_path / "hw"
+    main(["exercises", "key", str(student)])
+    assert main(["exercises", "check", str(student), "--results", str(tmp_path), "--force"]) == 1
+    one_line_error(capsys, "is a folder; name the results.json file")
+
+
+# ----- W8: one segment is drawn ----------------------------------------------------------
+def test_a_timeline_of_one_window_is_drawn_across_the_picture(tmp_path):
+    from matplotlib.image import imread
+
+    from numpy_sae import plots
+    plots.plot_timeline(np.array([[0.7, 0.3]]), ["blues", "jazz"], 3.0, "one", tmp_path / "t.png")
+    pixels = imread(tmp_path / "t.png")[..., :3]
+    colored = np.mean(np.ptp(pixels, axis=2) > 0.2)  # saturated, not grey or white
+    assert colored > 0.2
