@@ -12,7 +12,8 @@ learn from the same L labeled songs:
   segment of the unlabeled training songs (they enter as label -1, as ``--unlabeled``
   audio does);
 - PCA codes + logistic regression: PCA with as many components as the code, fitted on
-  frames of all training songs (labels not needed), its codes pooled per segment
+  frames of all training songs (labels not needed; standardized with the statistics of
+  all training songs, as every model here is), its codes pooled per segment
   (mean and standard deviation, as the segment model pools), then logistic regression
   on the labeled songs;
 - descriptors + logistic regression on the labeled songs.
@@ -63,8 +64,9 @@ def segment_model(settings, clipset, train, labeled, test, seed):
     marked.labels[unlabeled] = UNLABELED
     clips = train if settings.gamma > 0 else labeled  # at gamma 0 unlabeled segments add nothing
     model = new_audio_model(settings, clipset, init_rng)
+    # The input scaling needs no labels: every model takes it from all training songs.
+    model.network.fit_scaling(model.windows(clipset, train)[0])
     x_train, y_train, _ = model.windows(marked, clips)
-    model.network.fit_scaling(x_train)
     trainer = make_trainer(settings, model.network,
                            training_source(settings, marked, clips, x_train, y_train,
                                            model.features),
