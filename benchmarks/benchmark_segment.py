@@ -3,6 +3,7 @@
     python benchmarks/benchmark_segment.py                          # 1000 synthetic clips
     python benchmarks/benchmark_segment.py --data ../shared/gtzan_mini_6 --genres all
     python benchmarks/benchmark_segment.py --clips-per-genre 25 --epochs 2
+    python benchmarks/benchmark_segment.py --options "--input waveform --front-end filterbank"
 
 Prints figures, asserts nothing. Each dataset is measured in a fresh process:
 loading the clips at full rate (through the cache, as the main job does), then
@@ -16,6 +17,7 @@ were cut at once (it never is: segments are cut batch by batch).
 import argparse
 import json
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -24,15 +26,18 @@ from dataclasses import replace
 import numpy as np
 
 
-def measure(data, genres, clips_per_genre, epochs, cache_dir):
-    """One dataset, in this process: load, train, and report figures as a dict."""
-    from numpy_sae.commands.experiment import RunSettings, make_trainer, new_audio_model
-    from numpy_sae.commands.experiment import load_dataset, training_source
-    from numpy_sae.commands.models import MODEL_KINDS
-    from numpy_sae.commands import experiment
+def measure(data, genres, clips_per_genre, epochs, cache_dir, options=""):
+    """One dataset, in this process: load, train, and report figures as a dict.
 
-    settings = replace(RunSettings(data=data, model="segment", cache_dir=cache_dir,
-                                   genres=genres), **MODEL_KINDS["segment"].defaults)
+    options : the segment model's options as the CLI takes them (e.g. a front end)."""
+    from numpy_sae.commands import experiment
+    from numpy_sae.commands.cli import _run_settings, build_parser
+    from numpy_sae.commands.experiment import load_dataset, make_trainer, new_audio_model
+    from numpy_sae.commands.experiment import training_source
+
+    settings = replace(_run_settings(build_parser().parse_args(
+        ["cv", "--model", "segment", *shlex.split(options)])), data=data, cache_dir=cache_dir,
+        genres=genres)
     if data is None:  # the synthetic set, at the size asked for
         experiment.SYNTH_FULL = {"clips_per_genre": clips_per_genre, "duration": 30.0}
     began = time.perf_counter()
@@ -66,25 +71,27 @@ def main():
                         help="synthetic clips per genre (100: 1000 clips of ten genres)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--options", default="", help="the segment model's CLI options")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     genres = (args.genres.split(",") if args.genres else
               (["all"] if args.data is None else ["all"]))
     if args.worker:
         print(json.dumps(measure(args.data, genres, args.clips_per_genre, args.epochs,
-                                 args.cache_dir)))
+                                 args.cache_dir, args.options)))
         return
     command = [sys.executable, __file__, "--worker", "--epochs", str(args.epochs),
                "--clips-per-genre", str(args.clips_per_genre)]
-    for option in ("data", "genres", "cache_dir"):
+    for option in ("data", "genres", "cache_dir", "options"):
         if getattr(args, option):
-            command += [f"--{option.replace('_', '-')}", getattr(args, option)]
+            command.append(f"--{option.replace('_', '-')}={getattr(args, option)}")
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
         sys.exit(done.stderr)
     r = json.loads(done.stdout.splitlines()[-1])
     what = args.data or f"synthetic, {r['clips']} clips of 30 s"
-    print(f"segment model ({r['parameters']:,} parameters) on {what}:")
+    print(f"segment model {args.options or '(defaults)'} ({r['parameters']:,} parameters) on "
+          f"{what}:")
     print(f"  load (cache or audio): {r['load_seconds']:.1f} s")
     print(f"  seconds per epoch ({r['segments_per_epoch']} segments of 3 s): "
           + ", ".join(f"{s:.1f}" for s in r["epoch_seconds"])
