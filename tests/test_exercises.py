@@ -344,3 +344,23 @@ def test_the_whole_network_exercise_names_the_first_wrong_parameter(tmp_path, co
     grades = graded(tmp_path, [(correct, wrong)])
     assert status in grades["joint_network_loss"].status
     assert [name for name, g in grades.items() if not g.passed] == ["joint_network_loss"]
+
+
+@pytest.mark.parametrize("function, body", [
+    ("fanout_backward", "    dout_a += dout_b\n    return dout_a\n"),
+    ("meanstd_pool_backward", "    centered, s, T = cache\n    K = s.shape[1]\n"
+     "    dmu, ds = dout[:, :K], dout[:, K:]\n    dmu /= T\n    ds /= T * s\n"
+     "    return centered * ds[:, None, :] + dmu[:, None, :]\n"),
+])
+def test_a_correct_backward_that_works_in_place_is_graded_right(tmp_path, function, body):
+    # Teaching audit 1.2: the reference must come from pristine inputs, not the student's.
+    from numpy_sae.nn import exercises
+    source = exercises.student_source(solutions=True)
+    start = source.index(f"def {function}(")
+    doc_end = source.index('"""', source.index('"""', start) + 3) + 3
+    end = source.find("\ndef ", doc_end)
+    source = source[:doc_end] + "\n" + body + source[end:]
+    (tmp_path / "backprop.py").write_text(source)
+    student = exercises.load_student(tmp_path / "backprop.py")
+    grades = {g.function: g for g in exercises.grade(student, only=[function])}
+    assert grades[function].passed, grades[function].status

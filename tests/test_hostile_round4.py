@@ -155,3 +155,11 @@ def test_a_timeline_of_one_window_is_drawn_across_the_picture(tmp_path):
     pixels = imread(tmp_path / "t.png")[..., :3]
     colored = np.mean(np.ptp(pixels, axis=2) > 0.2)  # saturated, not grey or white
     assert colored > 0.2
+
+
+def test_a_missing_submission_still_gets_a_results_file(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    results = tmp_path / "results.json"
+    assert main(["exercises", "check", str(tmp_path / "empty"), "--results", str(results)]) == 1
+    assert json.loads(results.read_text())["score"] == 0
+    one_line_error(capsys, "no backprop.py in")

@@ -162,11 +162,17 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     results : path of a Gradescope results.json to write as well (an existing file only
     with ``force``); time_limit : seconds each function may run.
     """
-    path = _student_file(folder)
     if results is not None:
-        check_new_files([results], [path], force)
         if Path(results).is_dir():
             raise JobError(f"--results {results} is a folder; name the results.json file")
+        check_new_files([results], [Path(folder) / exercises.FILE_NAME], force)
+    try:
+        path = _student_file(folder)
+    except JobError as exc:
+        # A misnamed or missing submission still gets a result that says so.
+        if results is not None:
+            _write_results(results, {"score": 0, "output": str(exc), "tests": []}, force)
+        raise
     units = list(dict.fromkeys(exercises.unit_of(name) for _, name in exercises.GRADED
                                if only is None or exercises.unit_of(name) in
                                {exercises.unit_of(n) for n in only}))

@@ -316,7 +316,9 @@ def _check(student, name, rng, state):
         _same("wrong forward", forward(x, W, b)[0], F.dense_forward(x, W, b)[0], state)
         dout = rng.standard_normal((4, 3))
         state["stage"] = "backward"
-        dx, dW, db = student.dense_backward(dout, forward(x, W, b)[1])
+        # The student's backward gets its own copies: a correct answer computed in place
+        # must not corrupt the reference, which is taken from the pristine arrays.
+        dx, dW, db = student.dense_backward(dout.copy(), forward(x.copy(), W.copy(), b.copy())[1])
         for label, value, wrt in (("dx", dx, x), ("dW", dW, W), ("db", db, b)):
             _same(f"wrong gradient: {label}", value,
                   numerical_gradient_array(lambda: forward(x, W, b)[0], wrt, dout), state)
@@ -359,7 +361,7 @@ def _check(student, name, rng, state):
             (a, b), _ = F.fanout_forward(x)
             return float(np.sum(a * da) + np.sum(b * db))
         state["stage"] = "backward"
-        return _same("wrong gradient: dx", student.fanout_backward(da, db),
+        return _same("wrong gradient: dx", student.fanout_backward(da.copy(), db.copy()),
                      numerical_gradient(branches, x), state)
     if name == "meanstd_pool":
         x = rng.standard_normal((3, 5, 4))
@@ -367,7 +369,7 @@ def _check(student, name, rng, state):
         _same("wrong forward", forward(x.copy())[0], F.meanstd_pool_forward(x.copy())[0], state)
         dout = rng.standard_normal((3, 8))
         state["stage"] = "backward"
-        dx = student.meanstd_pool_backward(dout, forward(x)[1])
+        dx = student.meanstd_pool_backward(dout.copy(), forward(x.copy())[1])
         return _same("wrong gradient: dx", dx,
                      numerical_gradient_array(lambda: forward(x)[0], x, dout), state)
     if name == "filterbank":
@@ -377,7 +379,8 @@ def _check(student, name, rng, state):
               F.filterbank_forward(x.copy(), W.copy())[0], state)
         dout = rng.standard_normal((5, 3))
         state["stage"] = "backward"
-        dx, dW = student.filterbank_backward(dout, forward(x, W)[1], need_dx=True)
+        dx, dW = student.filterbank_backward(dout.copy(), forward(x.copy(), W.copy())[1],
+                                             need_dx=True)
         _same("wrong gradient: dW", dW,
               numerical_gradient_array(lambda: forward(x, W)[0], W, dout), state)
         return _same("wrong gradient: dx", dx,
