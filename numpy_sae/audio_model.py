@@ -8,6 +8,8 @@ names. Everything that turns audio into network inputs goes through it:
 so a model file can never be read with the wrong settings.
 """
 
+import warnings
+
 import numpy as np
 
 from .data.audio import AudioError, downsample, frame, load_audio
@@ -16,6 +18,9 @@ from .data.features import INPUT_KINDS, feature_dim, make_features
 from .data.gtzan import ClipSet, Preprocessing
 from .data.segments import segment_grid
 from .modelfile import ModelFileError, load_model_file, save_model_file
+
+
+SILENCE = 1e-4  # a file whose samples never pass -80 dB of full scale holds no music
 
 
 class AudioModel:
@@ -100,14 +105,20 @@ class AudioModel:
                 raise AudioError(f"{path}: too short ({len(signal)} samples; a descriptor "
                                  f"segment needs at least {shortest})")
             return segment_features(signal, pre.sample_rate)
+        return self.signal_windows(self.file_signal(path), path)
+
+    def signal_windows(self, signal, path="signal"):
+        """The model's inputs of one file's signal (as :meth:`file_signal` returns it)."""
+        pre = self.preprocessing
         if self.segmented:
-            signal = self.file_signal(path)
             one_clip = ClipSet(signals=signal, offsets=np.array([0, len(signal)]),
                                labels=np.zeros(1, dtype=np.int64), paths=[str(path)],
                                genre_names=self.genre_names, preprocessing=pre)
+            # Lazy: frames are cut and transformed chunk by chunk as the network reads
+            # them, so a two-hour recording does not hold every frame's spectrum at once.
             segments, _, _ = segment_grid(one_clip, [0], self.features)
-            return segments[np.arange(len(segments))]
-        return self.features(frame(self.file_signal(path), pre.window, pre.hop))
+            return segments
+        return self.features(frame(signal, pre.window, pre.hop))
 
     @property
     def seconds_per_window(self):
@@ -131,7 +142,20 @@ class AudioModel:
         ------
         AudioError for unreadable files or files shorter than one window.
         """
-        window_proba = self.network.predict_proba(self.file_windows(path))
+        if self.input_kind == "descriptors":
+            x = self.file_windows(path)
+        else:
+            signal = self.file_signal(path)
+            x = self.signal_windows(signal, path)
+            peak = float(np.max(np.abs(signal)))
+            if peak < SILENCE:
+                warnings.warn(f"{path} is silent or nearly (peak {peak:.1e}, below -80 dB): "
+                              "its genre verdict means nothing")
+        with np.errstate(over="ignore", invalid="ignore"):  # damaged weights: named below
+            window_proba = self.network.predict_proba(x)
+        if not np.isfinite(window_proba).all():
+            raise AudioError(f"{path}: the model gives NaN or inf probabilities for it (its "
+                             "weights or scaling are damaged); no verdict")
         return window_proba.mean(axis=0, dtype=np.float64), window_proba
 
     # ----- files ----------------------------------------------------------------------

@@ -57,6 +57,15 @@ def save_model_file(path, model, meta=None, trainer_state=None):
     atomic_savez(path, arrays)
 
 
+MEMBER_PREFIXES = ("param/", "buffer/", "optim/", "best/")
+MEMBERS = ("format", "format_version", "record", "input_mean", "input_scale")
+MAX_UNPACKED_BYTES = 8 * 10 ** 9  # far above any network here (the study's: 2 MB)
+
+
+def _known_member(name):
+    return name in MEMBERS or name.startswith(MEMBER_PREFIXES)
+
+
 def _read_arrays(path):
     path = Path(path)
     if not path.is_file():
@@ -66,6 +75,16 @@ def _read_arrays(path):
             raise ModelFileError(f"{path}: not a numpy_sae model file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
+            # Names and sizes come from the archive's directory, before anything is
+            # decompressed: a tampered file with a huge or foreign member is refused whole.
+            unknown = [k for k in data.files if not _known_member(k)]
+            if unknown:
+                raise ModelFileError(f"{path}: holds members a model file never has: "
+                                     f"{', '.join(sorted(unknown)[:5])}")
+            size = sum(info.file_size for info in data.zip.infolist())
+            if size > MAX_UNPACKED_BYTES:
+                raise ModelFileError(f"{path}: its arrays would unpack to {size / 1e9:.1f} GB; "
+                                     f"a model file holds at most {MAX_UNPACKED_BYTES / 1e9:.0f} GB")
             return {k: data[k] for k in data.files}
     except ValueError as exc:
         if "allow_pickle" in str(exc):
@@ -105,7 +124,9 @@ class _Reader:
         arrays = self.arrays
         if "format" not in arrays or str(arrays["format"]) != FORMAT:
             self.fail("not a numpy_sae model file (no format marker)")
-        version = int(arrays["format_version"]) if "format_version" in arrays else None
+        stored = arrays.get("format_version")
+        version = (int(stored) if stored is not None and stored.shape == ()
+                   and stored.dtype.kind in "iu" else None)
         if version != FORMAT_VERSION:
             self.fail(f"format version {version}, this numpy_sae reads version {FORMAT_VERSION}")
         try:
@@ -121,9 +142,9 @@ class _Reader:
     def network(self, record, cls=None):
         """The network the record describes, with the stored weights and input scaling."""
         name = record.get("class", "SoftmaxAutoencoderNetwork")  # files before classes were named
-        if name not in NETWORKS:
+        if not isinstance(name, str) or name not in NETWORKS:
             self.fail(f"unknown network class {name!r} (known: {', '.join(NETWORKS)})")
-        if cls is not None and not issubclass(cls, NETWORKS[name]):
+        if cls is not None and cls is not NETWORKS[name]:
             self.fail(f"holds a {name}, not a {cls.__name__}")
         cls = cls or NETWORKS[name]
         self._check_size(cls, record["model"])
@@ -162,7 +183,7 @@ class _Reader:
         stored = sum(v.size for k, v in self.arrays.items() if k.startswith("param/"))
         try:
             wanted = parameter_count(cls, config)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             self.fail(f"stored architecture is invalid ({exc})")
         if wanted > max(4 * stored, 1_000_000):
             self.fail(f"stored architecture asks for {wanted:,} weights; the file holds "

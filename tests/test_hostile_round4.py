@@ -163,3 +163,83 @@ def test_a_missing_submission_still_gets_a_results_file(tmp_path, capsys):
     assert main(["exercises", "check", str(tmp_path / "empty"), "--results", str(results)]) == 1
     assert json.loads(results.read_text())["score"] == 0
     one_line_error(capsys, "no backprop.py in")
+
+
+# ----- C3, C4, U14, W6: model files ------------------------------------------------------
+def _tampered(source, target, record=None, extra=None, arrays=None):
+    with np.load(source) as data:
+        members = {k: data[k] for k in data.files}
+    if record is not None:
+        members["record"] = np.array(json.dumps(record(json.loads(str(members["record"])))))
+    members.update(arrays or {})
+    members.update(extra or {})
+    with open(target, "wb") as fh:
+        np.savez(fh, **members)
+    return target
+
+
+def _set(path, value):
+    def edit(record):
+        node = record
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        return record
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (dict(record=_set(["class"], ["SoftmaxAutoencoderNetwork"])), "unknown network class"),
+    (dict(record=_set(["model", "code_dim"], float("inf"))), "stored architecture is invalid"),
+    (dict(arrays={"format_version": np.ones((2, 2))}), "format version None"),
+    (dict(extra={"junk": np.zeros(10)}), "members a model file never has: junk"),
+    (dict(arrays={"input_scale": np.full(1000, 1e-38, np.float32)}), "input_scale has shape"),
+])
+def test_tampered_model_files_are_named_in_one_line(tree, tmp_path, capsys, edit, message):
+    assert train(tree, tmp_path, "--name", "m") == 0
+    bad = _tampered(tmp_path / "m" / "model.npz", tmp_path / "bad.npz", **edit)
+    song = tree / "jazz" / "jazz.00001.wav"
+    capsys.readouterr()
+    assert main(["predict", str(bad), str(song)]) == 1
+    one_line_error(capsys, message)
+
+
+def test_weights_that_give_nan_give_no_verdict(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--name", "m") == 0
+    with np.load(tmp_path / "m" / "model.npz") as data:
+        W = data["param/encoder.0.W"]
+    bad = _tampered(tmp_path / "m" / "model.npz", tmp_path / "nan.npz",
+                    arrays={"param/encoder.0.W": np.full_like(W, 3e38)})
+    capsys.readouterr()
+    assert main(["predict", str(bad), str(tree / "jazz" / "jazz.00001.wav")]) == 1
+    one_line_error(capsys, "NaN or inf probabilities", "no verdict")
+
+
+def test_a_loader_asked_for_another_class_names_the_stored_one(tree, tmp_path):
+    from numpy_sae.modelfile import ModelFileError, load_model_file
+    from numpy_sae.nn.model import SegmentAutoencoderNetwork
+    assert train(tree, tmp_path, "--name", "m") == 0
+    with pytest.raises(ModelFileError, match="holds a SoftmaxAutoencoderNetwork, not a "
+                                             "SegmentAutoencoderNetwork"):
+        load_model_file(tmp_path / "m" / "model.npz", SegmentAutoencoderNetwork)
+
+
+# ----- W7, C5: silence, and long files ----------------------------------------------------
+def test_silence_gets_a_warning_with_its_verdict(tree, tmp_path, capsys):
+    from scipy.io import wavfile
+    assert train(tree, tmp_path, "--name", "m") == 0
+    silent = tmp_path / "silent.wav"
+    wavfile.write(silent, 22050, np.zeros(22050 * 3, np.float32))
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m"), str(silent)]) == 0
+    captured = capsys.readouterr()
+    assert "silent.wav:" in captured.out and "is silent or nearly" in captured.err
+
+
+def test_a_segment_models_file_is_read_lazily(tree, tmp_path):
+    from numpy_sae.audio_model import AudioModel
+    from numpy_sae.data.segments import Segments
+    assert train(tree, tmp_path, "--name", "s", *SEGMENT) == 0
+    model, _, _ = AudioModel.load(tmp_path / "s" / "model.npz")
+    x = model.file_windows(tree / "jazz" / "jazz.00001.wav")
+    assert isinstance(x, Segments) and x.shape[0] == 4  # frames cut only as they are read
