@@ -182,6 +182,9 @@ class SoftmaxAutoencoder:
         if isinstance(self.random_state, np.random.RandomState):
             # scikit-learn's own kind of generator: draw a seed from it (and advance it).
             return np.random.default_rng(self.random_state.randint(0, 2 ** 31 - 1))
+        if isinstance(self.random_state, numbers.Integral) and self.random_state < 0:
+            raise ValueError(f"random_state must be an int >= 0, a numpy Generator or "
+                             f"RandomState, or None, got {self.random_state!r}")
         if self.random_state is not None and not isinstance(self.random_state, numbers.Integral):
             raise ValueError(f"random_state must be an int, a numpy Generator or RandomState, "
                              f"or None, got {self.random_state!r}")
@@ -208,6 +211,8 @@ class SoftmaxAutoencoder:
             self._check_same_architecture()
         validation = None
         if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_val, y_val)")
             X_val, y_val = _as_arrays(*validation_data, name=type(self).__name__)
             self._check_n_features(X_val, X.shape[1])
             validation = (X_val, _encode(y_val, classes))

@@ -243,3 +243,53 @@ def test_a_segment_models_file_is_read_lazily(tree, tmp_path):
     model, _, _ = AudioModel.load(tmp_path / "s" / "model.npz")
     x = model.file_windows(tree / "jazz" / "jazz.00001.wav")
     assert isinstance(x, Segments) and x.shape[0] == 4  # frames cut only as they are read
+
+
+# ----- C9, U8, L5: synth ------------------------------------------------------------------
+@pytest.mark.parametrize("argv, message", [
+    (("--clips", "3000000"), "a number of clips from 1 to 10000"),
+    (("--duration", "1e9"), "a number of seconds in (0, 3600]"),
+    (("--genres", "all", "--clips", "10000", "--duration", "3600"), "at most 200 GB"),
+])
+def test_synth_is_bounded_before_any_work(tmp_path, capsys, argv, message):
+    assert main(["synth", str(tmp_path / "s"), *argv]) == 2
+    one_line_error(capsys, message)
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_killed_synths_staging_folder_is_removed_by_the_next(tmp_path):
+    stale = tmp_path / "s" / ".genres_original.tmp999999999"
+    (stale / "blues").mkdir(parents=True)
+    generate_dataset(tmp_path / "s", genres=("blues", "jazz"), clips_per_genre=1, duration=0.5)
+    assert not stale.exists() and (tmp_path / "s" / "genres_original" / "blues").is_dir()
+
+
+# ----- U6, U9: run folders ------------------------------------------------------------------
+def test_a_run_that_fails_before_saving_gives_its_name_back(tree, tmp_path, capsys, monkeypatch):
+    from numpy_sae.train import Trainer
+
+    def out_of_memory(self, epochs, on_epoch_end=None):
+        raise MemoryError
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "fit", out_of_memory)
+        assert train(tree, tmp_path, "--name", "again") == 1
+    one_line_error(capsys, "out of memory")
+    assert not (tmp_path / "again").exists()
+    assert train(tree, tmp_path, "--name", "again") == 0
+
+
+def test_out_that_is_a_file_is_named(tree, tmp_path, capsys):
+    (tmp_path / "song.wav").write_text("not a folder")
+    for out in (tmp_path / "song.wav", tmp_path / "song.wav" / "sub"):
+        assert main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
+                     "--out", str(out)]) == 1
+        one_line_error(capsys, "is (or is inside) a file, not a folder")
+
+
+def test_estimator_messages_name_the_argument(rng):
+    from numpy_sae import SoftmaxAutoencoder
+    x, y = rng.standard_normal((20, 6)).astype(np.float32), np.arange(20) % 2
+    with pytest.raises(ValueError, match="random_state must be an int >= 0"):
+        SoftmaxAutoencoder(epochs=1, random_state=-1).fit(x, y)
+    with pytest.raises(ValueError, match="validation_data must be a pair"):
+        SoftmaxAutoencoder(epochs=1).fit(x, y, validation_data=(x, y, y))

@@ -73,6 +73,8 @@ unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 factor_int = _number(int, lambda v: 1 <= v <= 10_000, "a downsampling factor from 1 to 10000")
 window_int = _number(int, lambda v: 1 <= v <= 100_000, "a number of samples from 1 to 100000")
 gain_float = _number(float, lambda v: 0 <= v <= 60, "a number of decibels from 0 to 60")
+clip_count = _number(int, lambda v: 1 <= v <= 10_000, "a number of clips from 1 to 10000")
+clip_seconds = _number(float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
 ensemble_size = _number(int, lambda v: 1 <= v <= 100, "an ensemble size from 1 to 100")
 segment_float = _number(float, lambda v: 0 < v <= 600, "a number of seconds in (0, 600]")
 
@@ -263,8 +265,10 @@ def build_parser():
     p.add_argument("dir", help="output folder")
     p.add_argument("--genres", type=genre_list, default=list(DEFAULT_GENRES),
                    help="comma-separated genre names, or 'all' for all ten")
-    p.add_argument("--clips", type=positive_int, default=100, help="clips per genre (100)")
-    p.add_argument("--duration", type=positive_float, default=30.0, help="seconds per clip (30)")
+    p.add_argument("--clips", type=clip_count, default=100,
+                   help="clips per genre (100; at most 10000)")
+    p.add_argument("--duration", type=clip_seconds, default=30.0,
+                   help="seconds per clip (30; at most 3600)")
     p.add_argument("--seed", type=seed_int, default=0,
                    help="seed of the generator; the same seed writes byte-identical files (0)")
 
@@ -481,8 +485,14 @@ def cmd_synth(args):
     if args.duration < shortest:
         warnings.warn(f"clips of {args.duration:g} s are shorter than one window of the main "
                       f"job ({shortest:.2f} s): they cannot be trained on")
-    root = generate_dataset(args.dir, genres=genres, clips_per_genre=args.clips,
-                            duration=args.duration, seed=args.seed)
+    needed = len(genres) * args.clips * args.duration * 22050 * 2  # 16-bit samples
+    if needed > 200e9:
+        raise CommandError(f"{len(genres)} genres x {args.clips} clips x {args.duration:g} s "
+                           f"would write {needed / 1e9:.0f} GB; at most 200 GB")
+    # SIGTERM acts like Ctrl-C, so the staging folder is removed either way.
+    with job.sigterm_as_interrupt():
+        root = generate_dataset(args.dir, genres=genres, clips_per_genre=args.clips,
+                                duration=args.duration, seed=args.seed)
     print(f"wrote {len(genres) * args.clips} clips to {root}")
     return 0
 
@@ -577,6 +587,7 @@ def main(argv=None):
     with warnings.catch_warnings(), _printable_names():
         # One line per warning while a command runs; the caller's handler comes back after.
         warnings.showwarning = _show_warning
+        args = None
         try:
             args = build_parser().parse_args(argv)
             return COMMANDS[args.command](args)
@@ -598,8 +609,12 @@ def main(argv=None):
         except MemoryError:
             if debug:
                 raise
-            print("error: out of memory: the data or the settings ask for more than this "
-                  "machine has (fewer clips, --crops or a smaller --code-dim)", file=sys.stderr)
+            advice = {"synth": "fewer --clips or a shorter --duration",
+                      "exercises": "the student's code asked for it"}.get(
+                          getattr(args, "command", None),
+                          "fewer clips, --crops or a smaller --code-dim")
+            print(f"error: out of memory: more than this machine has ({advice})",
+                  file=sys.stderr)
             return EXIT_FAILED
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

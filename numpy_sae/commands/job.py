@@ -32,7 +32,7 @@ from .experiment import (
     training_source,
 )
 from .models import describe_settings
-from .outputs import check_name, new_folder
+from .outputs import check_name, new_folder, release_if_unused
 from .report import write_results, written_files
 
 
@@ -56,6 +56,20 @@ def sigterm_as_interrupt():
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _released_on_failure(run_dir):
+    """A new run that fails before it saved anything gives its folder (and --name) back.
+    Interrupts and divergence are not failures here: they save a resumable state."""
+    try:
+        yield
+    except (TrainingInterrupted, TrainingDiverged):
+        raise
+    except BaseException:
+        if run_dir is not None:
+            release_if_unused(run_dir)
+        raise
 
 
 def _stored_run(run_dir, epochs):
@@ -202,7 +216,7 @@ def run_training(settings, resume=None, log=print):
         f"{describe_settings(settings)}")
     train_began = time.perf_counter()
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), _released_on_failure(None if resume else run_dir):
             trainer.fit(settings.epochs, on_epoch_end=periodic)
     except TrainingInterrupted:
         checkpoint(trainer)

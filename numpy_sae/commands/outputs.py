@@ -61,7 +61,12 @@ def new_folder(parent, name, numbered=False):
     existing non-empty folder is an error, and an empty one is taken.
     """
     parent = Path(parent)
-    parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise JobError(f"--out {parent} is (or is inside) a file, not a folder") from None
+    except OSError as exc:
+        raise JobError(f"cannot create the folder {parent}: {exc.strerror or exc}") from None
     for attempt in range(1, 1000):
         folder = parent / (name if attempt == 1 else f"{name}-{attempt}")
         try:
@@ -157,3 +162,12 @@ def folder_lock(folder):
     finally:
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
+
+
+def release_if_unused(folder):
+    """Remove a folder this command claimed if it holds nothing but the claim."""
+    folder = Path(folder)
+    with contextlib.suppress(OSError):
+        if {p.name for p in folder.iterdir()} <= {CLAIM}:
+            (folder / CLAIM).unlink(missing_ok=True)
+            folder.rmdir()

@@ -20,6 +20,7 @@ from scipy.io import wavfile
 from scipy.signal import lfilter
 
 from .gtzan import DEFAULT_GENRES, GENRES
+from .npzio import process_alive
 from .parallel import map_in_workers
 
 SAMPLE_RATE = 22050
@@ -418,6 +419,11 @@ def generate_dataset(root, genres=DEFAULT_GENRES, clips_per_genre=100,
         raise FileExistsError(f"{final} exists and was not written by numpy_sae's generator; "
                               "it is not replaced: choose another folder")
     root.mkdir(parents=True, exist_ok=True)
+    # A staging folder whose process is gone (killed by SIGKILL or a power cut) goes too.
+    for stale in root.glob(".genres_original.tmp*"):
+        pid = stale.name[len(".genres_original.tmp"):]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     staging = root / f".genres_original.tmp{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     tasks = []
