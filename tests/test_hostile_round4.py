@@ -293,3 +293,46 @@ def test_estimator_messages_name_the_argument(rng):
         SoftmaxAutoencoder(epochs=1, random_state=-1).fit(x, y)
     with pytest.raises(ValueError, match="validation_data must be a pair"):
         SoftmaxAutoencoder(epochs=1).fit(x, y, validation_data=(x, y, y))
+
+
+# ----- C2, C8: the grader's children ---------------------------------------------------------
+@pytest.mark.skipif(os.name != "posix", reason="signals and fork are POSIX here")
+def test_stopping_the_grader_ends_the_students_process(tmp_path):
+    import signal
+    import subprocess
+    import time
+    student = tmp_path / "hw"
+    main(["exercises", "key", str(student)])
+    source = (student / "backprop.py").read_text()
+    marker = tmp_path / "alive"
+    stubborn = (f"    import time\n    while True:\n        try:\n"
+                f"            open({str(marker)!r}, 'w').write(str(time.time()))\n"
+                f"            time.sleep(0.05)\n        except BaseException:\n            pass\n")
+    start = source.index("def dense_forward(")
+    doc_end = source.index('"""', source.index('"""', start) + 3) + 3
+    (student / "backprop.py").write_text(source[:doc_end] + "\n" + stubborn
+                                         + source[source.find("\ndef ", doc_end):])
+    grader = subprocess.Popen([sys.executable, "-m", "numpy_sae.commands.cli", "exercises",
+                               "check", str(student), "--time-limit", "60"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), "the student's loop never started"
+    grader.send_signal(signal.SIGTERM)
+    assert grader.wait(timeout=30) == 130
+    time.sleep(0.5)
+    last = float(marker.read_text())
+    time.sleep(0.5)
+    assert float(marker.read_text()) == last  # nobody writes it any more
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_student_file_that_forks_is_graded(tmp_path, capsys):
+    student = tmp_path / "hw"
+    main(["exercises", "key", str(student)])
+    source = (student / "backprop.py").read_text()
+    (student / "backprop.py").write_text("import os\nos.fork()\n" + source)
+    capsys.readouterr()
+    assert main(["exercises", "check", str(student), "--only", "dense_forward"]) == 0
+    assert "dense_forward" in capsys.readouterr().out

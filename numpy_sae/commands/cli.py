@@ -555,9 +555,12 @@ def cmd_exercises(args):
                                f"({', '.join(HINT_NAMES)}), got {step} {function}")
         print("\n".join(exercise_hint(function, int(step))))
         return 0
-    return 0 if exercises.run_check(args.dir, only=args.only, as_json=args.json,
-                                    results=args.results, force=args.force,
-                                    time_limit=args.time_limit) else EXIT_FAILED
+    # SIGTERM (a CI job's timeout) acts like Ctrl-C: the grading child is ended too.
+    with job.sigterm_as_interrupt():
+        passed = exercises.run_check(args.dir, only=args.only, as_json=args.json,
+                                     results=args.results, force=args.force,
+                                     time_limit=args.time_limit)
+    return 0 if passed else EXIT_FAILED
 
 
 def cmd_diagnose(args):

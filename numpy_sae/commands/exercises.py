@@ -7,7 +7,10 @@ the student's own functions to show that it learns. The exit status is 0 only
 when everything passes, so an instructor can grade in CI.
 """
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,33 +78,30 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
                 [sys.executable, "-m", "numpy_sae.commands.grade_child",
                  str(Path(path).resolve()), str(report), *remaining],
                 # What the student's code prints is not read: a full pipe would stall it.
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
-            started, unit, ended = time.monotonic(), None, None
-            while ended is None:
-                events = _events(report)
-                current = next((e["start"] for e in reversed(events) if "start" in e), None)
-                if current != unit:
-                    unit, started = current, time.monotonic()
-                # Importing the file (unit None) has the same limit as a function.
-                limit = training_limit if unit == "training" else time_limit
-                if child.poll() is not None:
-                    ended = "exit"
-                elif time.monotonic() - started > limit:
-                    child.kill()
-                    child.wait()
-                    ended = "timeout"
-                else:
-                    time.sleep(0.02)
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp,
+                # Its own process group, so whatever it forks is ended with it.
+                **({"start_new_session": True} if os.name == "posix" else {}))
+            try:
+                ended, unit, limit = _supervise(child, report, time_limit, training_limit)
+            finally:
+                # Ctrl-C or SIGTERM while grading: the student's code must not run on,
+                # unsupervised, after the grader is gone.
+                _end(child)
             events = _events(report)
+        seen = set()
         for event in events:
             if "import_error" in event:
                 return grades, training, event["import_error"]
+            # A student file that forks reports every unit twice: count each once.
+            key = event.get("unit", "training" if "training" in event else None)
+            if key is None or key in seen or key not in remaining:
+                continue
+            seen.add(key)
             if "unit" in event:
                 grades += [exercises.Grade(**g) for g in event["grades"]]
-                remaining.remove(event["unit"])
-            if "training" in event:
+            else:
                 training = event["training"]
-                remaining.remove("training")
+            remaining.remove(key)
         if not events:
             return grades, training, (
                 f"importing it ran longer than {limit:g} s (an endless loop at the top level?)"
@@ -120,6 +120,36 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
                        for _, name in exercises.GRADED if exercises.unit_of(name) == stuck]
     order = {name: i for i, (_, name) in enumerate(exercises.GRADED)}
     return sorted(grades, key=lambda g: order[g.function]), training, None
+
+
+def _end(child):
+    """Kill a grading child and every process it started (its process group on POSIX)."""
+    if os.name == "posix":
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+    if child.poll() is None:
+        child.kill()
+    child.wait()
+
+
+def _supervise(child, report, time_limit, training_limit):
+    """Wait for a grading child: (how it ended, its last unit, that unit's limit)."""
+    started, unit, ended = time.monotonic(), None, None
+    while ended is None:
+        events = _events(report)
+        current = next((e["start"] for e in reversed(events) if "start" in e), None)
+        if current != unit:
+            unit, started = current, time.monotonic()
+        # Importing the file (unit None) has the same limit as a function.
+        limit = training_limit if unit == "training" else time_limit
+        if child.poll() is not None:
+            ended = "exit"
+        elif time.monotonic() - started > limit:
+            _end(child)
+            ended = "timeout"
+        else:
+            time.sleep(0.02)
+    return ended, unit, limit
 
 
 def train_with_student(student, epochs=30, seed=0, log=print):
