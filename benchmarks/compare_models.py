@@ -71,35 +71,82 @@ def run(rows, seeds, folds, common, csv_path, log=print):
 
 
 def table(out, baseline):
-    """Markdown table: mean +- std over (seed, fold) pairs, and paired differences."""
-    lines = ["| model | segment | song | segment - baseline (won/tied/lost) | "
-             "song - baseline (won/tied/lost) |", "|---|---|---|---|---|"]
+    """Markdown table: mean +- std over (seed, fold) pairs, and paired differences.
+
+    out : {row: {"segment": (seeds, folds) array or {(seed, fold): value}, "song": ...}}
+    """
+    out = {name: {level: _by_pair(v) for level, v in figures.items()}
+           for name, figures in out.items()}
+    lines = ["| model | seeds x folds | segment | song | segment - baseline (won/tied/lost) | "
+             "song - baseline (won/tied/lost) |", "|---|---|---|---|---|---|"]
     for name, figures in out.items():
-        cells = [name]
+        pairs = sorted(figures["segment"])
+        seeds = sorted({seed for seed, _ in pairs})
+        cells = [name, f"{len(seeds)} x {len(pairs) // max(len(seeds), 1)}"]
         for level in ("segment", "song"):
-            v = figures[level]
-            cells.append(f"{np.nanmean(v):.3f} +- {np.nanstd(v):.3f}")
+            v = np.array(list(figures[level].values()))
+            cells.append(f"{v.mean():.3f} +- {v.std():.3f}")
         for level in ("segment", "song"):
             if name == baseline:
                 cells.append("(baseline)")
                 continue
-            d = figures[level] - out[baseline][level]
-            d = d[np.isfinite(d)]
+            base = out[baseline][level]
+            d = np.array([figures[level][k] - base[k] for k in sorted(figures[level])
+                          if k in base])
             cells.append(f"{d.mean():+.3f} +- {d.std():.3f} ({np.sum(d > 1e-9)}/"
                          f"{np.sum(np.abs(d) <= 1e-9)}/{np.sum(d < -1e-9)})" if len(d) else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def _by_pair(values):
+    """{(seed index or seed, fold): value} from an array (seeds, folds) or such a dict."""
+    if isinstance(values, dict):
+        return values
+    return {(s, k): float(v) for (s, k), v in np.ndenumerate(values) if np.isfinite(v)}
+
+
+def read_csvs(paths):
+    """Per-fold figures of earlier runs, merged: {row: {"segment": {(seed, fold): v}, ...}}.
+    A row measured in two files on the same seed and fold must agree (the baseline is
+    rerun in each file, and the same seed gives the same folds and the same figures)."""
+    out = {}
+    for path in paths:
+        with open(path, newline="") as handle:
+            for r in csv.DictReader(handle):
+                key = (int(r["seed"]), int(r["fold"]))
+                for level in ("segment", "song"):
+                    cell = out.setdefault(r["row"], {"segment": {}, "song": {}})[level]
+                    value = float(r[level])
+                    if key in cell and abs(cell[key] - value) > 1e-4:
+                        raise SystemExit(f"error: {r['row']} seed {key[0]} fold {key[1]}: "
+                                         f"{cell[key]} in one file, {value} in {path}")
+                    cell[key] = value
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--row", action="append", required=True, type=parse_row,
+    parser.add_argument("--row", action="append", type=parse_row,
                         help="NAME=cv options of one row; the first row is the baseline")
+    parser.add_argument("--table", nargs="+", type=Path, metavar="CSV",
+                        help="print one table from the per-fold CSVs of earlier runs instead "
+                        "of running (rows in order of appearance; --baseline names the baseline)")
+    parser.add_argument("--baseline", default="descriptors + LR",
+                        help="with --table: the row the others are paired with")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--csv", type=Path, default=Path("compare_models.csv"),
                         help="per-fold figures, written as they finish")
     args, common = parser.parse_known_args(argv)
+    if args.table:
+        merged = read_csvs(args.table)
+        if args.baseline not in merged:
+            raise SystemExit(f"error: no row {args.baseline!r} in {', '.join(map(str, args.table))}")
+        print(table(merged, args.baseline))
+        return 0
+    if not args.row:
+        raise SystemExit("error: give --row NAME=OPTIONS (one or more) or --table CSV ...")
     seeds = [int(s) for s in args.seeds.split(",")]
     names = [name for name, _ in args.row]
     if len(set(names)) != len(names):

@@ -1,6 +1,7 @@
 """The benchmark scripts' arithmetic (their timings are figures to read, never asserted)."""
 
 import numpy as np
+import pytest
 
 
 def test_flops_match_the_architecture(load_example):
@@ -28,3 +29,22 @@ def test_ceiling_times_every_product_of_an_epoch(monkeypatch, load_example):
     # Every timed call counts 1 s, times the number of batches of its size.
     assert bench.matmul_ceiling(repeats=2) == 2 * 29
     assert len(calls) == 2 * 2 * 29  # 10 layers x 3 products - 1 (no input gradient), 2 repeats
+
+
+def test_compare_models_pairs_folds_and_merges_runs(load_example, tmp_path):
+    compare = load_example("compare_models")
+    rows = [("base", 0, 1, 0.5, 0.6), ("base", 0, 2, 0.7, 0.8), ("new", 0, 1, 0.6, 0.6),
+            ("new", 0, 2, 0.6, 0.9)]
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    for path, chosen in ((first, rows), (second, rows[:2] + [("other", 0, 1, 0.9, 0.9)])):
+        path.write_text("row,seed,fold,segment,song\n" + "".join(
+            f"{r},{s},{k},{g},{n}\n" for r, s, k, g, n in chosen))
+    merged = compare.read_csvs([first, second])
+    assert set(merged) == {"base", "new", "other"}
+    text = compare.table(merged, "base")
+    # new - base per fold: segment +0.1, -0.1 (1 won, 1 lost); song 0.0, +0.1.
+    assert "| new | 1 x 2 | 0.600 +- 0.000 | 0.750 +- 0.150 | +0.000 +- 0.100 (1/0/1) | " \
+           "+0.050 +- 0.050 (1/1/0) |" in text
+    second.write_text("row,seed,fold,segment,song\nbase,0,1,0.9,0.9\n")
+    with pytest.raises(SystemExit, match="0.5 in one file, 0.9"):
+        compare.read_csvs([first, second])
