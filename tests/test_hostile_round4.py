@@ -336,3 +336,29 @@ def test_a_student_file_that_forks_is_graded(tmp_path, capsys):
     capsys.readouterr()
     assert main(["exercises", "check", str(student), "--only", "dense_forward"]) == 0
     assert "dense_forward" in capsys.readouterr().out
+
+
+# ----- W5: caches are checked before they are trusted ---------------------------------------
+@pytest.mark.parametrize("tamper", [
+    lambda a: a.update(labels=a["labels"][::-1].copy()),
+    lambda a: a.update(offsets=a["offsets"][::-1].copy()),
+    lambda a: a.update(signals=(a["signals"] * 1000).astype(np.int16)),
+    lambda a: a.update(genre_names=np.array(["rock", "pop"])),
+    lambda a: a.update(paths=a["paths"][:-1], labels=a["labels"][:-1]),
+    lambda a: a.update(offsets=a["offsets"].astype(np.float64)),
+    lambda a: a.update(skipped=np.array(["x"])),
+])
+def test_a_tampered_cache_is_rebuilt_not_trusted(tree, tmp_path, tamper):
+    from numpy_sae.data.gtzan import build_clipset
+    lines = []
+    first = build_clipset(tree, ["blues", "jazz"], cache_dir=tmp_path, log=lines.append)
+    (cache,) = tmp_path.glob("clips-*.npz")
+    with np.load(cache) as data:
+        arrays = {k: data[k] for k in data.files}
+    tamper(arrays)
+    with open(cache, "wb") as fh:
+        np.savez(fh, **arrays)
+    again = build_clipset(tree, ["blues", "jazz"], cache_dir=tmp_path, log=lines.append)
+    assert any("ignoring unreadable cache" in line for line in lines)
+    np.testing.assert_array_equal(again.labels, first.labels)
+    np.testing.assert_array_equal(again.signals, first.signals)

@@ -185,6 +185,17 @@ class FeatureSet:
     def __len__(self):
         return len(self.labels)
 
+    def check(self):
+        """Raise ValueError unless the rows and their clips fit together (a cache is checked)."""
+        x, song = np.asarray(self.x), np.asarray(self.song)
+        if x.ndim != 2 or x.shape[1] != N_FEATURES or x.dtype != np.float32:
+            raise ValueError(f"x must be float32 (n, {N_FEATURES}), got {x.dtype} {x.shape}")
+        if (song.shape != (len(x),) or song.dtype.kind not in "iu"
+                or (len(song) and (song.min() < 0 or song.max() >= len(self)))):
+            raise ValueError("the rows' clips do not match the clips")
+        if not np.isfinite(x).all():
+            raise ValueError("descriptors hold NaN or inf")
+
     def windows(self, clips=None):
         """The segments of the chosen clips: x (n, N_FEATURES), y (n,), song (n,)."""
         rows = (np.arange(len(self.song)) if clips is None

@@ -129,6 +129,17 @@ class ClipSet:
     def __len__(self):
         return len(self.labels)
 
+    def check(self):
+        """Raise ValueError unless signals and offsets fit together (a cache is checked)."""
+        signals, offsets = np.asarray(self.signals), np.asarray(self.offsets)
+        if signals.ndim != 1 or signals.dtype != np.float32:
+            raise ValueError(f"signals must be float32 (n,), got {signals.dtype} {signals.shape}")
+        if (offsets.ndim != 1 or offsets.dtype.kind not in "iu" or len(offsets) != len(self) + 1
+                or offsets[0] != 0 or offsets[-1] != len(signals) or np.any(np.diff(offsets) < 0)):
+            raise ValueError("offsets do not cut the signals into the clips")
+        if not np.isfinite(signals).all():
+            raise ValueError("signals hold NaN or inf")
+
     def signal(self, i):
         """Downsampled signal of clip i, float32 (n_samples_i,)."""
         return self.signals[self.offsets[i]:self.offsets[i + 1]]
@@ -282,8 +293,10 @@ def _load_clip(path, preprocessing):
 
 
 def cache_key(genre_root, files, genre_names, preprocessing):
+    from .. import __version__  # a new release never reads an older release's cache
     h = hashlib.sha256()
-    h.update(json.dumps({"version": CACHE_VERSION, "root": str(genre_root.resolve()),
+    h.update(json.dumps({"version": CACHE_VERSION, "package": __version__,
+                         "root": str(genre_root.resolve()),
                          "genres": genre_names, "pre": preprocessing.to_dict()}).encode())
     for path, label in files:
         try:
@@ -417,6 +430,30 @@ def _build(root, files, genre_names, preprocessing, cache_dir, use_cache, worker
                         cache_dir, use_cache, workers, log, parallel_from=64)
 
 
+def check_cached(dataset, expected, root, files):
+    """Raise ValueError unless a cached dataset is what this build would make: the same
+    kind, genres and preprocessing, every file either kept (with its own label) or
+    skipped, and arrays of consistent shapes (``dataset.check()``)."""
+    if type(dataset) is not type(expected):
+        raise ValueError(f"holds a {type(dataset).__name__}, not a {type(expected).__name__}")
+    if list(dataset.genre_names) != list(expected.genre_names):
+        raise ValueError(f"genres {dataset.genre_names}, expected {expected.genre_names}")
+    if dataset.preprocessing != expected.preprocessing:
+        raise ValueError("other preprocessing")
+    wanted = {str(path.relative_to(root)): label for path, label in files}
+    labels = np.asarray(dataset.labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(dataset.paths):
+        raise ValueError("labels do not match the paths")
+    if any(wanted.get(p) != int(y) for p, y in zip(dataset.paths, labels)):
+        raise ValueError("a file's label or name is not the folder's")
+    if any(len(item) != 2 or item[0] not in wanted for item in dataset.skipped):
+        raise ValueError("damaged list of skipped files")
+    if len(dataset.paths) + len(dataset.skipped) != len(wanted):
+        raise ValueError(f"{len(dataset.paths)} clips and {len(dataset.skipped)} skipped for "
+                         f"{len(wanted)} files")
+    dataset.check()
+
+
 def cached_build(root, files, work, assemble, save, load, kind, key, cache_dir, use_cache,
                  workers, log, parallel_from=16):
     """The path every dataset build shares: the cache, both cores, and skipped files.
@@ -442,6 +479,7 @@ def cached_build(root, files, work, assemble, save, load, kind, key, cache_dir, 
         if cache_file.exists():
             try:
                 dataset = load(cache_file)
+                check_cached(dataset, assemble([], []), root, files)
             except Exception as exc:  # a damaged cache is rebuilt, never trusted
                 log(f"ignoring unreadable cache {cache_file} ({exc})")
             else:
