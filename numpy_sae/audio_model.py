@@ -43,6 +43,14 @@ class AudioModel:
             raise ValueError(f"audio settings ({len(genre_names)} genres, {width} inputs) do "
                              f"not match the network ({network.n_classes} classes, "
                              f"{network.input_dim} inputs)")
+        reads_segments = hasattr(network, "pool")
+        if reads_segments != (preprocessing.segment_frames is not None):
+            raise ValueError(f"a {type(network).__name__} cannot read "
+                             + ("single windows" if reads_segments else "segments of frames")
+                             + ": the preprocessing does not match the network")
+        if reads_segments and preprocessing.segment_frames < 2:
+            raise ValueError(f"segments of {preprocessing.segment_frames} frame: the pooling "
+                             "needs at least 2")
         self.network = network
         self.preprocessing = preprocessing
         self.input_kind = input_kind

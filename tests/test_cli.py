@@ -454,7 +454,9 @@ def test_segment_model_validates_over_several_chunks_in_every_command(tree, tmp_
     assert "needs --folds 3 or more" in capsys.readouterr().err
     assert main(["baselines", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
                  "--patience", "1", *SEGMENT]) == 0
-    assert "descriptors + 2-layer classifier" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "descriptors + 2-layer classifier" in table and "| test segment accuracy |" in table
+    assert "segments) |" in table and "windows) |" not in table
 
 
 def test_segment_model_on_the_default_synthetic_data(tmp_path, capsys):

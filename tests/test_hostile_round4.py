@@ -362,3 +362,15 @@ def test_a_tampered_cache_is_rebuilt_not_trusted(tree, tmp_path, tamper):
     assert any("ignoring unreadable cache" in line for line in lines)
     np.testing.assert_array_equal(again.labels, first.labels)
     np.testing.assert_array_equal(again.signals, first.signals)
+
+
+@pytest.mark.parametrize("frames, message", [(None, "cannot read single windows"),
+                                             (1, "needs at least 2")])
+def test_a_model_whose_network_and_preprocessing_disagree_is_refused(tree, tmp_path, capsys,
+                                                                    frames, message):
+    assert train(tree, tmp_path, "--name", "s", *SEGMENT) == 0
+    bad = _tampered(tmp_path / "s" / "model.npz", tmp_path / "bad.npz",
+                    record=_set(["meta", "preprocessing", "segment_frames"], frames))
+    capsys.readouterr()
+    assert main(["predict", str(bad), str(tree / "jazz" / "jazz.00001.wav")]) == 1
+    one_line_error(capsys, message)

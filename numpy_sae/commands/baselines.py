@@ -64,7 +64,7 @@ def compare(clipset, settings, log=print, features=None):
         r = evaluate_predictions(proba, y, song, clipset.genre_names)
         rows.append({"model": name, "window_accuracy": r["window"]["accuracy"],
                      "song_accuracy": r["song"]["accuracy"], "n_windows": r["window"]["n"],
-                     "n_songs": r["song"]["n"]})
+                     "n_songs": r["song"]["n"], "unit": unit})
         log(f"  {name}: {unit} {r['window']['accuracy']:.3f}, song {r['song']['accuracy']:.3f}")
 
     what = "segment" if joint.segmented else "joint"
@@ -132,9 +132,12 @@ def _feature_rows(rows, score, clipset, splits, test_subset, settings, features,
 
 def format_table(rows, chance):
     """Markdown table of the comparison."""
-    lines = ["| model | test window accuracy | test song accuracy |", "|---|---|---|"]
+    units = {r.get("unit", "window") for r in rows}
+    lines = [f"| model | test {' / '.join(sorted(units))} accuracy | test song accuracy |",
+             "|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['window_accuracy']:.3f} ({r['n_windows']} windows) | "
+        unit = r.get("unit", "window")
+        lines.append(f"| {r['model']} | {r['window_accuracy']:.3f} ({r['n_windows']} {unit}s) | "
                      f"{r['song_accuracy']:.3f} ({r['n_songs']} songs) |")
     lines.append(f"| chance | {chance:.3f} | {chance:.3f} |")
     return "\n".join(lines)
