@@ -144,6 +144,17 @@ for name, p in model.parameters().items():
     print(f"  {name:16} {str(p.shape):>7}  {same:29.1e}  {errors[name]:26.2e}")
 
 
+# %% The computational graph, drawn
+print("\nTHE COMPUTATIONAL GRAPH (numpy_sae.teaching.graph): every node's value and dL/d(node);")
+print("  at the code, the decoder's and the classifier's gradients add (micrograd's +=).")
+from numpy_sae.teaching.graph import joint_graph, plot_graph  # noqa: E402
+
+graph_nodes, graph_edges = joint_graph(*build())
+graph_figure = plot_graph(graph_nodes, graph_edges)  # graph_figure.savefig("graph.png") keeps it
+print(f"  dL/dcode = {graph_nodes['code'].grad[0].round(4)} (first example), as above")
+graph_figure
+
+
 # %% One Adam step
 print("\nONE ADAM STEP (lr 0.01, beta1 0.9, beta2 0.999, eps 1e-8; t = 1)")
 print("  m = 0.1 g, v = 0.001 g^2; m_hat = m / (1 - 0.9^1) = g; v_hat = v / (1 - 0.999^1) = g^2;")

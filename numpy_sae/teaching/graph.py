@@ -1,0 +1,114 @@
+"""The computational graph of a small softmax autoencoder, with every value and gradient.
+
+:func:`joint_graph` runs one forward and one backward pass of a
+:class:`~numpy_sae.nn.model.SoftmaxAutoencoderNetwork` with no hidden encoder layer
+(x -> tanh code -> linear decoder, code -> classifier) through its own layers, keeping
+each node's value and dL/d(node); :func:`plot_graph` draws them as boxes and arrows with
+matplotlib's object API (no global backend is changed). The picture's point is the code
+node: its gradient is the sum of what flows back from the decoder and from the
+classifier (micrograd's ``+=``).
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+from ..nn import functional as F
+
+Node = namedtuple("Node", ["name", "value", "grad", "position", "note"])
+
+
+def joint_graph(model, x, y):
+    """Nodes and edges of one forward/backward pass of a one-layer-encoder joint model.
+
+    Parameters
+    ----------
+    model : SoftmaxAutoencoderNetwork with ``encoder_hidden=()`` and a classifier of one
+        hidden layer (e.g. the walkthrough's model), standardization identity
+    x : ndarray (N, input_dim); y : ndarray of int (N,)
+
+    Returns
+    -------
+    nodes : dict name -> Node (value and dL/d(value) as arrays; loss nodes hold floats)
+    edges : list of (from, to) names, in the forward direction
+    """
+    enc_dense, enc_act = model.encoder.layers
+    dec_dense = model.decoder.layers[0]
+    cls_dense, cls_act, cls_out = model.classifier.layers[:3]
+    gamma = model.gamma
+    a = enc_dense.forward(x)
+    code = enc_act.forward(a)
+    x_hat = dec_dense.forward(code)
+    h = cls_act.forward(cls_dense.forward(code))
+    logits = cls_out.forward(h)
+    rec, dx_hat = F.sum_squared_error(x_hat, x)
+    ce, dlogits = F.softmax_cross_entropy(logits, y)
+    total, dx_hat, dlogits = F.joint_loss(rec, dx_hat, ce, dlogits, gamma)
+    dh = cls_out.backward(dlogits)
+    from_classifier = cls_dense.backward(cls_act.backward(dh))
+    from_decoder = dec_dense.backward(dx_hat)
+    dcode = F.fanout_backward(from_decoder, from_classifier)
+    da = enc_act.backward(dcode)
+    enc_dense.backward(da)
+    nodes = {
+        "x": Node("x", x, None, (0, 2.2), "input (data: no gradient)"),
+        "W_enc": Node("W_enc", enc_dense.params["W"], enc_dense.grads["W"], (0, 0.5), ""),
+        "a": Node("a", a, da, (2.1, 2.2), "x @ W_enc + b_enc"),
+        "code": Node("code", code, dcode, (4.4, 2.2), "tanh(a)"),
+        "W_dec": Node("W_dec", dec_dense.params["W"], dec_dense.grads["W"], (4.4, 4.1), ""),
+        "x_hat": Node("x_hat", x_hat, dx_hat, (6.7, 3.5), "code @ W_dec + b_dec"),
+        "L_rec": Node("L_rec", rec, gamma, (8.8, 3.5), "sum of squares / N"),
+        "h": Node("h", h, dh, (6.7, 0.9), "tanh(code @ W_c0 + b_c0)"),
+        "logits": Node("logits", logits, dlogits, (8.8, 0.9), "h @ W_c2 + b_c2"),
+        "L_ce": Node("L_ce", ce, 1 - gamma, (10.8, 0.9), "cross-entropy"),
+        "L": Node("L", total, 1.0, (10.8, 2.2), f"{gamma:g} L_rec + {1 - gamma:g} L_ce"),
+    }
+    nodes["code"] = nodes["code"]._replace(
+        note=f"tanh(a)\ndL/dcode = decoder's {_short(from_decoder)}\n"
+             f"+ classifier's {_short(from_classifier)}")
+    edges = [("x", "a"), ("W_enc", "a"), ("a", "code"), ("code", "x_hat"), ("W_dec", "x_hat"),
+             ("x_hat", "L_rec"), ("code", "h"), ("h", "logits"), ("logits", "L_ce"),
+             ("L_rec", "L"), ("L_ce", "L")]
+    return nodes, edges
+
+
+def _short(value):
+    """The first row of an array, two decimals; a float as itself."""
+    value = np.asarray(value, dtype=np.float64)
+    row = value if value.ndim < 2 else value[0]
+    return np.array2string(np.atleast_1d(row), precision=2, suppress_small=True,
+                           floatmode="fixed", max_line_width=40)
+
+
+def plot_graph(nodes, edges, path=None, title="one forward and backward pass"):
+    """Draw the graph: each box shows a node's value (first row) and dL/d(node); the code
+    node, where the two heads' gradients add, is highlighted. Returns the Figure; with
+    ``path`` it is also written there (the format from the file's suffix)."""
+    from matplotlib.figure import Figure  # the object API: no pyplot, no backend change
+    fig = Figure(figsize=(18, 6.5))
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_xlim(-1.2, 12.0)
+    ax.set_ylim(-0.2, 4.8)
+    boxes = {}
+    for node in nodes.values():
+        text = f"{node.name}  {np.shape(node.value)}\nvalue {_short(node.value)}"
+        if node.grad is not None:
+            text += f"\ndL/d{node.name} {_short(node.grad)}"
+        if node.note:
+            text += f"\n{node.note}"
+        highlight = node.name == "code"
+        boxes[node.name] = ax.text(
+            *node.position, text, ha="center", va="center", fontsize=7.5, family="monospace",
+            bbox={"boxstyle": "round", "facecolor": "#ffe9a8" if highlight else "#eef3fb",
+                  "edgecolor": "#c98a00" if highlight else "#5878a8"})
+    for start, end in edges:
+        # Arrows run from box edge to box edge: the text boxes are the patches to clip at.
+        ax.annotate("", xy=nodes[end].position, xytext=nodes[start].position,
+                    arrowprops={"arrowstyle": "-|>", "color": "0.45", "shrinkA": 4,
+                                "shrinkB": 4, "patchA": boxes[start].get_bbox_patch(),
+                                "patchB": boxes[end].get_bbox_patch()})
+    ax.set_title(f"{title}: the code's gradient is the sum of both heads' (highlighted)")
+    if path is not None:
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    return fig
