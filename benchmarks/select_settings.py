@@ -22,12 +22,40 @@ from numpy_sae.commands.experiment import load_dataset
 from numpy_sae.data.splits import song_folds
 
 
+def outer_from_csv(paths, rows, seed, folds):
+    """Each candidate's outer-fold figures for ``seed``, as cross_validate returns them."""
+    import csv
+    found = {}
+    for path in paths:
+        with open(path, newline="") as handle:
+            for r in csv.DictReader(handle):
+                if int(r["seed"]) == seed:
+                    found.setdefault(r["row"], {})[int(r["fold"])] = (float(r["segment"]),
+                                                                      float(r["song"]))
+    out = []
+    for row in rows:
+        figures = found.get(row, {})
+        if sorted(figures) != list(range(1, folds + 1)):
+            raise SystemExit(f"error: {row!r} lacks folds for seed {seed} in {paths}")
+        window = [figures[k][0] for k in range(1, folds + 1)]
+        song = [figures[k][1] for k in range(1, folds + 1)]
+        out.append({"window": window, "song": song, "window_mean": np.mean(window),
+                    "window_std": np.std(window), "song_mean": np.mean(song),
+                    "song_std": np.std(song)})
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidate", action="append", required=True,
                         help="extra cv options of one candidate ('' for the defaults)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--inner-folds", type=int, default=2)
+    parser.add_argument("--outer-csv", nargs="+", metavar="CSV", default=[],
+                        help="per-fold CSVs of benchmarks/compare_models.py that already hold "
+                        "each candidate's outer cross-validation for this seed (not rerun)")
+    parser.add_argument("--outer-row", action="append", default=[], metavar="ROW",
+                        help="with --outer-csv: the row holding each candidate, in order")
     args, common = parser.parse_known_args()
     settings = [_run_settings(build_parser().parse_args(["cv", *common, *shlex.split(c)]))
                 for c in args.candidate]
@@ -35,7 +63,10 @@ def main():
     clips = dataset.clipset
     rng = np.random.default_rng(np.random.SeedSequence(settings[0].seed).spawn(1)[0])
     outer = song_folds(clips.labels, args.folds, rng)  # cross_validate's own folds
-    full = [cross_validate(clips, s, args.folds, log=lambda line: None) for s in settings]
+    if args.outer_csv:
+        full = outer_from_csv(args.outer_csv, args.outer_row, settings[0].seed, args.folds)
+    else:
+        full = [cross_validate(clips, s, args.folds, log=lambda line: None) for s in settings]
     chosen_window, chosen_song = [], []
     for k in range(args.folds):
         training = clips.subset(np.setdiff1d(np.arange(len(clips)), outer[k]))
