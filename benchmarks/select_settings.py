@@ -12,6 +12,7 @@ procedure (choice included). Prints figures; asserts nothing.
 """
 
 import argparse
+import csv
 import shlex
 
 import numpy as np
@@ -24,7 +25,6 @@ from numpy_sae.data.splits import song_folds
 
 def outer_from_csv(paths, rows, seed, folds):
     """Each candidate's outer-fold figures for ``seed``, as cross_validate returns them."""
-    import csv
     found = {}
     for path in paths:
         with open(path, newline="") as handle:
@@ -56,6 +56,9 @@ def main():
                         "each candidate's outer cross-validation for this seed (not rerun)")
     parser.add_argument("--outer-row", action="append", default=[], metavar="ROW",
                         help="with --outer-csv: the row holding each candidate, in order")
+    parser.add_argument("--csv", help="append the nested figures per fold (compare_models' "
+                        "columns), to join its table")
+    parser.add_argument("--row-name", default="nested choice", help="their row's name")
     args, common = parser.parse_known_args()
     settings = [_run_settings(build_parser().parse_args(["cv", *common, *shlex.split(c)]))
                 for c in args.candidate]
@@ -63,23 +66,30 @@ def main():
     clips = dataset.clipset
     rng = np.random.default_rng(np.random.SeedSequence(settings[0].seed).spawn(1)[0])
     outer = song_folds(clips.labels, args.folds, rng)  # cross_validate's own folds
-    if args.outer_csv:
-        full = outer_from_csv(args.outer_csv, args.outer_row, settings[0].seed, args.folds)
-    else:
-        full = [cross_validate(clips, s, args.folds, log=lambda line: None) for s in settings]
-    chosen_window, chosen_song = [], []
+    picks = []
     for k in range(args.folds):
         training = clips.subset(np.setdiff1d(np.arange(len(clips)), outer[k]))
         inner = [cross_validate(training, s, args.inner_folds, log=lambda line: None)
                  for s in settings]
         scores = [r["window_mean"] for r in inner]
-        best = int(np.argmax(scores))
-        chosen_window.append(full[best]["window"][k])
-        chosen_song.append(full[best]["song"][k])
+        picks.append(int(np.argmax(scores)))
         print(f"outer fold {k + 1}: inner accuracy " + ", ".join(
             f"[{c or 'defaults'}] {v:.3f}" for c, v in zip(args.candidate, scores))
-            + f" -> [{args.candidate[best] or 'defaults'}]: test {chosen_window[-1]:.3f} / "
-            f"song {chosen_song[-1]:.3f}", flush=True)
+            + f" -> [{args.candidate[picks[-1]] or 'defaults'}]", flush=True)
+    # The outer figures are needed only now: read from earlier runs, or measured here.
+    if args.outer_csv:
+        full = outer_from_csv(args.outer_csv, args.outer_row, settings[0].seed, args.folds)
+    else:
+        full = [cross_validate(clips, s, args.folds, log=lambda line: None) for s in settings]
+    chosen_window = [full[best]["window"][k] for k, best in enumerate(picks)]
+    chosen_song = [full[best]["song"][k] for k, best in enumerate(picks)]
+    if args.csv:
+        with open(args.csv, "a", newline="") as handle:
+            writer = csv.writer(handle)
+            if handle.tell() == 0:
+                writer.writerow(["row", "seed", "fold", "segment", "song"])
+            for k, (w, g) in enumerate(zip(chosen_window, chosen_song)):
+                writer.writerow([args.row_name, settings[0].seed, k + 1, f"{w:.4f}", f"{g:.4f}"])
     for c, r in zip(args.candidate, full):
         print(f"[{c or 'defaults'}] alone: {r['window_mean']:.3f} +- {r['window_std']:.3f} / "
               f"song {r['song_mean']:.3f} +- {r['song_std']:.3f}")

@@ -78,6 +78,8 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
         out["song_logmean"].append(rules["logmean"])
         out["song_vote"].append(rules["vote"])
         out["ece"].append(expected_calibration_error(proba, y_test))
+        front = getattr(model.network, "front", None)
+        out.setdefault("front_drift", []).append(front.drift() if front is not None else np.nan)
         for level in ("window", "song"):
             out[level].append(result[level]["accuracy"])
             out[f"n_{level}s"].append(result[level]["n"])
@@ -91,6 +93,7 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
             f"{unit}s), song {out['song'][-1]:.3f} ({out['n_songs'][-1]} songs), "
             + (f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
                if model.network.reconstructs else "")
+            + (f"filters moved {out['front_drift'][-1]:.4f}, " if front is not None else "")
             + f"{trainer.epoch} epochs")
         if on_fold is not None:
             on_fold({"fold": k + 1, "window": out["window"][-1], "song": out["song"][-1],
