@@ -37,7 +37,8 @@ def test_parametric_filter_gradients_wrt_frequencies_and_window(rng):
 
 
 @pytest.mark.parametrize("init, parametric", [("fourier", True), ("mel", False),
-                                              ("random", False), ("mel", True)])
+                                              ("random", False), ("mel", True),
+                                              ("gabor", False)])
 def test_filterbank_layer_gradients_with_the_l2sp_anchor(init, parametric, rng):
     layer = Filterbank(16, 3, init=init, rng=rng, sample_rate=8000, parametric=parametric,
                        anchor=0.3, dtype=np.float64)
@@ -81,3 +82,17 @@ def test_mel_start_spreads_bands_like_the_ear_and_drift_measures_the_move(rng):
     assert layer.drift() == pytest.approx(0.1)
     with pytest.raises(ValueError, match="random start"):
         Filterbank(32, 4, init="random", rng=rng, parametric=True)
+
+
+def test_gabor_bands_are_as_wide_as_their_mel_bands():
+    from numpy_sae.plots import filter_responses
+    layer = Filterbank(2048, 64, init="gabor", sample_rate=22050, dtype=np.float64)
+    response = filter_responses(layer.filters())  # dB, each band to its peak
+    width = (response > -3).sum(axis=1)  # bins within 3 dB of the peak (2049 bins)
+    assert width[-2] > 10 * width[0]  # high bands are wide, low bands narrow, as in mel
+    peaks = response.argmax(axis=1)
+    # Above 1 kHz every frequency is within 6 dB of some band's peak: the bands tile it.
+    above_1khz = np.arange(2049) * 11025 / 2048 > 1000
+    assert response.max(axis=0)[above_1khz & (np.arange(2049) <= peaks[-1])].min() > -6
+    with pytest.raises(ValueError, match="gabor start"):
+        Filterbank(64, 4, init="gabor", parametric=True)

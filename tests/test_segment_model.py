@@ -214,3 +214,18 @@ def test_song_rules_and_calibration_error():
     assert expected_calibration_error(sure, np.zeros(10, int)) == pytest.approx(0.1)
     half = np.array([[0.5, 0.5]] * 4)
     assert expected_calibration_error(half, np.array([0, 1, 0, 1])) == pytest.approx(0.0)
+
+
+def test_whole_segment_model_with_a_gabor_front_end():
+    rng = np.random.default_rng(2)
+    model = SegmentAutoencoderNetwork(
+        input_dim=12, n_classes=3, code_dim=4, encoder_hidden=(5,), gamma=0.5,
+        dtype=np.float64, seed=2, front_end={"filters": 4, "init": "gabor", "anchor": 0.3,
+                                             "sample_rate": 8000})
+    model.fit_scaling(rng.standard_normal((6, 7, 12)))
+    model.parameters()["front.W"] += 0.02 * rng.standard_normal((8, 12))
+    x, y = rng.standard_normal((4, 7, 12)), np.array([0, 2, -1, 1])
+    target = model.standardized(x)
+    model._reconstruction_target = lambda u: target
+    report = check_model(model, x, y)
+    assert max(v["max_rel_error"] for v in report.values()) < BOUND

@@ -187,7 +187,8 @@ def _data_options(p, with_training=True, quick=False):
                    "spectrogram as a layer), or 'none' (default)")
     p.add_argument("--front-init", choices=FRONT_INITS,
                    help="the filterbank's start: 'fourier' (rfft bins and a Hann window), "
-                   "'mel' (mel-spaced bins; default) or 'random' (free Glorot rows)")
+                   "'mel' (mel-spaced bins, one Hann window; default), 'gabor' (mel-spaced "
+                   "bands, each as wide as its mel band) or 'random' (free Glorot rows)")
     p.add_argument("--front-filters", type=window_int, metavar="K",
                    help=f"number of filter pairs, i.e. bands ({DEFAULTS.front_filters})")
     p.add_argument("--front-learning", choices=FRONT_LEARNING,

@@ -2,13 +2,15 @@
 
 A front end that learns from the waveform works best started where spectrograms
 already are (Zeghidour et al. 2018; SincNet; LEAF) and fine-tuned from there.
-Each function returns the centre frequencies (radians per sample) and the window
-of the parametric form, or, for ``random``, free filter rows.
+``fourier`` and ``mel`` give centre frequencies (radians per sample) that share one
+Hann window: every band is as narrow as the frame allows. ``gabor`` gives each
+mel-spaced band a Gaussian window as wide as the mel band is (LEAF's start), so the
+bands tile the spectrum; ``random`` gives free rows.
 """
 
 import numpy as np
 
-FRONT_INITS = ("fourier", "mel", "random")
+FRONT_INITS = ("fourier", "mel", "gabor", "random")
 
 
 def hann(n, dtype=np.float64):
@@ -56,3 +58,23 @@ def initial_frequencies(init, n_filters, frame_length, sample_rate):
     if init == "mel":
         return mel_frequencies(n_filters, sample_rate)
     raise ValueError(f"front_init must be one of {', '.join(FRONT_INITS)}, got {init!r}")
+
+
+def gabor_filters(n_filters, frame_length, sample_rate, low_hz=30.0):
+    """Filter pairs (2K, N) at mel-spaced centres, each band as wide as its mel band.
+
+    Notes
+    -----
+    W[k, j] = g_k(j) cos(omega_k j), W[K+k, j] = -g_k(j) sin(omega_k j), with a Gaussian
+    window g_k centred in the frame whose spectrum has standard deviation B_k / 2, B_k the
+    distance to the neighbouring centres: sigma_t = 2 / B_k samples (at most N / 6, so the
+    window fits the frame). Each window sums to N / 2, as a Hann window does.
+    """
+    omega = mel_frequencies(n_filters, sample_rate, low_hz)
+    spacing = np.gradient(omega) if n_filters > 1 else np.array([np.pi])
+    sigma = np.minimum(2.0 / np.maximum(spacing, 1e-9), frame_length / 6.0)
+    j = np.arange(frame_length)
+    g = np.exp(-0.5 * ((j[None, :] - frame_length / 2) / sigma[:, None]) ** 2)
+    g *= (frame_length / 2) / g.sum(axis=1, keepdims=True)
+    phase = omega[:, None] * j[None, :]
+    return np.concatenate([g * np.cos(phase), -g * np.sin(phase)], axis=0)

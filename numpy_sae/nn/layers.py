@@ -159,7 +159,8 @@ class Filterbank(Layer):
     ----------
     frame_length : int, N samples per frame
     n_filters : int, K filter pairs (K bands)
-    init : "fourier" (rfft bins, Hann window), "mel" (mel-spaced bins, Hann window) or
+    init : "fourier" (rfft bins, Hann window), "mel" (mel-spaced bins, Hann window),
+        "gabor" (mel-spaced bands, each with a Gaussian window as wide as its band) or
         "random" (free Glorot rows)
     rng : numpy.random.Generator (drawn from only for ``random``)
     sample_rate : float, Hz (places the mel bands)
@@ -179,14 +180,17 @@ class Filterbank(Layer):
 
     def __init__(self, frame_length, n_filters, init="mel", rng=None, sample_rate=22050.0,
                  parametric=False, anchor=0.0, dtype=np.float32):
-        from .filterbanks import hann, initial_frequencies, random_filters
+        from .filterbanks import gabor_filters, hann, initial_frequencies, random_filters
         super().__init__()
         self.frame_length, self.n_filters = int(frame_length), int(n_filters)
         self.init, self.parametric, self.anchor = init, bool(parametric), float(anchor)
-        if init == "random":
+        if init in ("random", "gabor"):
             if self.parametric:
-                raise ValueError("a random start has no centre frequencies: use parametric=False")
-            self.params["W"] = random_filters(rng, self.n_filters, self.frame_length).astype(dtype)
+                raise ValueError(f"a {init} start has no centre frequencies sharing one window: "
+                                 "use parametric=False")
+            W = (random_filters(rng, self.n_filters, self.frame_length) if init == "random"
+                 else gabor_filters(self.n_filters, self.frame_length, sample_rate))
+            self.params["W"] = W.astype(dtype)
         else:
             omega = initial_frequencies(init, self.n_filters, self.frame_length, sample_rate)
             window = hann(self.frame_length)

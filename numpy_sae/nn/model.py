@@ -431,7 +431,7 @@ class SegmentAutoencoderNetwork(SoftmaxAutoencoderNetwork):
         "meanlogstd" (mean and log standard deviation)
     front_end : dict or None. None: frames are features already (log spectra). A dict
         puts a learnable filterbank (:class:`layers.Filterbank`) on raw waveform frames of
-        input_dim samples: {"filters": K, "init": "fourier" | "mel" | "random",
+        input_dim samples: {"filters": K, "init": "fourier" | "mel" | "gabor" | "random",
         "learning": "free" | "parametric" | "frozen", "anchor": L2-SP strength,
         "sample_rate": Hz}. Its log energies are standardized per band with statistics
         from :meth:`fit_scaling` and are what the encoder reads.
@@ -688,9 +688,9 @@ def _check_front_end(spec):
     if spec["learning"] not in FRONT_LEARNING:
         raise ValueError(f"front_end learning must be one of {', '.join(FRONT_LEARNING)}, "
                          f"got {spec['learning']!r}")
-    if spec["init"] == "random" and spec["learning"] == "parametric":
-        raise ValueError("a random front end has no centre frequencies to learn: use "
-                         "learning 'free'")
+    if spec["init"] in ("random", "gabor") and spec["learning"] == "parametric":
+        raise ValueError(f"a {spec['init']} front end has no centre frequencies sharing one "
+                         "window to learn: use learning 'free' or 'frozen'")
     for name, low in (("anchor", 0.0), ("sample_rate", 1e-9)):
         value = spec[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
