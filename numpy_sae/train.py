@@ -137,6 +137,8 @@ class Trainer:
         Early stopping: stop after this many epochs without a lower validation
         loss, then restore the best weights. None trains every epoch.
     log : callable taking one line, or None for silence
+    schedule : callable(epoch, optimizer) or None, called before each epoch (0-based) to
+        set what changes with the epoch, e.g. ``optimizer.lr_scales``
     """
 
     # What state_dict() holds: plain values (JSON in a model file), then the array dicts.
@@ -145,7 +147,7 @@ class Trainer:
     ARRAY_STATE = ("optimizer", "params", "best_params")
 
     def __init__(self, model, optimizer, source, validation=None, batch_size=512, rng=None,
-                 patience=None, log=print):
+                 patience=None, log=print, schedule=None):
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if patience is not None and (int(patience) != patience or patience < 1):
@@ -154,6 +156,7 @@ class Trainer:
             raise ValueError("early stopping needs validation data")
         self.model = model
         self.optimizer = optimizer
+        self.schedule = schedule
         self.source = source
         self.validation = validation
         # R^2 of the validation reconstructions = 1 - reconstruction / this variance
@@ -256,6 +259,8 @@ class Trainer:
         try:
             while self.epoch < epochs and not self.stopped_early:
                 began = time.perf_counter()
+                if self.schedule is not None:  # from the epoch number alone: resumes exactly
+                    self.schedule(self.epoch, self.optimizer)
                 (rec, ce, total), train_acc = self._train_one_epoch()
                 row = {"epoch": self.epoch + 1, "reconstruction": rec, "cross_entropy": ce,
                        "loss": total, "train_accuracy": train_acc}

@@ -539,3 +539,13 @@ def test_cv_ensembles_and_reports_song_rules_and_calibration(tree, capsys):
     out = capsys.readouterr().out
     assert "songs by mean log-probability" in out and "calibration error (ECE)" in out
     assert "gain db 6" in out
+
+
+def test_the_filterbank_can_wait_frozen_then_learn_slowly(tree, tmp_path, capsys):
+    for warmup, moved in (("2", False), ("1", True)):
+        assert train(tree, tmp_path, "--name", f"warm{warmup}", *SEGMENT, *FRONT,
+                     "--front-warmup", warmup, "--front-lr-scale", "0.1") == 0
+        drift = json.loads((tmp_path / f"warm{warmup}" / "metrics.json").read_text())[
+            "front_end_drift"]
+        assert (drift > 0) == moved
+    assert "front warmup 1, front lr scale 0.1" in capsys.readouterr().out

@@ -157,3 +157,20 @@ def test_decoupled_weight_decay_is_the_gradient_step_of_an_l2_penalty(rng):
             assert relative_error(step, expected[k]) < 1e-6
         else:
             assert not step.any() and not expected[k].any()  # biases are never decayed
+
+
+def test_a_prefix_can_learn_slower_or_not_at_all(rng):
+    from numpy_sae.nn.optim import Adam
+    params = {"front.W": rng.standard_normal((2, 3)), "encoder.0.W": rng.standard_normal((3, 2))}
+    grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    before = {k: v.copy() for k, v in params.items()}
+    adam = Adam(lr=0.1)
+    adam.lr_scales["front."] = 0.0
+    adam.step(params, grads)
+    np.testing.assert_array_equal(params["front.W"], before["front.W"])  # frozen
+    assert not np.array_equal(params["encoder.0.W"], before["encoder.0.W"])
+    adam.lr_scales["front."] = 0.1
+    adam.step(params, grads)
+    # The moments followed the gradient while frozen, so the bias correction is exact:
+    # with a constant gradient the first real step moves by its lr, here 0.1 * 0.1.
+    np.testing.assert_allclose(np.abs(params["front.W"] - before["front.W"]), 0.01, rtol=1e-3)

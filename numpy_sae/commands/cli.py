@@ -197,6 +197,12 @@ def _data_options(p, with_training=True, quick=False):
     p.add_argument("--front-anchor", type=non_negative_float, metavar="A",
                    help="L2-SP: weight decay of the filterbank toward its start, not toward "
                    f"zero ({DEFAULTS.front_anchor:g})")
+    p.add_argument("--front-warmup", type=crop_count, metavar="E",
+                   help="epochs the filterbank stays frozen while the layers above adapt to "
+                   "it, before it learns (0)")
+    p.add_argument("--front-lr-scale", type=non_negative_float, metavar="F",
+                   help="the filterbank's learning rate as a factor of --lr once it learns "
+                   "(1; 0 keeps it frozen)")
     p.add_argument("--gain-db", type=gain_float, metavar="DB",
                    help="augmentation of a segment model: each training segment gets a random "
                    "gain in +-DB decibels (0: off)")
@@ -387,7 +393,7 @@ TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "code_act
                     "decoder", "optimizer", "weight_decay", "patience", "input", "crops",
                     "factor", "window", "hop", "segment_seconds", "pooling", "front_end",
                     "front_init", "front_filters", "front_learning", "front_anchor",
-                    "gain_db")
+                    "front_warmup", "front_lr_scale", "gain_db")
 
 
 def _run_settings(args):

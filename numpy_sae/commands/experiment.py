@@ -102,6 +102,8 @@ class RunSettings:
     front_filters: int = 128
     front_learning: str = "free"
     front_anchor: float = 0.0
+    front_warmup: int = 0  # epochs the filterbank stays frozen before it learns
+    front_lr_scale: float = 1.0  # its learning rate, as a factor of --lr, once it learns
     max_windows: int | None = 25
     seed: int = 0
     out: str = "runs"
@@ -175,6 +177,7 @@ class RunSettings:
             "front_end": text(FRONT_ENDS), "front_init": text(FRONT_INITS),
             "front_filters": whole(1, 100_000), "front_learning": text(FRONT_LEARNING),
             "front_anchor": number(0, 1e9), "gain_db": number(0, 60),
+            "front_warmup": whole(0, 10_000_000), "front_lr_scale": number(0, 1e3),
             "max_windows": whole(1, 1_000_000, optional=True), "seed": whole(0, 2 ** 63 - 1),
             "out": text(), "name": text(optional=True), "checkpoint_every": whole(1),
             "cache_dir": text(optional=True),
@@ -378,7 +381,14 @@ def new_audio_model(settings, clipset, seed, gamma=None):
 
 def make_trainer(settings, network, source, validation, rng, log=None):
     """A Trainer with the optimizer, batch size and early stopping of ``settings``."""
+    schedule = None
+    if settings.front_end != "none" and (settings.front_warmup or settings.front_lr_scale != 1):
+        def schedule(epoch, optimizer):
+            # The filterbank waits frozen for --front-warmup epochs, then learns at
+            # --front-lr-scale times --lr: the layers above first adapt to its start.
+            optimizer.lr_scales["front."] = (0.0 if epoch < settings.front_warmup
+                                             else settings.front_lr_scale)
     return Trainer(network, make_optimizer(settings.optimizer, settings.lr, settings.weight_decay,
                                            no_decay=getattr(network, "no_decay", ())),
                    source, validation=validation, batch_size=settings.batch_size, rng=rng,
-                   patience=settings.patience, log=log)
+                   patience=settings.patience, log=log, schedule=schedule)

@@ -27,7 +27,8 @@ WINDOWS = ("input", "factor", "method", "window", "crops")
 CODE = ("gamma", "code_dim", "code_activation", "decoder")
 SEGMENTS = ("input", "factor", "method", "window", "hop", "segment_seconds", "pooling", "crops",
             "gain_db")
-FRONT = ("front_end", "front_init", "front_filters", "front_learning", "front_anchor")
+FRONT = ("front_end", "front_init", "front_filters", "front_learning", "front_anchor",
+         "front_warmup", "front_lr_scale")
 FRONT_ENDS = ("none", "filterbank")  # what a segment model puts before its encoder
 
 

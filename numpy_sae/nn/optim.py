@@ -16,6 +16,16 @@ class Optimizer:
             raise ValueError(f"learning rate must be a positive number, got {lr!r}")
         self.lr = float(lr)
         self.t = 0
+        # Parameter-name prefix -> factor on lr (0 freezes those parameters): a front end
+        # can learn more slowly than the layers above it, or not at all for a while.
+        self.lr_scales = {}
+
+    def _lr(self, key):
+        """The learning rate of parameter ``key``: lr times the factor of its prefix."""
+        for prefix, scale in self.lr_scales.items():
+            if key.startswith(prefix):
+                return self.lr * scale
+        return self.lr
 
     def step(self, params, grads):
         """Apply one update.
@@ -29,6 +39,8 @@ class Optimizer:
             raise ValueError("params and grads must have the same keys")
         self.t += 1
         for key, p in params.items():
+            # A frozen parameter (lr 0) is not moved, but Adam's moments still follow its
+            # gradient, so their bias correction holds when it starts to learn.
             self._update(key, p, grads[key])
 
     def _update(self, key, p, g):
@@ -61,7 +73,7 @@ class SGD(Optimizer):
     """Plain gradient descent: p <- p - lr * g."""
 
     def _update(self, key, p, g):
-        p -= self.lr * g
+        p -= self._lr(key) * g
 
 
 class Momentum(Optimizer):
@@ -87,7 +99,7 @@ class Momentum(Optimizer):
         if v is None:
             v = self.velocity[key] = np.zeros_like(p)
         v *= self.momentum
-        v -= self.lr * g
+        v -= self._lr(key) * g
         p += v
 
 
@@ -140,8 +152,8 @@ class Adam(Optimizer):
             # One scratch array per parameter: the update allocates nothing.
             self._scratch[key] = np.empty_like(p)
         if self.weight_decay and p.ndim >= 2 and not key.startswith(self.no_decay):
-            p *= 1.0 - self.lr * self.weight_decay                # AdamW: decay weights only
-        adam_step(p, g, self.m[key], self.v[key], self.t, self.lr, self.beta1, self.beta2,
+            p *= 1.0 - self._lr(key) * self.weight_decay          # AdamW: decay weights only
+        adam_step(p, g, self.m[key], self.v[key], self.t, self._lr(key), self.beta1, self.beta2,
                   self.eps, self._scratch[key])
 
 
