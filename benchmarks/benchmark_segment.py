@@ -7,7 +7,7 @@
 
 Prints figures, asserts nothing. Each dataset is measured in a fresh process:
 loading the clips at full rate (through the cache, as the main job does), then
-training the segment model with its default settings (8 random 3 s segments
+training the segment model with its default settings (24 random 3 s segments
 per clip per epoch, batches of 16) for a few epochs; the figure is the median
 seconds per epoch. Beside the peak resident memory it prints the size of the
 signals kept in memory and what every frame of the dataset would take if it
