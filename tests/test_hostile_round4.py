@@ -374,3 +374,40 @@ def test_a_model_whose_network_and_preprocessing_disagree_is_refused(tree, tmp_p
     capsys.readouterr()
     assert main(["predict", str(bad), str(tree / "jazz" / "jazz.00001.wav")]) == 1
     one_line_error(capsys, message)
+
+
+# ----- C7, U3: the grader's verdict on what the student's code did ---------------------------
+def _with_body(student, function, body):
+    source = (student / "backprop.py").read_text()
+    start = source.index(f"def {function}(")
+    doc_end = source.index('"""', source.index('"""', start) + 3) + 3
+    (student / "backprop.py").write_text(source[:doc_end] + "\n" + body
+                                         + source[source.find("\ndef ", doc_end):])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the memory limit is POSIX only")
+def test_a_function_that_allocates_without_end_is_stopped_by_the_memory_limit(tmp_path, capsys):
+    student = tmp_path / "hw"
+    main(["exercises", "key", str(student)])
+    _with_body(student, "dense_forward", "    import numpy as np\n"
+               "    hoard = [np.ones(2 ** 27) for _ in range(1000)]\n    return x, hoard\n")
+    capsys.readouterr()
+    assert main(["exercises", "check", str(student), "--only", "dense_forward",
+                 "--memory-limit", "1500"]) == 1
+    out = capsys.readouterr().out
+    assert "error: MemoryError" in out
+
+
+@pytest.mark.parametrize("body, shown", [
+    ("    class Odd(Exception):\n        def __str__(self):\n            raise RuntimeError\n"
+     "    raise Odd()\n", "error: Odd: (its message could not be shown"),
+    ("    raise KeyboardInterrupt\n", "error: KeyboardInterrupt"),
+])
+def test_the_grader_blames_no_exit_the_student_did_not_make(tmp_path, capsys, body, shown):
+    student = tmp_path / "hw"
+    main(["exercises", "key", str(student)])
+    _with_body(student, "dense_forward", body)
+    capsys.readouterr()
+    assert main(["exercises", "check", str(student), "--only", "dense_forward"]) == 1
+    out = capsys.readouterr().out
+    assert shown in out and "ended the grading process" not in out

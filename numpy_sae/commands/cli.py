@@ -369,6 +369,9 @@ def build_parser():
                    "3: the formula) instead of grading")
     q.add_argument("--time-limit", type=positive_float, default=20.0, metavar="S",
                    help="seconds each function may run before it is stopped (20)")
+    q.add_argument("--memory-limit", type=positive_float, default=4096, metavar="MB",
+                   help="address space of the process running the student's code, POSIX "
+                   "only (4096)")
 
     p = sub.add_parser("diagnose", help="pictures of the run's network learning, per layer",
                        description="Retrains the run's network (and sigmoid, ReLU and naive-"
@@ -566,7 +569,8 @@ def cmd_exercises(args):
     with job.sigterm_as_interrupt():
         passed = exercises.run_check(args.dir, only=args.only, as_json=args.json,
                                      results=args.results, force=args.force,
-                                     time_limit=args.time_limit)
+                                     time_limit=args.time_limit,
+                                     memory_limit=args.memory_limit)
     return 0 if passed else EXIT_FAILED
 
 

@@ -61,10 +61,11 @@ def _events(report):
     return [json.loads(line) for line in report.read_text().split("\n")[:-1] if line]
 
 
-def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
+def grade_in_children(path, units, time_limit=20.0, training_limit=600.0, memory_limit=4096):
     """Grade ``units`` of the student file at ``path`` in child processes.
 
-    Each unit has ``time_limit`` seconds (``training`` has ``training_limit``); a unit that
+    Each unit has ``time_limit`` seconds (``training`` has ``training_limit``) and the child
+    at most ``memory_limit`` MB of address space (POSIX); a unit that
     runs longer, or whose code ends its process (``sys.exit``, ``os._exit``), is reported
     as such and the remaining units go on in a fresh process. Returns
     (grades: list of exercises.Grade, training: dict or None, import_error: str or None).
@@ -79,6 +80,7 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0):
                  str(Path(path).resolve()), str(report), *remaining],
                 # What the student's code prints is not read: a full pipe would stall it.
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp,
+                env={**os.environ, "NUMPY_SAE_GRADER_MEMORY": str(int(memory_limit * 2 ** 20))},
                 # Its own process group, so whatever it forks is ended with it.
                 **({"start_new_session": True} if os.name == "posix" else {}))
             try:
@@ -180,7 +182,7 @@ def train_with_student(student, epochs=30, seed=0, log=print):
 
 
 def run_check(folder, log=print, only=None, as_json=False, results=None, force=False,
-              time_limit=20.0):
+              time_limit=20.0, memory_limit=4096):
     """Grade the student file; return True when every graded function passes (and, when the
     whole file was graded, the model learns with them).
 
@@ -206,7 +208,8 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     units = list(dict.fromkeys(exercises.unit_of(name) for _, name in exercises.GRADED
                                if only is None or exercises.unit_of(name) in
                                {exercises.unit_of(n) for n in only}))
-    grades, _, import_error = grade_in_children(path, units, time_limit)
+    grades, _, import_error = grade_in_children(path, units, time_limit,
+                                                memory_limit=memory_limit)
     if import_error:
         message = f"{path} does not import: {import_error}"
         # Gradescope and the --json loop still get a result: score 0 and the reason.
@@ -224,7 +227,8 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
             log("")
             log("every function is right: training a small model on synthetic audio with "
                 "yours ...")
-        _, training, _ = grade_in_children(path, ["training"], time_limit)
+        _, training, _ = grade_in_children(path, ["training"], time_limit,
+                                           memory_limit=memory_limit)
         if "error" in training:
             learned, message = False, f"training with your functions: {training['error']}"
         else:

@@ -12,6 +12,7 @@ the exit status is the grading command's own, never this process's.
 """
 
 import json
+import os
 import sys
 from dataclasses import asdict
 
@@ -29,7 +30,20 @@ def _restore_library():
         setattr(module, name, function)
 
 
+def _limit_memory():
+    """Cap this process's address space (POSIX) at $NUMPY_SAE_GRADER_MEMORY bytes, so a
+    student function that allocates without end fails with a MemoryError, graded as such."""
+    limit = os.environ.get("NUMPY_SAE_GRADER_MEMORY")
+    if limit and limit.isdigit() and int(limit) > 0:
+        try:
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+        except (ImportError, ValueError, OSError):
+            pass  # Windows, or a limit the system refuses: grade without one
+
+
 def main(argv):
+    _limit_memory()
     student_file, report_file, *units = argv
     with open(report_file, "a", encoding="utf-8") as report:
         def emit(event):

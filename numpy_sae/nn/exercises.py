@@ -500,8 +500,8 @@ def grade(student, seed=0, only=None):
             outcome = "not started"
         except _Wrong as wrong:
             outcome = wrong.status
-        except Exception as exc:  # a student's code may fail in any way; say how
-            outcome = f"error: {type(exc).__name__}: {exc}"
+        except (Exception, KeyboardInterrupt) as exc:  # a student's code may fail any way
+            outcome = f"error: {type(exc).__name__}: {_text_of(exc)}"
         outcomes[unit] = (outcome, state)
     grades = []
     for module, name in graded:
@@ -513,6 +513,14 @@ def grade(student, seed=0, only=None):
         grades.append(Grade(name, _status(student, module, name, outcome, state), error,
                             HINTS[name]))
     return grades
+
+
+def _text_of(exc):
+    """An exception's message, even when its own ``__str__`` fails."""
+    try:
+        return str(exc)
+    except Exception as inner:
+        return f"(its message could not be shown: {type(inner).__name__})"
 
 
 def _status(student, module, name, outcome, state):
