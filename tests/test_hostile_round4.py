@@ -411,3 +411,19 @@ def test_the_grader_blames_no_exit_the_student_did_not_make(tmp_path, capsys, bo
     assert main(["exercises", "check", str(student), "--only", "dense_forward"]) == 1
     out = capsys.readouterr().out
     assert shown in out and "ended the grading process" not in out
+
+
+# ----- U12: new songs of some of the model's genres ------------------------------------------
+@pytest.mark.parametrize("model", [(), ("--model", "features-logistic")])
+def test_evaluate_scores_a_folder_of_one_genre(tree, tmp_path, capsys, model):
+    import shutil
+    assert train(tree, tmp_path, "--name", "m", *model) == 0
+    only = tmp_path / "only"
+    shutil.copytree(tree / "jazz", only / "jazz")
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m"), "--data", str(only)]) == 0
+    out = capsys.readouterr().out
+    assert "6 clips of 1 of its 2 genres (jazz)" in out and "song level" in out
+    (only / "jazz").rename(only / "polka")
+    assert main(["evaluate", str(tmp_path / "m"), "--data", str(only)]) == 1
+    one_line_error(capsys, "none of the model's genres (blues, jazz)")

@@ -8,6 +8,7 @@ folder, at window and song level.
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from ..audio_model import AudioModel
 from ..data.audio import AudioError
 from ..data.descriptors import build_featureset
-from ..data.gtzan import build_clipset, find_audio, resolve_root
+from ..data.gtzan import DataError, build_clipset, find_audio, genres_present, resolve_root
 from .outputs import check_new_files, written_output
 from .report import evaluate_subsets, format_report
 
@@ -96,12 +97,23 @@ def run_evaluate(model, data, cache_dir=None, use_cache=True, out=print):
     """Score a model file on every clip of its genres under ``data``; print the report."""
     model_file = model_path(model)
     audio_model, meta, _ = AudioModel.load(model_file)
+    names = audio_model.genre_names
+    # New songs of some of the model's genres (even one) can be scored: the folder's
+    # genres are read and their labels put back in the model's order.
+    present = [g for g in names if g in set(genres_present(data))]
+    if not present:
+        raise DataError(f"none of the model's genres ({', '.join(names)}) has a folder of "
+                        f"audio under {data}")
     build = build_featureset if audio_model.input_kind == "descriptors" else build_clipset
-    clipset = build(data, audio_model.genre_names, audio_model.preprocessing,
-                    cache_dir=cache_dir, use_cache=use_cache)
+    clipset = build(data, present, audio_model.preprocessing, cache_dir=cache_dir,
+                    use_cache=use_cache, min_genres=1)
+    clipset = replace(clipset, labels=np.array([names.index(present[i]) for i in clipset.labels],
+                                               dtype=np.int64), genre_names=list(names))
     results = evaluate_subsets(audio_model.network, {"all clips": audio_model.windows(clipset)},
                                audio_model.genre_names)
-    header = [f"model {model} on {data}: {len(clipset)} clips"]
+    header = [f"model {model} on {data}: {len(clipset)} clips"
+              + (f" of {len(present)} of its {len(names)} genres ({', '.join(present)})"
+                 if len(present) < len(names) else "")]
     trained_on = meta.get("data_root")
     if isinstance(trained_on, str) and trained_on and Path(trained_on).is_dir() and \
             resolve_root(trained_on).resolve() == resolve_root(data).resolve():

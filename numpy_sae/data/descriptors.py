@@ -226,12 +226,12 @@ def load_featureset(path):
 
 
 def build_featureset(root, genres, preprocessing=Preprocessing(), cache_dir=None,
-                     use_cache=True, workers=None, log=print):
+                     use_cache=True, workers=None, log=print, min_genres=2):
     """Descriptor vectors of every clip of the chosen genres, on both cores, cached.
 
     Returns a :class:`FeatureSet`; unreadable clips are skipped and named.
     """
-    genre_root, files, genre_names = find_clips(root, genres)
+    genre_root, files, genre_names = find_clips(root, genres, min_genres)
 
     def assemble(kept, skipped):
         if not kept:

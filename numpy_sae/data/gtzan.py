@@ -219,7 +219,14 @@ def _is_audio(path):
             and not path.is_dir())
 
 
-def find_clips(root, genres=DEFAULT_GENRES):
+def genres_present(root):
+    """The genre folders under ``root`` that hold audio, sorted."""
+    genre_root = resolve_root(root)
+    return sorted(d.name for d in genre_root.iterdir()
+                  if d.is_dir() and not d.name.startswith(".") and any(map(_is_audio, d.iterdir())))
+
+
+def find_clips(root, genres=DEFAULT_GENRES, min_genres=2):
     """List the audio files of the chosen genres.
 
     Parameters
@@ -234,8 +241,7 @@ def find_clips(root, genres=DEFAULT_GENRES):
     genre_names : list of str
     """
     genre_root = resolve_root(root)
-    present = sorted(d.name for d in genre_root.iterdir()
-                     if d.is_dir() and not d.name.startswith(".") and any(map(_is_audio, d.iterdir())))
+    present = genres_present(genre_root)
     if genres == "all" or list(genres) == ["all"]:
         genre_names = present
         if not genre_names:
@@ -246,7 +252,7 @@ def find_clips(root, genres=DEFAULT_GENRES):
         if missing:
             raise DataError(f"genre(s) {', '.join(missing)} not found under {genre_root} "
                             f"(found: {', '.join(present) or 'no genre folders with audio'})")
-    if len(genre_names) < 2:
+    if len(genre_names) < min_genres:
         raise DataError(f"need at least two genres to classify, got {genre_names}")
     files = [(path, label) for label, genre in enumerate(genre_names)
              for path in one_file_per_song(sorted(filter(_is_audio,
@@ -347,7 +353,7 @@ def default_cache_dir():
 
 
 def build_clipset(root, genres=DEFAULT_GENRES, preprocessing=Preprocessing(), cache_dir=None,
-                  use_cache=True, workers=None, log=print):
+                  use_cache=True, workers=None, log=print, min_genres=2):
     """Load every clip of the chosen genres, downsampled, with a cache.
 
     Parameters
@@ -369,7 +375,7 @@ def build_clipset(root, genres=DEFAULT_GENRES, preprocessing=Preprocessing(), ca
     DataError
         Missing folder, unknown genre, or a selected genre without one usable file.
     """
-    genre_root, files, genre_names = find_clips(root, genres)
+    genre_root, files, genre_names = find_clips(root, genres, min_genres)
     clipset = _build(genre_root, files, genre_names, preprocessing, cache_dir, use_cache, workers,
                      log)
     empty = [g for i, g in enumerate(genre_names) if i not in set(clipset.labels.tolist())]
