@@ -146,8 +146,9 @@ def write_outputs(rows, out, gamma, labeled_counts):
             stds = [np.std(table[(name, L)][level]) if (name, L) in table else np.nan
                     for L in labeled_counts]
             ax.errorbar(labeled_counts, means, yerr=stds, marker="o", capsize=3, label=name)
-        ax.set(xscale="log", xticks=labeled_counts, xticklabels=labeled_counts,
-               xlabel="labeled songs per genre", ylabel="accuracy", title=title)
+        ax.set(xscale="log", xlabel="labeled songs per genre", ylabel="accuracy", title=title)
+        ax.set_xticks(labeled_counts, [str(L) for L in labeled_counts])
+        ax.minorticks_off()
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
     fig.tight_layout()
@@ -162,8 +163,18 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--out", default="label_efficiency", help="OUT.csv, OUT.md, OUT.png")
+    parser.add_argument("--redraw", action="store_true",
+                        help="write OUT.md and OUT.png again from OUT.csv, training nothing")
     args, common = parser.parse_known_args(argv)
     labeled_counts = [int(v) for v in args.labeled.split(",")]
+    if args.redraw:
+        with open(f"{args.out}.csv", newline="") as handle:
+            rows = [{**r, "labeled": int(r["labeled"]), "segment": float(r["segment"]),
+                     "song": float(r["song"])} for r in csv.DictReader(handle)]
+        gamma = _run_settings(build_parser().parse_args(["cv", "--model", "segment",
+                                                         *common])).gamma
+        print(write_outputs(rows, args.out, gamma, labeled_counts))
+        return 0
     seeds = [int(v) for v in args.seeds.split(",")]
     segment = _run_settings(build_parser().parse_args(["cv", "--model", "segment", *common]))
     plain = replace(segment, gamma=0.0)
