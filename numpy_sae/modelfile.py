@@ -66,6 +66,24 @@ def _known_member(name):
     return name in MEMBERS or name.startswith(MEMBER_PREFIXES)
 
 
+def _check_declared_size(path, archive, name):
+    """Refuse a member whose header declares more data than the member holds: numpy would
+    allocate the declared array before finding the data missing."""
+    info = archive.getinfo(f"{name}.npy")
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(member)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ModelFileError(f"{path}: member {name} has a damaged header ({exc})") from None
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > info.file_size:
+        raise ModelFileError(f"{path}: member {name} declares {declared:,} bytes of data "
+                             f"({shape}) but holds {info.file_size:,}")
+
+
 def _read_arrays(path):
     path = Path(path)
     if not path.is_file():
@@ -85,6 +103,8 @@ def _read_arrays(path):
             if size > MAX_UNPACKED_BYTES:
                 raise ModelFileError(f"{path}: its arrays would unpack to {size / 1e9:.1f} GB; "
                                      f"a model file holds at most {MAX_UNPACKED_BYTES / 1e9:.0f} GB")
+            for name in data.files:
+                _check_declared_size(path, data.zip, name)
             return {k: data[k] for k in data.files}
     except ValueError as exc:
         if "allow_pickle" in str(exc):

@@ -427,3 +427,37 @@ def test_evaluate_scores_a_folder_of_one_genre(tree, tmp_path, capsys, model):
     (only / "jazz").rename(only / "polka")
     assert main(["evaluate", str(tmp_path / "m"), "--data", str(only)]) == 1
     one_line_error(capsys, "none of the model's genres (blues, jazz)")
+
+
+def test_a_member_declaring_a_huge_array_is_refused_before_allocation(tree, tmp_path, capsys):
+    import zipfile
+    assert train(tree, tmp_path, "--name", "m") == 0
+    bad = tmp_path / "huge.npz"
+    import shutil
+    shutil.copy(tmp_path / "m" / "model.npz", bad)
+    header = {"descr": "<f4", "fortran_order": False, "shape": (2 ** 18, 2 ** 20)}
+    with zipfile.ZipFile(bad, "a") as archive, archive.open("param/extra.W.npy", "w") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+    capsys.readouterr()
+    assert main(["predict", str(bad), str(tree / "jazz" / "jazz.00001.wav")]) == 1
+    one_line_error(capsys, "member param/extra.W declares 1,099,511,627,776 bytes")
+
+
+def test_a_damaged_song_record_and_a_full_disk_at_the_report_are_named(tree, tmp_path, capsys,
+                                                                       monkeypatch):
+    assert train(tree, tmp_path, "--name", "r") == 0
+    model = tmp_path / "r" / "model.npz"
+    _tampered(model, tmp_path / "copy.npz", record=_set(["meta", "subsets"], ["a", "list"]))
+    os.replace(tmp_path / "copy.npz", model)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "r"), "--epochs", "2"]) == 1
+    one_line_error(capsys, "record of the run's songs is damaged")
+
+    import numpy_sae.commands.report as report
+
+    def full(history, path):
+        raise OSError(28, "No space left on device", str(path))
+    monkeypatch.setattr(report, "write_history", full)
+    assert train(tree, tmp_path, "--name", "full") == 1
+    one_line_error(capsys, "cannot write", "history.csv: No space left on device",
+                   "the trained model is saved in")

@@ -188,7 +188,11 @@ def run_training(settings, resume=None, log=print):
         songs["unlabeled"] = [[p, os.stat(Path(settings.unlabeled) / p).st_size]
                               for p in dataset.unlabeled.paths]
     if resume:
-        _check_same_songs(stored_songs, songs, run_dir)
+        try:
+            _check_same_songs(stored_songs, songs, run_dir)
+        except (AttributeError, TypeError, IndexError, KeyError):
+            raise JobError(f"{run_dir / 'model.npz'}: its record of the run's songs is damaged; "
+                           "start a new run instead") from None
     else:
         model.network.fit_scaling(x_train)
         run_dir = _new_run_dir(settings, dataset)
@@ -228,8 +232,13 @@ def run_training(settings, resume=None, log=print):
                        f"{trainer.epoch}); try a lower --lr") from None
     train_seconds = time.perf_counter() - train_began
     checkpoint(trainer)
-    report, collapse = write_results(run_dir, model, trainer, splits, dataset, settings,
-                                     train_seconds)
+    try:
+        report, collapse = write_results(run_dir, model, trainer, splits, dataset, settings,
+                                         train_seconds)
+    except OSError as exc:  # a full disk after the checkpoint: say which file, keep the model
+        raise JobError(f"cannot write {exc.filename or 'the report in ' + str(run_dir)}: "
+                       f"{exc.strerror or exc}; the trained model is saved in {model_path}"
+                       ) from None
     log("")
     log(report)
     log("")
