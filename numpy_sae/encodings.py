@@ -113,7 +113,14 @@ def evenly_spaced(x, max_rows=MAX_ROWS):
     return x[np.unique(np.linspace(0, len(x) - 1, keep).astype(np.int64))]
 
 
-def reconstruction_r2(network, x_train, x_eval, max_rows=MAX_ROWS):
+def fit_pca_yardstick(network, x_train, max_rows=MAX_ROWS):
+    """PCA with as many components as the network's code, fitted on its standardized
+    training inputs (evenly spaced, at most ``max_rows`` rows): the yardstick of
+    :func:`reconstruction_r2`, fitted once for every subset it scores."""
+    return PCA(network.code_dim).fit(network.standardized(evenly_spaced(x_train, max_rows)))
+
+
+def reconstruction_r2(network, x_train, x_eval, max_rows=MAX_ROWS, pca=None):
     """R^2 of the autoencoder and of PCA with as many components as its code, on x_eval.
 
     Both work on the network's standardized inputs, and PCA is fitted on the
@@ -127,13 +134,13 @@ def reconstruction_r2(network, x_train, x_eval, max_rows=MAX_ROWS):
     x_eval : (M, input_dim) or (M, T, input_dim), windows to score, e.g. unseen songs
     max_rows : larger sets are scored on evenly spaced windows (or segments) holding this
         many rows (windows or frames): an estimate, and memory stays bounded
+    pca : the yardstick from :func:`fit_pca_yardstick`, or None to fit it here
 
     Returns
     -------
     {"autoencoder": float, "pca": float, "code_dim": int}
     """
-    z_train = network.standardized(evenly_spaced(x_train, max_rows))
+    pca = pca or fit_pca_yardstick(network, x_train, max_rows)
     z_eval, z_hat = network.reconstruction_pair(evenly_spaced(x_eval, max_rows))
-    pca = PCA(network.code_dim).fit(z_train)
     return {"autoencoder": r2_score(z_eval, z_hat), "pca": r2_score(z_eval, pca.reconstruct(z_eval)),
             "code_dim": network.code_dim}
