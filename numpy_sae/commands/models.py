@@ -123,7 +123,7 @@ def _descriptor_mlp(settings, clipset, rng, gamma):
 # full-rate audio (2048 samples, hop 1024, so 63 frames per 3 s segment), one tanh hidden
 # layer of 256 units, a 64-unit tanh code, a linear decoder, logistic regression on the
 # pooled codes; 24 random segments per song per epoch (nested selection chose 24 over 8
-# in 14 of 15 outer folds) in batches of 16, 30 epochs, AdamW with decoupled weight decay 1.
+# in 13 of 15 outer folds) in batches of 16, 30 epochs, AdamW with decoupled weight decay 1.
 SEGMENT_ENCODER_HIDDEN = (256,)
 SEGMENT_DEFAULTS = {"input": "spectrum", "factor": 1, "window": 2048, "segment_seconds": 3.0,
                     "code_dim": 64, "code_activation": "tanh", "gamma": 0.1, "batch_size": 16,
