@@ -8,7 +8,14 @@ needs an ``if __name__ == "__main__":`` guard, which tests catch on Linux.
 """
 
 import multiprocessing
+import signal
 from concurrent.futures import ProcessPoolExecutor
+
+
+def _ignore_interrupts():
+    # Ctrl-C reaches every process of the terminal's group: the workers leave it to the
+    # parent, which stops the pool cleanly (no worker dies mid-task holding a semaphore).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def map_in_workers(work, items, workers, chunksize=8):
@@ -19,5 +26,12 @@ def map_in_workers(work, items, workers, chunksize=8):
     """
     if workers <= 1 or len(items) <= 1:
         return [work(item) for item in items]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ignore_interrupts)
+    try:
         return list(pool.map(work, items, chunksize=chunksize))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # the chunks running finish, no more
+        raise
+    finally:
+        pool.shutdown(wait=True)
