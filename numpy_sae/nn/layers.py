@@ -10,6 +10,7 @@ can be checked numerically before it is used.
 import numpy as np
 
 from . import functional as F
+from .filterbanks import gabor_filters, hann, initial_frequencies, random_filters
 from .init import INITIALIZERS
 
 
@@ -180,7 +181,6 @@ class Filterbank(Layer):
 
     def __init__(self, frame_length, n_filters, init="mel", rng=None, sample_rate=22050.0,
                  parametric=False, anchor=0.0, dtype=np.float32):
-        from .filterbanks import gabor_filters, hann, initial_frequencies, random_filters
         super().__init__()
         self.frame_length, self.n_filters = int(frame_length), int(n_filters)
         self.init, self.parametric, self.anchor = init, bool(parametric), float(anchor)
