@@ -12,7 +12,9 @@ only NumPy. A reading order for a first pass through backpropagation:
 4. :mod:`numpy_sae.nn.model`: the joint loss, and the line where the
    decoder's and the classifier's gradients add at the code; then the
    segment model, whose classifier reaches every frame's code through the
-   mean/std pooling over time (``meanstd_pool_backward``).
+   mean/std pooling over time (``meanstd_pool_backward``), and whose optional
+   front end is the spectrogram as a layer (``filterbank_backward``; its starts
+   in :mod:`numpy_sae.nn.filterbanks`).
 5. :mod:`numpy_sae.nn.gradcheck`: centered differences that prove each
    backward pass; :mod:`numpy_sae.nn.teaching` breaks one on purpose.
 6. :mod:`numpy_sae.nn.optim`: SGD, momentum and Adam over name -> array dicts.
