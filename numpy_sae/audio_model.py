@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .data.audio import AudioError, downsample, frame, load_audio
+from .data.audio import AudioError, downsample, frame, load_audio, peak_amplitude
 from .data.descriptors import SEGMENT_SECONDS, segment_features
 from .data.features import INPUT_KINDS, feature_dim, make_features
 from .data.gtzan import ClipSet, Preprocessing
@@ -155,7 +155,7 @@ class AudioModel:
         else:
             signal = self.file_signal(path)
             x = self.signal_windows(signal, path)
-            peak = float(np.max(np.abs(signal)))
+            peak = peak_amplitude(signal)
             if peak < SILENCE:
                 warnings.warn(f"{path} is silent or nearly (peak {peak:.1e}, below -80 dB): "
                               "its genre verdict means nothing")

@@ -525,9 +525,11 @@ def cmd_baselines(args):
 
 
 def _check_folds(args):
-    if args.patience and args.folds < 3:
-        raise CommandError(f"--patience in cross-validation needs --folds 3 or more (one fold "
-                           f"tests, the next validates), got --folds {args.folds}")
+    # Before any data is loaded, so a bad combination is a usage error (exit 2).
+    try:
+        crossval.check_folds(args.patience, args.folds)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def cmd_cv(args):

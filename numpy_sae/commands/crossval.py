@@ -24,6 +24,14 @@ from .models import describe_settings
 from .report import collapse_warning
 
 
+def check_folds(patience, folds):
+    """Raise ValueError when early stopping would leave a fold nothing to train on: the
+    next fold validates, so it needs three folds at least."""
+    if patience and folds < 3:
+        raise ValueError(f"--patience in cross-validation needs --folds 3 or more (one fold "
+                         f"tests, the next validates), got --folds {folds}")
+
+
 def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fold=None,
                    ensemble=1):
     """Run K-fold song-level cross-validation with the training settings of ``settings``.
@@ -41,16 +49,14 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
     ("<name>_mean", "<name>_std"), pooled confusion matrices ("window_cm", "song_cm",
     int arrays), n per fold and the folds whose classifier collapsed ("collapsed").
     """
-    if settings.patience and folds < 3:
-        # The next fold validates, so two folds would leave no song to train on.
-        raise ValueError(f"--patience in cross-validation needs at least 3 folds (one fold "
-                         f"tests, the next validates), got --folds {folds}")
+    check_folds(settings.patience, folds)
     began = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence(settings.seed).spawn(1)[0])
     fold_ids = song_folds(clipset.labels, folds, rng)
     n_classes = len(clipset.genre_names)
     out = {"window": [], "song": [], "n_songs": [], "n_windows": [], "r2_autoencoder": [],
            "r2_pca": [], "collapsed": [], "song_logmean": [], "song_vote": [], "ece": [],
+           "front_drift": [],
            "window_cm": np.zeros((n_classes, n_classes), dtype=np.int64),
            "song_cm": np.zeros((n_classes, n_classes), dtype=np.int64)}
     for k in range(folds):
@@ -63,15 +69,16 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
             init_rng, train_rng = (np.random.default_rng(s)
                                    for s in np.random.SeedSequence(entropy).spawn(2))
             model = new_audio_model(settings, clipset, init_rng)
-            x_train, y_train, _ = model.windows(clipset, train)
+            if member == 0:  # every member reads the same inputs: cut them once
+                x_train, y_train, _ = model.windows(clipset, train)
+                validation = model.windows(clipset, val)[:2] if len(val) else None
+                x_test, y_test, song_test = model.windows(clipset, test)
             model.network.fit_scaling(x_train)
-            validation = model.windows(clipset, val)[:2] if len(val) else None
             trainer = make_trainer(settings, model.network,
                                    training_source(settings, clipset, train, x_train, y_train,
                                                    model.features, unlabeled),
                                    validation, train_rng)
             trainer.fit(settings.epochs)
-            x_test, y_test, song_test = model.windows(clipset, test)
             proba = proba + model.network.predict_proba(x_test) / ensemble
         result = evaluate_predictions(proba, y_test, song_test, clipset.genre_names)
         rules = song_accuracies(proba, song_test, y_test)
@@ -79,7 +86,7 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
         out["song_vote"].append(rules["vote"])
         out["ece"].append(expected_calibration_error(proba, y_test))
         front = getattr(model.network, "front", None)
-        out.setdefault("front_drift", []).append(front.drift() if front is not None else np.nan)
+        out["front_drift"].append(front.drift() if front is not None else np.nan)
         for level in ("window", "song"):
             out[level].append(result[level]["accuracy"])
             out[f"n_{level}s"].append(result[level]["n"])

@@ -118,20 +118,20 @@ def written_output(path, force=False):
 
 
 def _claim(tmp, path):
+    """Give ``tmp`` the name ``path`` unless ``path`` exists at this moment."""
     try:
-        os.link(tmp, path)
-        return
+        try:
+            os.link(tmp, path)
+            return
+        except FileExistsError:
+            raise
+        except OSError:
+            # A file system without hard links: claim the name, then move the file in.
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            os.replace(tmp, path)
     except FileExistsError:
         raise JobError(f"{path} already exists (another command wrote it meanwhile); it is "
                        "not replaced: choose another name, or pass --force") from None
-    except OSError:
-        pass  # a file system without hard links: claim the name, then move the file in
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        raise JobError(f"{path} already exists (another command wrote it meanwhile); it is "
-                       "not replaced: choose another name, or pass --force") from None
-    os.replace(tmp, path)
 
 
 LOCK = ".numpy_sae-lock"  # a run folder being trained: holds the pid of the command

@@ -197,6 +197,13 @@ def resample(x, rate_in, rate_out):
     return resample_poly(x, int(rate_out) // g, int(rate_in) // g).astype(np.float32)
 
 
+def peak_amplitude(signal):
+    """max |signal| of a float array (n,) > 0 samples, as a float.
+
+    Two reductions instead of ``abs()``: no temporary array the size of the song."""
+    return float(max(signal.max(), -signal.min()))
+
+
 def load_audio(path, sr=22050):
     """Load a WAV or AU file as float32 mono at ``sr`` Hz.
 
@@ -238,8 +245,7 @@ def load_audio(path, sr=22050):
     signal = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
     if not np.isfinite(signal).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
-    # Two reductions instead of abs(): no temporary array the size of the song.
-    peak = float(max(signal.max(), -signal.min()))
+    peak = peak_amplitude(signal)
     if peak > MAX_AMPLITUDE:
         raise AudioError(f"{path}: samples reach {peak:.3g}, far outside the [-1, 1] of audio "
                          "(a corrupt float WAV)")
