@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numpy_sae.nn.teaching import BUGS, gradcheck_table, run_gradcheck_demo
+from numpy_sae.teaching.gradcheck_demo import BUGS, gradcheck_table, run_gradcheck_demo
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -25,9 +25,9 @@ from ..modelfile import ModelFileError
 from ..nn.filterbanks import FRONT_INITS
 from ..nn.model import CODE_ACTIVATIONS, FRONT_LEARNING, POOLINGS
 from ..nn.optim import OPTIMIZERS
-from ..nn.exercises import STEP_HINTS as HINT_NAMES
-from ..nn.exercises import hint as exercise_hint
-from ..nn.teaching import BUGS, run_gradcheck_demo
+from ..teaching.exercises import STEP_HINTS as HINT_NAMES
+from ..teaching.exercises import hint as exercise_hint
+from ..teaching.gradcheck_demo import BUGS, run_gradcheck_demo
 from ..train import TrainingInterrupted
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
 from .experiment import SPLITS, STUDY_SETTINGS, JobError, RunSettings
@@ -92,7 +92,7 @@ def code_dims(text):
 
 
 def function_list(text):
-    from ..nn.exercises import GRADED
+    from ..teaching.exercises import GRADED
     names = [n.strip() for n in text.split(",") if n.strip()]
     known = [name for _, name in GRADED]
     unknown = [n for n in names if n not in known]

@@ -1,7 +1,7 @@
 """The ``exercises`` command: hand out the backprop assignment and grade it.
 
 ``numpy-sae exercises init DIR`` writes DIR/backprop.py, the student copy of
-the math (``nn.exercises``); ``numpy-sae exercises check DIR`` grades it and,
+the math (``teaching.exercises``); ``numpy-sae exercises check DIR`` grades it and,
 when every function is right, trains a small model on synthetic audio with
 the student's own functions to show that it learns. The exit status is 0 only
 when everything passes, so an instructor can grade in CI.
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..data.gtzan import Preprocessing, build_clipset
 from ..data.synth import generate_dataset
-from ..nn import exercises
+from ..teaching import exercises
 from .experiment import (
     JobError,
     RunSettings,

@@ -16,7 +16,7 @@ import os
 import sys
 from dataclasses import asdict
 
-from ..nn import exercises
+from ..teaching import exercises
 
 # The library's functions as they are before any student code runs: the student's file
 # may assign over numpy_sae's own (by mistake or not), and the grader then puts them back

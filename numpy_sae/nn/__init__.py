@@ -16,7 +16,8 @@ only NumPy. A reading order for a first pass through backpropagation:
    front end is the spectrogram as a layer (``filterbank_backward``; its starts
    in :mod:`numpy_sae.nn.filterbanks`).
 5. :mod:`numpy_sae.nn.gradcheck`: centered differences that prove each
-   backward pass; :mod:`numpy_sae.nn.teaching` breaks one on purpose.
+   backward pass; :mod:`numpy_sae.teaching.gradcheck_demo` (a layer above) breaks
+   one on purpose.
 6. :mod:`numpy_sae.nn.optim`: SGD, momentum and Adam over name -> array dicts.
 7. :mod:`numpy_sae.train`: the Trainer that feeds minibatches to a model
    and an optimizer.

@@ -28,8 +28,7 @@ def dense_forward(x, W, b):
     -----
     out = x @ W + b
     """
-    out = x @ W
-    out += b  # in place: saves one (N, D_out) temporary per layer
+    out = x @ W + b
     return out, (x, W)
 
 
@@ -74,7 +73,7 @@ def tanh_forward(x):
 
     Notes
     -----
-    out = tanh(z) = (exp(z) - exp(-z)) / (exp(z) + exp(-z))
+    out = tanh(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))
     """
     out = np.tanh(x)
     return out, out
@@ -94,42 +93,66 @@ def tanh_backward(dout, cache):
 
     Notes
     -----
-    tanh'(z) = 1 - out**2,  so  dx = dout * (1 - out**2)
+    tanh'(x) = 1 - tanh(x)**2 = 1 - out**2,  so  dx = dout * (1 - out**2)
     """
     out = cache
-    dx = np.multiply(out, out)
-    np.subtract(1.0, dx, out=dx)
-    dx *= dout
+    dx = dout * (1.0 - out**2)
     return dx
 
 
 def sigmoid_forward(x):
-    """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise, shape (N, D) -> (N, D).
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+
+    Returns
+    -------
+    out : ndarray, shape (N, D)
+    cache : ndarray, the output itself (the derivative needs only ``out``)
 
     Notes
     -----
-    Written through tanh, sigmoid(z) = (1 + tanh(z / 2)) / 2, which never
-    overflows (exp(-z) would for z << 0).
+    Written through tanh, sigmoid(x) = (1 + tanh(x / 2)) / 2, which never
+    overflows (exp(-x) would for x << 0).
     """
-    out, _ = tanh_forward(x * 0.5)
-    out += 1.0
-    out *= 0.5
+    out = (1.0 + np.tanh(x / 2)) / 2
     return out, out
 
 
 def sigmoid_backward(dout, cache):
     """Gradient of the sigmoid from its output.
 
+    Parameters
+    ----------
+    dout : ndarray, shape (N, D)
+    cache : ndarray, shape (N, D), the forward output ``out``
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+
     Notes
     -----
-    sigmoid'(z) = out * (1 - out),  so  dx = dout * out * (1 - out)
+    sigmoid'(x) = out * (1 - out),  so  dx = dout * out * (1 - out)
     """
     out = cache
     return dout * out * (1.0 - out)
 
 
 def relu_forward(x):
-    """Rectified linear unit ``max(0, x)``, shape (N, D) -> (N, D); caches the mask x > 0."""
+    """Rectified linear unit ``max(0, x)``, elementwise.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, D)
+
+    Returns
+    -------
+    out : ndarray, shape (N, D)
+    cache : ndarray of bool, shape (N, D), the mask x > 0
+    """
     mask = x > 0
     return x * mask, mask
 
@@ -137,9 +160,18 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     """Gradient of ReLU.
 
+    Parameters
+    ----------
+    dout : ndarray, shape (N, D)
+    cache : ndarray of bool, shape (N, D), the mask x > 0
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+
     Notes
     -----
-    relu'(z) = 1 if z > 0 else 0 (0 chosen at z = 0),  so  dx = dout * (x > 0)
+    relu'(x) = 1 if x > 0 else 0 (0 chosen at x = 0),  so  dx = dout * (x > 0)
     """
     return dout * cache
 
@@ -172,8 +204,7 @@ def softmax_forward(logits):
     row maximum changes nothing mathematically and keeps exp() <= 1.
     """
     shifted = logits - logits.max(axis=1, keepdims=True)
-    probs = np.exp(shifted)
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     return probs, probs
 
 
@@ -236,9 +267,9 @@ def softmax_cross_entropy(logits, y):
     log_probs = log_softmax(logits)
     rows = np.arange(n)
     loss = -float(log_probs[rows, y].sum(dtype=np.float64)) / n
-    dlogits = np.exp(log_probs)
-    dlogits[rows, y] -= 1.0
-    dlogits /= n
+    onehot = np.zeros_like(logits)
+    onehot[rows, y] = 1.0
+    dlogits = (np.exp(log_probs) - onehot) / n
     return loss, dlogits
 
 
@@ -298,10 +329,9 @@ def sum_squared_error(x_hat, x):
     averaged, so the loss does not depend on the batch size.
     """
     n = x.shape[0]
-    diff = x_hat - x
-    loss = float(np.vdot(diff, diff)) / n
-    diff *= 2.0 / n
-    return loss, diff
+    loss = float(np.sum((x_hat - x) ** 2)) / n
+    dx_hat = 2.0 * (x_hat - x) / n
+    return loss, dx_hat
 
 
 def joint_loss(reconstruction, dx_hat, cross_entropy, dlogits, gamma):
@@ -316,17 +346,16 @@ def joint_loss(reconstruction, dx_hat, cross_entropy, dlogits, gamma):
     Returns
     -------
     loss : float
-    dx_hat : ndarray (N, D), scaled in place
-    dlogits : ndarray (N, C), scaled in place
+    dx_hat : ndarray (N, D), the weighted gradient (a new array)
+    dlogits : ndarray (N, C), the weighted gradient (a new array)
 
     Notes
     -----
     L = gamma * L_rec + (1 - gamma) * L_ce, so
     dL/dx_hat = gamma * dL_rec/dx_hat,  dL/dlogits = (1 - gamma) * dL_ce/dlogits
     """
-    dx_hat *= gamma
-    dlogits *= 1.0 - gamma
-    return gamma * reconstruction + (1.0 - gamma) * cross_entropy, dx_hat, dlogits
+    loss = gamma * reconstruction + (1.0 - gamma) * cross_entropy
+    return loss, gamma * dx_hat, (1.0 - gamma) * dlogits
 
 
 def fanout_forward(x):
@@ -409,8 +438,7 @@ def meanstd_pool_backward(dout, cache):
     centered, s, T = cache
     K = s.shape[1]
     dmu, ds = dout[:, :K], dout[:, K:]
-    dx = centered * (ds / (T * s))[:, None, :]
-    dx += (dmu / T)[:, None, :]
+    dx = (dmu / T)[:, None, :] + centered * (ds / (T * s))[:, None, :]
     return dx
 
 

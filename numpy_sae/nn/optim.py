@@ -153,11 +153,11 @@ class Adam(Optimizer):
             self._scratch[key] = np.empty_like(p)
         if self.weight_decay and p.ndim >= 2 and not key.startswith(self.no_decay):
             p *= 1.0 - self._lr(key) * self.weight_decay          # AdamW: decay weights only
-        adam_step(p, g, self.m[key], self.v[key], self.t, self._lr(key), self.beta1, self.beta2,
-                  self.eps, self._scratch[key])
+        adam_step_fused(p, g, self.m[key], self.v[key], self.t, self._lr(key), self.beta1,
+                        self.beta2, self.eps, self._scratch[key])
 
 
-def adam_step(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, tmp=None):
+def adam_step(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     """One Adam update of a parameter array, in place.
 
     Parameters
@@ -167,7 +167,6 @@ def adam_step(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, tmp=None):
     m, v : ndarray, the first and second moment estimates, shape of p (updated in place)
     t : int >= 1, the step number (after this step's increment)
     lr, beta1, beta2, eps : float
-    tmp : ndarray of p's shape for scratch, or None to allocate one
 
     Notes
     -----
@@ -175,20 +174,35 @@ def adam_step(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, tmp=None):
     m_hat = m / (1 - beta1**t);  v_hat = v / (1 - beta2**t)
     p <- p - lr * m_hat / (sqrt(v_hat) + eps)
     """
+    # p, m and v are updated in place: the layers and the optimizer hold these arrays.
+    m[...] = beta1 * m + (1 - beta1) * g
+    v[...] = beta2 * v + (1 - beta2) * g**2
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def adam_step_fused(p, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, tmp=None):
+    """:func:`adam_step` with one scratch array instead of five temporaries: what training
+    runs. Equal to it (tested); ``python benchmarks/benchmark.py --adam`` prints what it buys.
+
+    tmp : ndarray of p's shape for scratch, or None to allocate one
+    """
     tmp = np.empty_like(p) if tmp is None else tmp
     # Plain Python floats for the scalars: a NumPy float64 scalar would make NumPy run
     # these float32 in-place operations in float64 and cast back (1.4x slower).
     lr, beta1, beta2, eps = float(lr), float(beta1), float(beta2), float(eps)
-    m *= beta1                                                    # m <- b1 m + (1 - b1) g
+    m *= beta1
     m += np.multiply(g, 1.0 - beta1, out=tmp)
-    v *= beta2                                                    # v <- b2 v + (1 - b2) g**2
+    v *= beta2
     v += np.multiply(np.square(g, out=tmp), 1.0 - beta2, out=tmp)
-    v_hat = np.divide(v, 1.0 - beta2 ** t, out=tmp)               # v_hat = v / (1 - b2**t)
-    denominator = np.sqrt(v_hat, out=tmp)                         # sqrt(v_hat) + eps
-    denominator += eps
-    step = np.divide(m, denominator, out=tmp)                     # m / (sqrt(v_hat) + eps)
-    step *= lr / (1.0 - beta1 ** t)                               # lr * m_hat / (...)
-    p -= step
+    # tmp holds v_hat, then sqrt(v_hat) + eps, then the step; m_hat is folded into lr.
+    np.divide(v, 1.0 - beta2 ** t, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr / (1.0 - beta1 ** t)
+    p -= tmp
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}

@@ -9,10 +9,10 @@ import contextlib
 
 import numpy as np
 
-from . import functional as F
-from .gradcheck import check_model
-from .layers import Tanh
-from .model import SoftmaxAutoencoderNetwork
+from ..nn import functional as F
+from ..nn.gradcheck import check_model
+from ..nn.layers import Tanh
+from ..nn.model import SoftmaxAutoencoderNetwork
 
 
 @contextlib.contextmanager

@@ -14,16 +14,18 @@ import ast
 import contextlib
 import importlib.util
 import inspect
+import io
 import sys
 import textwrap
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import functional as F
-from . import optim
-from .gradcheck import numerical_gradient, numerical_gradient_array, relative_error
+from ..nn import functional as F
+from ..nn import optim
+from ..nn.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
 
 # (module, function): the functions a student writes, in the order of a lecture.
 GRADED = (
@@ -56,7 +58,7 @@ HINTS = {
     "softmax_backward": "dz_j = p_j (dout_j - sum_i dout_i p_i)",
     "softmax_cross_entropy": "loss = -mean log p[y] by log-sum-exp; dlogits = (p - onehot) / N",
     "sum_squared_error": "loss = sum of squares / N (summed over features); dx_hat = 2 (x_hat - x) / N",
-    "joint_loss": "gamma * rec + (1 - gamma) * ce; scale each gradient by its own weight",
+    "joint_loss": "gamma * rec + (1 - gamma) * ce; gamma * dx_hat, (1 - gamma) * dlogits",
     "fanout_backward": "a value used twice gets the sum of both gradients",
     "joint_network_loss": "forward through encoder, tanh, both heads; joint_loss; then "
                           "dense_backward of each head, fanout_backward at the code, "
@@ -102,7 +104,7 @@ STEP_HINTS = {
     "sum_squared_error": ("a sum over features, a mean over the batch",
                           "dx_hat has x_hat's shape (N, D); do not forget the batch mean"),
     "joint_loss": ("a weighted sum: each term's gradient is scaled by its own weight",
-                   "scale dx_hat and dlogits in place; return the weighted loss"),
+                   "return the weighted loss and new, scaled dx_hat and dlogits"),
     "fanout_backward": ("a value that feeds two branches collects gradient from both",
                         "dx has the shape of each branch's gradient (N, D)"),
     "meanstd_pool_forward": ("summarize each feature over the time axis (axis 1)",
@@ -114,7 +116,8 @@ STEP_HINTS = {
     "joint_network_loss": ("the whole graph, forward then backward in reverse order, from "
                            "your own functions", "keep every cache of the forward pass; the "
                            "code's gradient has the code's shape (N, K) and two sources"),
-    "adam_step": ("first and second moments, bias-corrected, then the step; all in place",
+    "adam_step": ("first and second moments, bias-corrected, then the step; p, m and v "
+                  "in place (the layers and the optimizer hold these arrays)",
                   "m and v have p's shape; the correction uses the step number t"),
     "filterbank_forward": ("filter every frame with every row of W, pair the rows, keep the "
                            "squared modulus of each pair, take its log",
@@ -149,10 +152,10 @@ LEVELS = ("guided", "derive")
 # The four classic mistakes of ``numpy-sae gradcheck --break``, planted in a student
 # file: (function, text of the library's body, the mistaken text).
 BUGS = {
-    "tanh-derivative": ("tanh_backward", "    dx *= dout\n    return dx",
-                        "    return dout.copy()"),
+    "tanh-derivative": ("tanh_backward", "    dx = dout * (1.0 - out**2)", "    dx = dout.copy()"),
     "code-sum": ("fanout_backward", "    dx = dout_a + dout_b", "    dx = dout_a.copy()"),
-    "batch-mean": ("softmax_cross_entropy", "    dlogits /= n\n", ""),
+    "batch-mean": ("softmax_cross_entropy", "    dlogits = (np.exp(log_probs) - onehot) / n",
+                   "    dlogits = np.exp(log_probs) - onehot"),
     "bias-sum": ("dense_backward", "dout.sum(axis=0)", "dout.mean(axis=0)"),
 }
 
@@ -162,7 +165,10 @@ raises NotImplementedError, then run `numpy-sae exercises check {folder}`.
 
 Shapes are batch-first: x is (N, D), W is (D_in, D_out), b is (D_out,), dout is
 the gradient of the loss with respect to a function's output. Each docstring
-gives the formulas. Work in NumPy only; keep every function free of state.
+gives the shapes and the forward formula{level_words}. Work in NumPy only; keep
+every function free of state, and never change an input array in place (the
+layers before and after still use it): adam_step alone updates p, m and v in
+place. print() works: the grader shows what you print under your function.
 """
 
 import numpy as np
@@ -195,7 +201,8 @@ def student_source(solutions=False, bug=None, folder=".", level="guided"):
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
     # repr-safe: a Windows path such as C:\Users\alice would otherwise hold "\U" escapes.
-    parts = [_HEADER.format(folder=str(folder).replace("\\", "/"))]
+    level_words = "" if level == "derive" else " and the gradient's"
+    parts = [_HEADER.format(folder=str(folder).replace("\\", "/"), level_words=level_words)]
     parts += [_function_source(m, n, True) for m, n in PROVIDED]
     parts += [_function_source(m, n, solutions, level) for m, n in GRADED]
     text = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
@@ -226,12 +233,15 @@ def load_student(path):
 @dataclass
 class Grade:
     """One function's result: status, the worst relative error seen (None when nothing
-    was compared), and a hint."""
+    was compared), a hint, notes on a right answer (an input changed in place), and what
+    the student's code printed while it was graded."""
 
     function: str
     status: str
     error: float | None
     hint: str
+    notes: str = ""
+    output: str = ""
 
     @property
     def passed(self):
@@ -246,8 +256,43 @@ class _Wrong(Exception):
         self.status, self.error = status, error
 
 
+# Constant factors a classic slip leaves between a student's array and the right one,
+# as (ratio, what it means); sizes (N, T, ...) are added per check from the shapes used.
+_FACTORS = ((2.0, "a factor 2 (the derivative of a square?)"),
+            (0.5, "a factor 1/2 (the derivative of a square?)"),
+            (-1.0, "the sign (a minus sign?)"))
+
+
+def _constant_ratio(student, reference):
+    """The one number r with student = r * reference everywhere, or None."""
+    big = np.abs(reference) > 1e-3 * np.abs(reference).max(initial=0.0)
+    if not big.any():
+        return None
+    ratios = student[big] / reference[big]
+    r = float(np.median(ratios))
+    if r == 0.0 or relative_error(student, r * reference) > 1e-6:
+        return None
+    return r
+
+
+def _factor_words(r, sizes):
+    """What a constant ratio means: "N = 4 times the expected value (a missing 1/N?)"."""
+    for name, size in sizes.items():
+        if size > 1 and abs(r - size) < 1e-6 * size:
+            return f"{name} = {size} times the expected value (a missing 1/{name}?)"
+        if size > 1 and abs(r * size - 1) < 1e-6:
+            return f"1/{name} = 1/{size} of the expected value (an extra 1/{name}?)"
+    for ratio, words in _FACTORS:
+        if abs(r - ratio) < 1e-6:
+            return f"off by {words}"
+    return f"{r:.4g} times the expected value (a constant factor is off)"
+
+
 def _same(what, student, reference, state):
     stage = state["stage"]
+    if isinstance(student, tuple) and np.shape(reference) != np.shape(student) and \
+            np.shape(student[0]) == np.shape(reference):
+        raise _Wrong(f"{what}: got a tuple where one array was expected", np.inf)
     if np.shape(student) != np.shape(reference):
         state[stage] = np.inf
         raise _Wrong(f"{what}: shape {np.shape(student)}, expected {np.shape(reference)}",
@@ -259,18 +304,69 @@ def _same(what, student, reference, state):
     error = relative_error(student, reference)
     state[stage] = max(state.get(stage, 0.0), error)
     if not error < BOUND:
+        # A constant ratio means something only across many entries, and only where the
+        # check says which sizes could be the factor (not for Adam's moments).
+        r = None if state.get("sizes") is None or student.size < 2 else \
+            _constant_ratio(student, np.asarray(reference, dtype=np.float64))
+        if r is not None:
+            raise _Wrong(f"{what}: {_factor_words(r, state['sizes'])}", error)
         raise _Wrong(what, error)
 
 
-def _unchanged(name, given, pristine):
-    """Inputs must come back as they went in: other layers still need them."""
-    if not np.array_equal(given, pristine):
-        raise _Wrong(f"your function changed its input {name} (work on a copy, e.g. "
-                     f"dx = {name} * ..., not {name} *= ...)", np.nan)
+def _copied(value):
+    """A copy of an argument: arrays, and the arrays inside a cache tuple."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple):
+        return tuple(_copied(v) for v in value)
+    return value
 
 
-def _stable(what, student_fn, reference_fn, state):
-    """Logits of +-1000 must give finite results, as the docstrings promise."""
+def _changed(before, after):
+    if isinstance(before, np.ndarray):
+        return not (isinstance(after, np.ndarray) and before.shape == after.shape
+                    and np.array_equal(before, after, equal_nan=True))
+    if isinstance(before, tuple) and isinstance(after, tuple) and len(before) == len(after):
+        return any(_changed(b, a) for b, a in zip(before, after))
+    return False
+
+
+class _Watched:
+    """The student's module, seen through a lens: each function is called on copies of
+    its arguments, so the reference is always computed from pristine inputs, and an
+    argument the function changed in place is written down (the same way for every
+    function; :func:`grade` makes it a note or part of the cause)."""
+
+    def __init__(self, student, state):
+        self.module, self._state = student, state
+
+    def __getattr__(self, name):
+        function = getattr(self.module, name)
+        library = getattr(F, name, None)
+        names = list(inspect.signature(library).parameters) if library else []
+
+        def called(*args, **kwargs):
+            given = [_copied(a) for a in args]
+            result = function(*given, **kwargs)
+            for label, before, after in zip(names, args, given):
+                if _changed(before, after):
+                    self._state.setdefault("changed", {})[label] = name
+            return result
+        return called
+
+
+def _returns_pair(name, result):
+    """A forward must return (out, cache); a bare array is named before its values."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        what = type(result).__name__ if not isinstance(result, tuple) else \
+            f"a tuple of {len(result)}"
+        raise _Wrong(f"wrong forward: {name} must return (out, cache), it returned {what}",
+                     np.inf)
+    return result
+
+
+def _stable(what, student_fn, reference_fn, state, fix):
+    """Logits of +-1000 must give finite, right results, as the docstrings promise."""
     try:
         with np.errstate(all="ignore"):
             mine = student_fn()
@@ -278,31 +374,35 @@ def _stable(what, student_fn, reference_fn, state):
         mine = np.nan
     if not np.isfinite(np.asarray(mine, dtype=np.float64)).all():
         raise _Wrong(f"{what}: NaN or inf for logits of +-1000 (numerically unstable: "
-                     "subtract each row's maximum first)", np.nan)
-    _same(what, mine, reference_fn(), state)
+                     f"{fix})", np.nan)
+    try:
+        _same(what, mine, reference_fn(), state)
+    except _Wrong as wrong:
+        raise _Wrong(f"{wrong.status} for logits of +-1000 only (right on ordinary logits; "
+                     f"{fix})", wrong.error) from None
 
 
 def _check_activation(student, name, rng, state, x=None):
     forward, backward = getattr(student, f"{name}_forward"), getattr(student, f"{name}_backward")
     x = rng.standard_normal((4, 5)) if x is None else x
-    given = x.copy()
-    _same("wrong forward", forward(given)[0], getattr(F, f"{name}_forward")(x.copy())[0], state)
-    _unchanged("x", given, x)
+    state["sizes"] = {}
+    out, cache = _returns_pair(f"{name}_forward", forward(x))
+    _same("wrong forward", out, getattr(F, f"{name}_forward")(x.copy())[0], state)
     if name == "softmax":
         big = np.array([[1000.0, 0.0, -5.0], [-1000.0, 0.0, 5.0]])
-        _stable("wrong forward", lambda: forward(big.copy())[0],
-                lambda: F.softmax_forward(big)[0], state)
+        _stable("wrong forward", lambda: forward(big)[0], lambda: F.softmax_forward(big)[0],
+                state, "subtract each row's maximum first")
     dout = rng.standard_normal((4, 5))
     state["stage"] = "backward"
-    given = dout.copy()
-    dx = backward(given, forward(x.copy())[1])
-    _unchanged("dout", given, dout)
+    dx = backward(dout, cache)
     _same("wrong gradient: dx", dx,
-          numerical_gradient_array(lambda: forward(x.copy())[0], x, dout), state)
+          numerical_gradient_array(lambda: forward(x)[0], x, dout), state)
 
 
 def _check(student, name, rng, state):
-    """Raise _Wrong for the first mistake of ``name``; return None when it is right."""
+    """Raise _Wrong for the first mistake of ``name``; return None when it is right.
+
+    ``student`` is the :class:`_Watched` module: every call gets copies of its inputs."""
     if name in ("tanh", "sigmoid", "softmax"):
         return _check_activation(student, name, rng, state)
     if name == "relu":
@@ -312,40 +412,45 @@ def _check(student, name, rng, state):
         return _check_activation(student, name, rng, state, x)
     if name == "dense":
         x, W, b = rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3)
+        state["sizes"] = {"N": 4}
         forward = student.dense_forward
-        _same("wrong forward", forward(x, W, b)[0], F.dense_forward(x, W, b)[0], state)
+        out, cache = _returns_pair("dense_forward", forward(x, W, b))
+        _same("wrong forward", out, F.dense_forward(x, W, b)[0], state)
         dout = rng.standard_normal((4, 3))
         state["stage"] = "backward"
-        # The student's backward gets its own copies: a correct answer computed in place
-        # must not corrupt the reference, which is taken from the pristine arrays.
-        dx, dW, db = student.dense_backward(dout.copy(), forward(x.copy(), W.copy(), b.copy())[1])
+        dx, dW, db = student.dense_backward(dout, cache)
         for label, value, wrt in (("dx", dx, x), ("dW", dW, W), ("db", db, b)):
             _same(f"wrong gradient: {label}", value,
                   numerical_gradient_array(lambda: forward(x, W, b)[0], wrt, dout), state)
         return None
     if name == "softmax_cross_entropy":
         logits, y = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
-        loss, dlogits = student.softmax_cross_entropy(logits.copy(), y)
+        state["sizes"] = {"N": 5}
+        loss, dlogits = student.softmax_cross_entropy(logits, y)
         _same("wrong forward", loss, F.softmax_cross_entropy(logits, y)[0], state)
         big = np.array([[1000.0, 0.0, -1000.0], [-1000.0, 1000.0, 0.0]])
-        _stable("wrong forward", lambda: student.softmax_cross_entropy(big.copy(), y[:2] % 3)[0],
-                lambda: F.softmax_cross_entropy(big, y[:2] % 3)[0], state)
+        _stable("wrong forward", lambda: student.softmax_cross_entropy(big, y[:2] % 3)[0],
+                lambda: F.softmax_cross_entropy(big, y[:2] % 3)[0], state,
+                "log of a probability that underflowed to 0 (or of p + a small constant) "
+                "is wrong there: compute log softmax by log-sum-exp, as log_softmax does")
         state["stage"] = "backward"
         numeric = numerical_gradient(lambda: student.softmax_cross_entropy(logits, y)[0], logits)
         return _same("wrong gradient: dlogits", dlogits, numeric, state)
     if name == "sum_squared_error":
         x_hat, x = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
-        loss, dx_hat = student.sum_squared_error(x_hat.copy(), x)
-        _same("wrong forward", loss, F.sum_squared_error(x_hat.copy(), x)[0], state)
+        state["sizes"] = {"N": 4, "D": 6}
+        loss, dx_hat = student.sum_squared_error(x_hat, x)
+        _same("wrong forward", loss, F.sum_squared_error(x_hat, x)[0], state)
         state["stage"] = "backward"
-        numeric = numerical_gradient(lambda: student.sum_squared_error(x_hat.copy(), x)[0], x_hat)
+        numeric = numerical_gradient(lambda: student.sum_squared_error(x_hat, x)[0], x_hat)
         return _same("wrong gradient: dx_hat", dx_hat, numeric, state)
     if name == "joint_loss":
         x_hat, z = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
         logits, y, gamma = rng.standard_normal((4, 3)), rng.integers(0, 3, 4), 0.3
+        state["sizes"] = {"N": 4}
 
         def joint(fn):
-            return fn(*F.sum_squared_error(x_hat.copy(), z), *F.softmax_cross_entropy(logits, y),
+            return fn(*F.sum_squared_error(x_hat, z), *F.softmax_cross_entropy(logits, y),
                       gamma)
         loss, dx_hat, dlogits = joint(student.joint_loss)
         _same("wrong forward", loss, joint(F.joint_loss)[0], state)
@@ -356,52 +461,105 @@ def _check(student, name, rng, state):
         return None
     if name == "fanout":
         x, da, db = (rng.standard_normal((4, 3)) for _ in range(3))
+        state["sizes"] = {}
 
         def branches():
             (a, b), _ = F.fanout_forward(x)
             return float(np.sum(a * da) + np.sum(b * db))
         state["stage"] = "backward"
-        return _same("wrong gradient: dx", student.fanout_backward(da.copy(), db.copy()),
+        return _same("wrong gradient: dx", student.fanout_backward(da, db),
                      numerical_gradient(branches, x), state)
     if name == "meanstd_pool":
-        x = rng.standard_normal((3, 5, 4))
-        forward = student.meanstd_pool_forward
-        _same("wrong forward", forward(x.copy())[0], F.meanstd_pool_forward(x.copy())[0], state)
-        dout = rng.standard_normal((3, 8))
-        state["stage"] = "backward"
-        dx = student.meanstd_pool_backward(dout.copy(), forward(x.copy())[1])
-        return _same("wrong gradient: dx", dx,
-                     numerical_gradient_array(lambda: forward(x)[0], x, dout), state)
+        return _check_pooling(student, rng, state)
     if name == "filterbank":
         x, W = rng.standard_normal((5, 8)), rng.standard_normal((6, 8))
+        state["sizes"] = {"n": 5}
         forward = student.filterbank_forward
-        _same("wrong forward", forward(x.copy(), W.copy())[0],
-              F.filterbank_forward(x.copy(), W.copy())[0], state)
+        out, cache = _returns_pair("filterbank_forward", forward(x, W))
+        _same("wrong forward", out, F.filterbank_forward(x.copy(), W.copy())[0], state)
         dout = rng.standard_normal((5, 3))
         state["stage"] = "backward"
-        dx, dW = student.filterbank_backward(dout.copy(), forward(x.copy(), W.copy())[1],
-                                             need_dx=True)
+        dx, dW = student.filterbank_backward(dout, cache, need_dx=True)
         _same("wrong gradient: dW", dW,
               numerical_gradient_array(lambda: forward(x, W)[0], W, dout), state)
         return _same("wrong gradient: dx", dx,
                      numerical_gradient_array(lambda: forward(x, W)[0], x, dout), state)
     if name == "adam":
-        p, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+        return _check_adam(student.module, rng, state)
+    if name == "joint_network_loss":
+        return _check_network(student.module, rng, state)
+    raise ValueError(f"no check for {name}")
+
+
+def _check_pooling(student, rng, state):
+    """Mean/std pooling, each path of the backward on its own first (dout with only its
+    mean part, then only its std part), so a slip names the path and its factor (1/T)."""
+    N, T, K = 3, 5, 4
+    x = rng.standard_normal((N, T, K))
+    state["sizes"] = {"T": T}
+    forward = student.meanstd_pool_forward
+    out, cache = _returns_pair("meanstd_pool_forward", forward(x))
+    _same("wrong forward", out, F.meanstd_pool_forward(x.copy())[0], state)
+    dout = rng.standard_normal((N, 2 * K))
+    state["stage"] = "backward"
+    only_mean, only_std = dout.copy(), dout.copy()
+    only_mean[:, K:], only_std[:, :K] = 0.0, 0.0
+    for path, probe in (("through the mean", only_mean), ("through the std", only_std),
+                        ("", dout)):
+        dx = student.meanstd_pool_backward(probe, cache)
+        _same("wrong gradient: dx" + (f" {path}" if path else ""), dx,
+              numerical_gradient_array(lambda: forward(x)[0], x, probe), state)
+
+
+def _adam_run(adam, p, g, steps, lr, betas, eps):
+    """p, m, v after ``steps`` Adam steps of one function from zero moments."""
+    p, m, v = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    for t in range(1, steps + 1):
+        adam(p, g, m, v, t, lr, *betas, eps)
+    return p, m, v
+
+
+def _check_adam(student, rng, state):
+    """Three steps at the default betas, then at other betas and a second learning rate:
+    an update that ignores lr (or a beta) is right only at the first setting."""
+    p, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    state["sizes"] = None
+    settings = ((0.01, (0.9, 0.999), 1e-8), (0.003, (0.8, 0.99), 1e-6))
+    for number, (lr, betas, eps) in enumerate(settings):
         mine = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
         reference = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
         for t in (1, 2, 3):
-            before = mine[0].copy()
-            student.adam_step(mine[0], g, mine[1], mine[2], t, 0.01)
-            if np.array_equal(before, mine[0]):
-                raise _Wrong("p must be updated in place (p -= ..., not p = p - ...): the "
-                             "layers hold the same array", np.nan)
-            optim.adam_step(reference[0], g, reference[1], reference[2], t, 0.01)
-            for label, a, b in zip(("p", "m", "v"), mine, reference):
-                _same(f"wrong update: {label} after step {t}", a, b, state)
-        return None
-    if name == "joint_network_loss":
-        return _check_network(student, rng, state)
-    raise ValueError(f"no check for {name}")
+            before = [a.copy() for a in mine]
+            student.adam_step(mine[0], g.copy(), mine[1], mine[2], t, lr, *betas, eps)
+            for label, a, b in zip(("p", "m", "v"), mine, before):
+                if np.array_equal(a, b):
+                    raise _Wrong(f"{label} must be updated in place ({label} -= ..., or "
+                                 f"{label}[...] = ..., not {label} = ...): the layers and the "
+                                 "optimizer hold the same array", np.nan)
+            optim.adam_step(reference[0], g, reference[1], reference[2], t, lr, *betas, eps)
+            try:
+                # The moments first: a wrong m or v makes p wrong too.
+                for label, a, b in zip(("m", "v", "p"), mine[1:] + mine[:1],
+                                       reference[1:] + reference[:1]):
+                    _same(f"wrong update: {label} after step {t}", a, b, state)
+            except _Wrong as wrong:
+                if number == 0:
+                    raise
+                ignored = [what for what, other in (("lr", (0.01,) + settings[1][1:]),
+                                                    ("beta1, beta2", (lr, (0.9, 0.999), eps)),
+                                                    ("eps", (lr, betas, 1e-8)))
+                           if _agrees(student, p, g, t, other, lr, betas, eps)]
+                words = (f" (it ignores {ignored[0]}: the update is the one for the default "
+                         "value)" if ignored else "")
+                raise _Wrong(f"{wrong.status} with lr={lr:g}, betas={betas}, eps={eps:g}"
+                             f"{words}", wrong.error) from None
+
+
+def _agrees(student, p, g, steps, other, lr, betas, eps):
+    """Whether the student's result at (lr, betas, eps) is the library's at ``other``."""
+    mine = _adam_run(student.adam_step, p, g, steps, lr, betas, eps)
+    theirs = _adam_run(optim.adam_step, p, g, steps, *other)
+    return all(relative_error(a, b) < BOUND for a, b in zip(mine, theirs))
 
 
 def _network_case(rng, n=5, d=6, k=4, c=3):
@@ -477,10 +635,13 @@ def grade(student, seed=0, only=None):
 
     A forward/backward pair is checked together: the forward's values first,
     then the backward's gradients against centered differences of that forward.
+    Every call gets copies of its inputs; what the student's code prints is kept
+    with the unit it printed in.
     only : names of functions to grade (both functions of each pair are), or None for all
     """
     units = None if only is None else {unit_of(name) for name in only}
     graded = [(module, name) for module, name in GRADED if units is None or unit_of(name) in units]
+    borrowed = library_calls(student)
     outcomes = {}
     for module, name in graded:
         unit = unit_of(name)
@@ -490,29 +651,99 @@ def grade(student, seed=0, only=None):
         problems = [_signature_problem(student, m, n) for m, n in graded if unit_of(n) == unit]
         problems = [p for p in problems if p]
         if problems:
-            outcomes[unit] = (problems[0], state)
+            outcomes[unit] = (problems[0], state, "")
             continue
+        printed = io.StringIO()
         try:
-            with np.errstate(all="ignore"):
-                _check(student, unit, np.random.default_rng(seed), state)
+            with np.errstate(all="ignore"), contextlib.redirect_stdout(printed):
+                _check(_Watched(student, state), unit, np.random.default_rng(seed), state)
             outcome = "correct"
         except NotImplementedError:
             outcome = "not started"
         except _Wrong as wrong:
             outcome = wrong.status
         except (Exception, KeyboardInterrupt) as exc:  # a student's code may fail any way
-            outcome = f"error: {type(exc).__name__}: {_text_of(exc)}"
-        outcomes[unit] = (outcome, state)
+            outcome = f"error: {type(exc).__name__}: {_text_of(exc)}{where(exc, student)}"
+        outcomes[unit] = (outcome, state, _truncated(printed.getvalue()))
     grades = []
     for module, name in graded:
-        outcome, state = outcomes[unit_of(name)]
+        outcome, state, printed = outcomes[unit_of(name)]
         stages = (("forward",) if name.endswith("_forward") else ("backward",)
                   if name.endswith("_backward") else ("forward", "backward"))
         compared = [state[stage] for stage in stages if stage in state]
         error = max(compared, key=lambda e: np.inf if np.isnan(e) else e) if compared else None
-        grades.append(Grade(name, _status(student, module, name, outcome, state), error,
-                            HINTS[name]))
+        status = _status(student, module, name, outcome, state)
+        notes = ""
+        changed = [label for label, function in state.get("changed", {}).items()
+                   if function == name]
+        if changed and not _is_stub(student, name):
+            words = (f"your function changed its input{'s' if len(changed) > 1 else ''} "
+                     f"{', '.join(changed)} in place (the layers around it still use "
+                     f"{'them' if len(changed) > 1 else 'it'}: compute into a new array, "
+                     f"e.g. dx = dout * ..., not dout *= ...)")
+            if status == "correct":
+                notes = f"right values, but {words}"
+            elif not status.startswith(("not ", "wrong signature")):
+                status = f"{status}; {words}"
+        if name in borrowed and not _is_stub(student, name):
+            status = (f"not accepted: it calls numpy_sae's own code ({borrowed[name]}); the "
+                      "exercise is to write it with NumPy")
+        grades.append(Grade(name, status, error, HINTS[name], notes, printed))
     return grades
+
+
+def _truncated(text, limit=1500):
+    return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more " \
+        "characters not shown)"
+
+
+def where(exc, student):
+    """Where in the student's file an exception was raised: " (backprop.py, line 42, in
+    softmax_backward: dz = ...)", or "" when no frame of the traceback is in that file."""
+    path = getattr(student, "__file__", None)
+    if not path:
+        return ""
+    target = Path(path).resolve()
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if Path(frame.filename).resolve() == target]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    code = f": {frame.line.strip()}" if frame.line else ""
+    return f" ({target.name}, line {frame.lineno}, in {frame.name}{code})"
+
+
+def library_calls(student):
+    """{graded function: the numpy_sae name it uses} for the functions of a student file that
+    call numpy_sae's own code (or are numpy_sae's, imported by name), found by ``ast``."""
+    path = getattr(student, "__file__", None)
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (TypeError, OSError, SyntaxError, ValueError):
+        return {}
+    graded = {name for _, name in GRADED}
+
+    def imported_names(node):
+        names = set()
+        for item in ast.walk(node):
+            if isinstance(item, ast.Import):
+                names |= {(a.asname or a.name).split(".")[0] for a in item.names
+                          if a.name.split(".")[0] == "numpy_sae"}
+            elif isinstance(item, ast.ImportFrom) and item.level == 0 and item.module and \
+                    item.module.split(".")[0] == "numpy_sae":
+                names |= {a.asname or a.name for a in item.names}
+        return names
+    top = imported_names(ast.Module(body=[n for n in tree.body
+                                          if isinstance(n, (ast.Import, ast.ImportFrom))],
+                                    type_ignores=[]))
+    found = {name: name for name in graded & top}  # `from numpy_sae... import dense_forward`
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in graded:
+            inner = imported_names(node)
+            used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & (top | inner)
+            if used or inner:
+                found[node.name] = sorted(used or inner)[0]
+    return found
 
 
 def _text_of(exc):
@@ -541,7 +772,7 @@ def _status(student, module, name, outcome, state):
     if is_forward:
         return "correct" if gradient_stage else outcome
     if is_backward and not gradient_stage:
-        return "not checked: its forward is not done"
+        return "not checked until its forward is right"
     return outcome
 
 
@@ -579,17 +810,42 @@ def _signature_problem(student, module, name):
     return None
 
 
-def format_grades(grades):
+# A level-1 hint for one wrong quantity, where the function's own hint is about another.
+QUANTITY_HINTS = {
+    ("dense_backward", "db"): "b is added to every row of the batch, so its gradient "
+                              "collects dout from every row",
+    ("meanstd_pool_backward", "dx through the mean"): "each frame holds 1/T of the mean",
+    ("meanstd_pool_backward", "dx through the std"): "each frame's deviation x_t - mu moves "
+                                                     "s, and s holds 1/T of the variance",
+}
+
+
+def first_hint(g):
+    """The level-1 hint for a failed grade: the wrong quantity's own, else the function's."""
+    for (function, quantity), text in QUANTITY_HINTS.items():
+        if g.function == function and f"wrong gradient: {quantity}" in g.status and \
+                (quantity != "dx" or "through" not in g.status):
+            return text
+    return STEP_HINTS[g.function][0]
+
+
+def format_grades(grades, max_hint=3):
     """The grade table: function, max relative error (blank where nothing was compared),
-    points, the whole status, and under a failed function its hint."""
+    points, the whole status; under a failed function its first hint (``max_hint`` 0: none),
+    under any function its notes and what it printed."""
     width = max(len(g.function) for g in grades)
     lines = [f"{'function':{width}}  {'max rel err':>11}  points  status"]
     for g in grades:
         error = "" if g.error is None else f"{g.error:.1e}"
         lines.append(f"{g.function:{width}}  {error:>11}  {int(g.passed):>3} / 1  {g.status}")
-        if not g.passed and g.status != "not started":
-            lines.append(f"{'':{width}}  hint: {STEP_HINTS[g.function][0]} (more: --hint 2 "
-                         f"{g.function})")
+        if not g.passed and g.status != "not started" and max_hint >= 1:
+            more = f" (more: --hint 2 {g.function})" if max_hint >= 2 else ""
+            lines.append(f"{'':{width}}  hint: {first_hint(g)}{more}")
+        if g.notes:
+            lines.append(f"{'':{width}}  note: {g.notes}")
+        if g.output:
+            printed = g.output.rstrip("\n").replace("\n", f"\n{'':{width}}  | ")
+            lines.append(f"{'':{width}}  printed:\n{'':{width}}  | {printed}")
     done = sum(g.passed for g in grades)
     lines.append(f"{done} of {len(grades)} functions correct")
     return "\n".join(lines)
@@ -601,21 +857,25 @@ def hint(function, step):
     return [f"{i}. {text}" for i, text in enumerate(steps[:max(1, min(step, 3))], start=1)]
 
 
-def grades_as_dict(grades):
-    """Machine-readable results: per function its status, points (1 when correct, else 0),
-    max points, max relative error (None where nothing was compared) and hint."""
-    rows = [{"function": g.function, "status": g.status, "points": int(g.passed),
-             "max_points": 1,
+def grades_as_dict(grades, points=None):
+    """Machine-readable results: per function its status, points (its weight when correct,
+    else 0), max points, max relative error (None where nothing was compared), first hint,
+    notes and printed output. points : {function: weight}, 1 for a function not named."""
+    points = points or {}
+    rows = [{"function": g.function, "status": g.status,
+             "points": points.get(g.function, 1) * int(g.passed),
+             "max_points": points.get(g.function, 1),
              "max_relative_error": None if g.error is None or not np.isfinite(g.error)
-             else float(g.error), "hint": STEP_HINTS[g.function][0]} for g in grades]
+             else float(g.error), "hint": first_hint(g), "notes": g.notes,
+             "output": g.output} for g in grades]
     return {"functions": rows, "score": sum(r["points"] for r in rows),
-            "max_score": len(rows)}
+            "max_score": sum(r["max_points"] for r in rows)}
 
 
 @contextlib.contextmanager
 def using(student):
     """Within the block, the library's layers, model and Adam run the student's functions."""
-    from . import layers
+    from ..nn import layers
     saved = []
 
     def swap(owner, attribute, value):
@@ -625,6 +885,10 @@ def using(student):
         if hasattr(student, name):
             owner = optim if name == "adam_step" else F
             swap(owner, name, getattr(student, name))
+    if hasattr(student, "adam_step"):
+        # Training runs the fused Adam; within the block it runs the student's step.
+        swap(optim, "adam_step_fused", lambda p, g, m, v, t, lr, beta1, beta2, eps, tmp=None:
+             student.adam_step(p, g, m, v, t, lr, beta1, beta2, eps))
     for cls, name in ((layers.Tanh, "tanh"), (layers.Sigmoid, "sigmoid"), (layers.ReLU, "relu"),
                       (layers.Softmax, "softmax")):
         swap(cls, "_forward", staticmethod(getattr(student, f"{name}_forward")))
