@@ -41,12 +41,20 @@ def notebook_cells(source):
 def notebook_json(source):
     """The text of an .ipynb file for a ``# %%`` script (stable: the same script gives the
     same bytes, so a test can tell whether a shipped notebook is up to date)."""
-    def cell(kind, text):
-        entry = {"cell_type": kind, "metadata": {}, "source": text.splitlines(keepends=True)}
+    return notebook_from_cells([(kind, text, []) for kind, text in notebook_cells(source)])
+
+
+def notebook_from_cells(cells):
+    """The text of an nbformat 4.5 notebook from (kind, text, tags) triples: every cell has
+    an id (derived from its position, so the bytes are stable) and no outputs."""
+    def cell(number, kind, text, tags):
+        entry = {"cell_type": kind, "id": f"cell-{number:03d}",
+                 "metadata": {"tags": list(tags)} if tags else {},
+                 "source": text.splitlines(keepends=True)}
         if kind == "code":
             entry.update(execution_count=None, outputs=[])
         return entry
-    notebook = {"cells": [cell(kind, text) for kind, text in notebook_cells(source)],
+    notebook = {"cells": [cell(i, *c) for i, c in enumerate(cells)],
                 "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
                                             "name": "python3"},
                              "language_info": {"name": "python"}},

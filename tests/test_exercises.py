@@ -263,8 +263,14 @@ def test_machine_readable_results_for_an_autograder(tmp_path, capsys):
     assert report["score"] == report["max_score"] - 1
     gradescope = json.loads((tmp_path / "results.json").read_text())
     assert gradescope["score"] == report["score"]
-    assert {t["name"] for t in gradescope["tests"]} == set(rows)
-    assert all(t["max_score"] == 1 for t in gradescope["tests"])
+    tests = {t["name"]: t for t in gradescope["tests"]}
+    assert set(tests) == set(rows) | {"training with your functions"}
+    assert all(tests[name]["max_score"] == 1 for name in rows)
+    # Every test has a status: the training test that did not run is failed, not a green 0/0.
+    assert tests["dense_backward"]["status"] == "failed" and \
+        tests["tanh_forward"]["status"] == "passed"
+    assert tests["training with your functions"]["status"] == "failed"
+    assert "not run" in tests["training with your functions"]["output"]
     # --only grades one pair; an existing results file is not replaced without --force.
     assert main(["exercises", "check", str(tmp_path), "--only", "tanh_backward", "--results",
                  str(tmp_path / "results.json")]) == 1

@@ -22,14 +22,14 @@ def test_setup_cfg_keeps_the_dependencies_under_options():
     config.read(ROOT / "setup.cfg")
     requires = config.get("options", "install_requires", fallback="")
     assert all(name in requires for name in RUNTIME), requires
-    assert config.get("options", "python_requires", fallback="") == ">=3.11"
+    assert config.get("options", "python_requires", fallback="") == ">=3.10"
 
 
 def test_the_installed_distribution_declares_its_dependencies():
     requires = importlib.metadata.requires("numpy_sae") or []
     runtime = {r.split(">")[0].split("=")[0].strip() for r in requires if "extra ==" not in r}
     assert set(RUNTIME) <= runtime, requires
-    assert importlib.metadata.metadata("numpy_sae")["Requires-Python"] == ">=3.11"
+    assert importlib.metadata.metadata("numpy_sae")["Requires-Python"] == ">=3.10"
 
 
 def test_parallel_builds_use_spawned_workers(tmp_path):

@@ -91,6 +91,25 @@ def code_dims(text):
     return dims
 
 
+def points_list(text):
+    """--points: FUNC=N,... into {function: points}."""
+    from ..teaching.exercises import GRADED
+    graded = {name for _, name in GRADED}
+    points = {}
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if name.strip() not in graded or not number >= 0 or number != number:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: write FUNC=N with a graded function and N >= 0 "
+                f"({', '.join(sorted(graded))})")
+        points[name.strip()] = int(number) if number.is_integer() else number
+    return points
+
+
 def function_list(text):
     from ..teaching.exercises import GRADED
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -346,9 +365,14 @@ def build_parser():
     q.add_argument("--level", choices=("guided", "derive"), default="guided",
                    help="'derive': docstrings give shapes and the forward only, the student "
                    "derives every gradient; 'guided' (default): the formulas are given")
+    q.add_argument("--notebook", action="store_true",
+                   help="write DIR/backprop.ipynb, the notebook assignment (checks under each "
+                   "function, inline questions, curves), instead of backprop.py")
     q = actions.add_parser("key", help="(instructors) write the answer key: the library's "
                            "own bodies, optionally with one classic mistake planted")
     q.add_argument("dir", help="a folder for the key (not a student's)")
+    q.add_argument("--notebook", action="store_true",
+                   help="the notebook assignment's key (answers to the inline questions too)")
     q.add_argument("--break", dest="bug", choices=tuple(BUGS), metavar="BUG",
                    help=f"plant one classic mistake, to grade in class ({', '.join(BUGS)})")
     q = actions.add_parser("check", help="grade DIR/backprop.py",
@@ -372,6 +396,26 @@ def build_parser():
     q.add_argument("--memory-limit", type=positive_float, default=4096, metavar="MB",
                    help="address space of the process running the student's code, POSIX "
                    "only (4096)")
+    q = actions.add_parser("bundle", help="(instructors) write the Gradescope autograder zip",
+                           description="Writes OUT.zip for Gradescope's 'Zip file upload' "
+                           "autograder: setup.sh (installs numpy_sae, shipped inside, on the "
+                           "default Ubuntu 22.04 image, Python 3.10), run_autograder (grades "
+                           "backprop.py or backprop.ipynb; results.json on every path) and "
+                           "config.json (the settings below).")
+    q.add_argument("out", help="the zip file to write (not replaced without --force)")
+    q.add_argument("--points", type=points_list, default={}, metavar="FUNC=N,...",
+                   help="points of some functions (others: 1), e.g. "
+                   "joint_network_loss=4,adam_step=2")
+    q.add_argument("--training-points", type=non_negative_float, default=2, metavar="N",
+                   help="points for 'the model learns with your functions' (2)")
+    q.add_argument("--visibility", choices=("visible", "hidden", "after_due_date",
+                                            "after_published"),
+                   help="Gradescope visibility of every test (default: Gradescope's own)")
+    q.add_argument("--max-hint", type=int, choices=(0, 1, 2, 3), default=1,
+                   help="the hint step results show: 0 none, 1 the rule (default)")
+    q.add_argument("--time-limit", type=positive_float, default=20.0, metavar="S",
+                   help="seconds each function may run (20)")
+    q.add_argument("--force", action="store_true", help="replace an existing OUT")
 
     p = sub.add_parser("diagnose", help="pictures of the run's network learning, per layer",
                        description="Retrains the run's network (and sigmoid, ReLU and naive-"
@@ -555,10 +599,24 @@ def cmd_exercises(args):
         if args.bug and not args.solutions:
             raise CommandError("--break plants a mistake in the answer key: use "
                                "numpy-sae exercises key DIR --break BUG")
-        exercises.run_init(args.dir, args.solutions, args.bug, level=args.level)
+        exercises.run_init(args.dir, args.solutions, args.bug, level=args.level,
+                           notebook=args.notebook)
         return 0
     if args.action == "key":
-        exercises.run_init(args.dir, True, args.bug)
+        if args.bug and args.notebook:
+            raise CommandError("--break plants a mistake in backprop.py; the notebook key "
+                               "takes no --break")
+        exercises.run_init(args.dir, True, args.bug, notebook=args.notebook)
+        return 0
+    if args.action == "bundle":
+        from .gradescope import write_bundle
+        try:
+            write_bundle(args.out, {"points": args.points, "training_points":
+                                    args.training_points, "visibility": args.visibility,
+                                    "max_hint": args.max_hint, "time_limit": args.time_limit},
+                         force=args.force)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         return 0
     if args.hint:
         step, function = args.hint

@@ -22,6 +22,7 @@ import numpy as np
 from ..data.gtzan import Preprocessing, build_clipset
 from ..data.synth import generate_dataset
 from ..teaching import exercises
+from ..teaching.assignment import NOTEBOOK_NAME, assignment_notebook, notebook_to_source
 from .experiment import (
     JobError,
     RunSettings,
@@ -33,15 +34,18 @@ from .experiment import (
 from .outputs import check_new_files, written_output
 
 
-def run_init(folder, solutions=False, bug=None, log=print, level="guided"):
-    """Write the student file; refuse to replace one that exists (it may hold work)."""
+def run_init(folder, solutions=False, bug=None, log=print, level="guided", notebook=False):
+    """Write the student file (backprop.py, or the notebook backprop.ipynb); refuse to
+    replace one that exists (it may hold work)."""
     folder = Path(folder)
-    target = folder / exercises.FILE_NAME
+    target = folder / (NOTEBOOK_NAME if notebook else exercises.FILE_NAME)
     if target.exists():
         raise JobError(f"{target} already exists; it may hold a student's work, so it is "
                        "not replaced (pick another folder)")
     folder.mkdir(parents=True, exist_ok=True)
-    target.write_text(exercises.student_source(solutions, bug, folder=str(folder), level=level))
+    text = assignment_notebook(solutions, level) if notebook else \
+        exercises.student_source(solutions, bug, folder=str(folder), level=level)
+    target.write_text(text, encoding="utf-8")
     what = "the library's solutions" + (f" with the bug {bug!r} planted" if bug else "") \
         if solutions else f"{len(exercises.GRADED)} functions to write"
     log(f"wrote {target}: {what}; grade it with: numpy-sae exercises check {folder}")
@@ -49,11 +53,13 @@ def run_init(folder, solutions=False, bug=None, log=print, level="guided"):
 
 
 def _student_file(folder):
-    path = Path(folder) / exercises.FILE_NAME
-    if not path.is_file():
-        raise JobError(f"no {exercises.FILE_NAME} in {folder}; create it with "
-                       f"numpy-sae exercises init {folder}")
-    return path
+    """FOLDER/backprop.py, else FOLDER/backprop.ipynb (the notebook assignment)."""
+    for name in (exercises.FILE_NAME, NOTEBOOK_NAME):
+        path = Path(folder) / name
+        if path.is_file():
+            return path
+    raise JobError(f"no {exercises.FILE_NAME} or {NOTEBOOK_NAME} in {folder}; create one with "
+                   f"numpy-sae exercises init {folder} (add --notebook for the notebook)")
 
 
 def _events(report):
@@ -181,8 +187,28 @@ def train_with_student(student, epochs=30, seed=0, log=print):
             1.0 / len(clipset.genre_names))
 
 
-def run_check(folder, log=print, only=None, as_json=False, results=None, force=False,
-              time_limit=20.0, memory_limit=4096):
+TRAINING_TEST = "training with your functions"
+
+
+def run_check(folder, log=print, student_file=None, **options):
+    """Grade FOLDER/backprop.py, or ``student_file`` (a .py, or a notebook whose exercise
+    cells are graded as one .py file); the options and the result of :func:`check_file`."""
+    path = Path(student_file) if student_file is not None else None
+    if path is None or path.suffix != ".ipynb":
+        return check_file(folder, log, student_file=path, **options)
+    with tempfile.TemporaryDirectory() as tmp:
+        converted = Path(tmp) / exercises.FILE_NAME
+        try:
+            converted.write_text(notebook_to_source(path.read_text(encoding="utf-8")),
+                                 encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            converted.write_text(f"raise ImportError({f'{path.name} is not a notebook: {exc}'!r})\n")
+        return check_file(folder, log, student_file=converted, **options)
+
+
+def check_file(folder, log=print, only=None, as_json=False, results=None, force=False,
+               time_limit=20.0, memory_limit=4096, points=None, training_points=0,
+               visibility=None, max_hint=3, student_file=None):
     """Grade the student file; return True when every graded function passes (and, when the
     whole file was graded, the model learns with them).
 
@@ -192,18 +218,30 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
 
     only : function names to grade (None: all); as_json : print JSON instead of the table;
     results : path of a Gradescope results.json to write as well (an existing file only
-    with ``force``); time_limit : seconds each function may run.
+    with ``force``); time_limit : seconds each function may run; points : {function:
+    weight} (1 for a function not named); training_points : the weight of the training
+    test; visibility : Gradescope's visibility of every test (None: its default);
+    max_hint : the highest hint step the results show (0: none); student_file : the file
+    to grade (default: FOLDER/backprop.py).
     """
+    started = time.monotonic()
+    settings = {"points": points or {}, "training_points": training_points,
+                "visibility": visibility, "max_hint": max_hint, "started": started}
     if results is not None:
         if Path(results).is_dir():
             raise JobError(f"--results {results} is a folder; name the results.json file")
         check_new_files([results], [Path(folder) / exercises.FILE_NAME], force)
     try:
-        path = _student_file(folder)
+        path = Path(student_file) if student_file is not None else _student_file(folder)
+        if path.suffix == ".ipynb":
+            return run_check(folder, log, only=only, as_json=as_json, results=results,
+                             force=force, time_limit=time_limit, memory_limit=memory_limit,
+                             points=points, training_points=training_points,
+                             visibility=visibility, max_hint=max_hint, student_file=path)
     except JobError as exc:
         # A misnamed or missing submission still gets a result that says so.
         if results is not None:
-            _write_results(results, {"score": 0, "output": str(exc), "tests": []}, force)
+            _write_results(results, _failed_results(str(exc), settings), force)
         raise
     units = list(dict.fromkeys(exercises.unit_of(name) for _, name in exercises.GRADED
                                if only is None or exercises.unit_of(name) in
@@ -211,50 +249,106 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     grades, _, import_error = grade_in_children(path, units, time_limit,
                                                 memory_limit=memory_limit)
     if import_error:
-        message = f"{path} does not import: {import_error}"
+        message = f"{path.name} does not import: {import_error}"
         # Gradescope and the --json loop still get a result: score 0 and the reason.
         if results is not None:
-            _write_results(results, {"score": 0, "output": message, "tests": []}, force)
+            _write_results(results, _failed_results(message, settings), force)
         if as_json:
             log(json.dumps({"score": 0, "max_score": None, "error": message}, indent=1))
         raise JobError(message)
     passed = all(g.passed for g in grades)
-    report = exercises.grades_as_dict(grades)
+    report = exercises.grades_as_dict(grades, settings["points"])
     learned = None
-    if passed and only is None:
-        if not as_json:
-            log(exercises.format_grades(grades))
-            log("")
-            log("every function is right: training a small model on synthetic audio with "
-                "yours ...")
-        _, training, _ = grade_in_children(path, ["training"], time_limit,
-                                           memory_limit=memory_limit)
-        if "error" in training:
-            learned, message = False, f"training with your functions: {training['error']}"
+    if only is None:
+        if passed:
+            if not as_json:
+                log(exercises.format_grades(grades, max_hint))
+                log("")
+                log("every function is right: training a small model on synthetic audio with "
+                    "yours ...")
+            _, training, _ = grade_in_children(path, ["training"], time_limit,
+                                               memory_limit=memory_limit)
+            learned, message = _training_verdict(training)
+            printed = training.get("output", "")
         else:
-            learned = (training["last"] < 0.8 * training["first"]
-                       and training["val_accuracy"] > training["chance"] + 0.2)
-            message = (f"training loss {training['first']:.3f} -> {training['last']:.3f}; "
-                       f"validation accuracy {training['val_accuracy']:.3f} (chance "
-                       f"{training['chance']:.3f}): "
-                       + ("it learns." if learned else "it did not learn."))
-        report["training"] = {"learns": bool(learned), "message": message}
+            message, printed = "not run: it runs once every function is correct", ""
+        report["training"] = {"learns": bool(learned), "message": message, "output": printed,
+                              "points": training_points * bool(learned),
+                              "max_points": training_points}
+        report["score"] += report["training"]["points"]
+        report["max_score"] += training_points
     if results is not None:
-        tests = [{"name": row["function"], "score": row["points"],
-                  "max_score": row["max_points"], "output": row["status"]
-                  + (f"\nhint: {row['hint']}" if row["points"] == 0 else "")}
-                 for row in report["functions"]]
-        if learned is not None:
-            tests.append({"name": "training with your functions", "score": 0,
-                          "max_score": 0, "output": report["training"]["message"]})
-        _write_results(results, {"score": report["score"], "tests": tests}, force)
+        _write_results(results, _gradescope_results(report, settings), force)
     if as_json:
         log(json.dumps(report, indent=1))
-    elif learned is None:
-        log(exercises.format_grades(grades))
+    elif not passed or only is not None:
+        log(exercises.format_grades(grades, max_hint))
     else:
         log(report["training"]["message"])
+        if report["training"]["output"]:
+            log("printed while training:\n" + report["training"]["output"].rstrip("\n"))
     return passed and learned is not False
+
+
+def _training_verdict(training):
+    """(whether the model learned with the student's functions, the message saying so)."""
+    if "error" in training:
+        return False, f"training with your functions failed: {training['error']}"
+    learned = (training["last"] < 0.8 * training["first"]
+               and training["val_accuracy"] > training["chance"] + 0.2)
+    return learned, (f"training loss {training['first']:.3f} -> {training['last']:.3f}; "
+                     f"validation accuracy {training['val_accuracy']:.3f} (chance "
+                     f"{training['chance']:.3f}): "
+                     + ("it learns." if learned else "it did not learn."))
+
+
+def _test(name, score, max_score, output, settings):
+    """One Gradescope test: a status always (a 0/0 test would otherwise show as passed)."""
+    test = {"name": name, "score": score, "max_score": max_score,
+            "status": "passed" if output is None else "failed", "output": output or "correct"}
+    if settings["visibility"]:
+        test["visibility"] = settings["visibility"]
+    return test
+
+
+def _gradescope_results(report, settings):
+    """results.json in Gradescope's format: per function and for training a test with its
+    score, max score, status and output (the status, the first hint up to ``max_hint``,
+    notes and printed output), a summary, and the time taken."""
+    tests = []
+    for row in report["functions"]:
+        passed = row["points"] == row["max_points"] and row["status"] == "correct"
+        lines = [] if passed else [row["status"]]
+        if not passed and row["status"] != "not started" and settings["max_hint"] >= 1:
+            lines.append(f"hint: {row['hint']}")
+        if row["notes"]:
+            lines.append(f"note: {row['notes']}")
+        if row["output"]:
+            lines.append("your code printed:\n" + row["output"].rstrip("\n"))
+        test = _test(row["function"], row["points"], row["max_points"],
+                     "\n".join(lines) if not passed else None, settings)
+        if passed and len(lines):
+            test["output"] = "correct\n" + "\n".join(lines)
+        tests.append(test)
+    training = report.get("training")
+    if training is not None:
+        output = training["message"] + (f"\nyour code printed:\n{training['output']}"
+                                        if training["output"] else "")
+        test = _test(TRAINING_TEST, training["points"], training["max_points"],
+                     None if training["learns"] else output, settings)
+        test["output"] = output
+        tests.append(test)
+    done = sum(t["status"] == "passed" for t in tests)
+    return {"score": report["score"], "tests": tests,
+            "output": f"{done} of {len(tests)} tests passed; score {report['score']:g} of "
+                      f"{report['max_score']:g}.",
+            "execution_time": round(time.monotonic() - settings["started"], 1)}
+
+
+def _failed_results(message, settings):
+    """results.json for a submission that could not be graded: score 0 and the reason."""
+    return {"score": 0, "output": message, "tests": [_test("submission", 0, 0, message, settings)],
+            "execution_time": round(time.monotonic() - settings["started"], 1)}
 
 
 def _write_results(results, content, force):

@@ -11,6 +11,8 @@ ended the process (``sys.exit``, ``os._exit``) or ran past its time limit, and
 the exit status is the grading command's own, never this process's.
 """
 
+import contextlib
+import io
 import json
 import os
 import sys
@@ -42,6 +44,22 @@ def _limit_memory():
             pass  # Windows, or a limit the system refuses: grade without one
 
 
+def _train(student, student_file):
+    """Train with the student's functions: the figures, or the error with the student's line,
+    and what the student's code printed."""
+    from .exercises import train_with_student
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            first, last, val_accuracy, chance = train_with_student(student)
+        result = {"first": first, "last": last, "val_accuracy": val_accuracy, "chance": chance}
+    except Exception as exc:  # the student's functions may fail any way while training
+        result = {"error": f"{type(exc).__name__}: {exercises.text_of(exc)}"
+                           f"{exercises.where(exc, student_file)}"}
+    result["output"] = exercises.truncated(printed.getvalue())
+    return result
+
+
 def main(argv):
     _limit_memory()
     student_file, report_file, *units = argv
@@ -52,16 +70,14 @@ def main(argv):
         try:
             student = exercises.load_student(student_file)
         except BaseException as exc:  # SystemExit too: the file must import to be graded
-            emit({"import_error": f"{type(exc).__name__}: {exc}"})
+            emit({"import_error": f"{type(exc).__name__}: {exc}"
+                                  f"{exercises.where(exc, student_file)}"})
             return 0
         for unit in units:
             emit({"start": unit})
             _restore_library()
             if unit == "training":
-                from .exercises import train_with_student
-                first, last, val_accuracy, chance = train_with_student(student)
-                emit({"training": {"first": first, "last": last, "val_accuracy": val_accuracy,
-                                   "chance": chance}})
+                emit({"training": _train(student, student_file)})
                 continue
             names = [name for _, name in exercises.GRADED if exercises.unit_of(name) == unit]
             grades = exercises.grade(student, only=names)

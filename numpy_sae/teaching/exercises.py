@@ -663,8 +663,8 @@ def grade(student, seed=0, only=None):
         except _Wrong as wrong:
             outcome = wrong.status
         except (Exception, KeyboardInterrupt) as exc:  # a student's code may fail any way
-            outcome = f"error: {type(exc).__name__}: {_text_of(exc)}{where(exc, student)}"
-        outcomes[unit] = (outcome, state, _truncated(printed.getvalue()))
+            outcome = f"error: {type(exc).__name__}: {text_of(exc)}{where(exc, student)}"
+        outcomes[unit] = (outcome, state, truncated(printed.getvalue()))
     grades = []
     for module, name in graded:
         outcome, state, printed = outcomes[unit_of(name)]
@@ -692,15 +692,16 @@ def grade(student, seed=0, only=None):
     return grades
 
 
-def _truncated(text, limit=1500):
+def truncated(text, limit=1500):
     return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more " \
         "characters not shown)"
 
 
 def where(exc, student):
-    """Where in the student's file an exception was raised: " (backprop.py, line 42, in
-    softmax_backward: dz = ...)", or "" when no frame of the traceback is in that file."""
-    path = getattr(student, "__file__", None)
+    """Where in the student's file (a module or its path) an exception was raised:
+    " (backprop.py, line 42, in softmax_backward: dz = ...)", or "" when no frame of the
+    traceback is in that file (a SyntaxError names its line in its own message)."""
+    path = student if isinstance(student, (str, Path)) else getattr(student, "__file__", None)
     if not path:
         return ""
     target = Path(path).resolve()
@@ -746,7 +747,7 @@ def library_calls(student):
     return found
 
 
-def _text_of(exc):
+def text_of(exc):
     """An exception's message, even when its own ``__str__`` fails."""
     try:
         return str(exc)

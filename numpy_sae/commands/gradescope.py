@@ -1,0 +1,209 @@
+"""Gradescope: the autograder zip (``numpy-sae exercises bundle``) and what runs in it.
+
+Gradescope unzips the bundle into /autograder/source, runs ``setup.sh`` once to
+build its image, then ``run_autograder`` for every submission, which must leave
+/autograder/results/results.json. Here ``setup.sh`` installs the numpy_sae
+shipped inside the zip (Python >= 3.10: Gradescope's default image, Ubuntu
+22.04, has 3.10) and ``run_autograder`` calls :func:`main`, which writes
+results.json on every path: a graded file, a file that does not import, a
+missing or misnamed one, a time-out, and (from the shell script) even when
+Python itself cannot start numpy_sae.
+
+    python -m numpy_sae.commands.gradescope SUBMISSION_DIR RESULTS_JSON --config CONFIG
+"""
+
+import argparse
+import json
+import sys
+import time
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+from .. import __version__
+from ..teaching import exercises
+from ..teaching.assignment import NOTEBOOK_NAME
+from .experiment import JobError
+from .outputs import written_output
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+DEFAULT_CONFIG = {"points": {}, "training_points": 2, "visibility": None, "max_hint": 1,
+                  "time_limit": 20.0, "memory_limit": 4096}
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, to build the autograder's image.
+set -euo pipefail
+cd "$(dirname "$0")"
+python3 -m pip --version >/dev/null 2>&1 || { apt-get update && apt-get install -y python3-pip; }
+python3 -m pip install --upgrade pip
+python3 -m pip install ./numpy_sae_source
+python3 -c "import numpy_sae; print('numpy_sae', numpy_sae.__version__, 'installed')"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission; results/results.json must exist afterwards.
+root="${AUTOGRADER_ROOT:-/autograder}"
+results="$root/results/results.json"
+mkdir -p "$root/results"
+# python -m puts the working folder first on the import path: run from one that holds no
+# student file (a submitted numpy_sae.py must not replace the grader).
+cd "$root"
+python3 -m numpy_sae.commands.gradescope "$root/submission" "$results" \\
+    --config "$root/source/config.json"
+status=$?
+if [ ! -s "$results" ]; then
+    # Python or numpy_sae itself failed: the student still gets a result, and a reason.
+    printf '{"score": 0, "output": "The autograder could not start (exit status %s); '\\
+'your submission was not graded. Please tell your instructor.", "tests": []}\\n' \\
+        "$status" > "$results"
+fi
+exit 0
+"""
+
+
+def _pyproject():
+    """The shipped package's build file: this install's version and runtime dependencies."""
+    try:
+        requires = [r for r in metadata.requires("numpy_sae") or [] if "extra ==" not in r]
+    except metadata.PackageNotFoundError:
+        requires = []
+    requires = requires or ["numpy>=1.24", "scipy>=1.10", "matplotlib>=3.7"]
+    listed = ", ".join(json.dumps(r.replace(" ", "")) for r in requires)
+    return f"""[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "numpy_sae"
+version = "{__version__}"
+requires-python = ">=3.10"
+dependencies = [{listed}]
+
+[project.scripts]
+numpy-sae = "numpy_sae.commands.cli:main"
+
+[tool.setuptools.packages.find]
+include = ["numpy_sae*"]
+
+[tool.setuptools.package-data]
+"numpy_sae.data" = ["split_lists/*.txt"]
+"""
+
+
+def check_config(config):
+    """The bundle's settings, completed with the defaults; ValueError names a bad value."""
+    config = {**DEFAULT_CONFIG, **(config or {})}
+    graded = {name for _, name in exercises.GRADED}
+    for name, weight in config["points"].items():
+        if name not in graded:
+            raise ValueError(f"points for {name!r}: not a graded function "
+                             f"(one of {', '.join(sorted(graded))})")
+        if not (isinstance(weight, (int, float)) and weight >= 0):
+            raise ValueError(f"points for {name}: {weight!r} is not a number >= 0")
+    if not (isinstance(config["training_points"], (int, float))
+            and config["training_points"] >= 0):
+        raise ValueError(f"training points {config['training_points']!r} is not a number >= 0")
+    if config["visibility"] not in (None, *VISIBILITIES):
+        raise ValueError(f"visibility {config['visibility']!r}: choose from "
+                         f"{', '.join(VISIBILITIES)}")
+    if config["max_hint"] not in (0, 1, 2, 3):
+        raise ValueError(f"max hint {config['max_hint']!r}: choose 0, 1, 2 or 3")
+    return config
+
+
+def write_bundle(target, config=None, force=False, log=print):
+    """Write the Gradescope autograder zip at ``target``: setup.sh, run_autograder,
+    config.json and this numpy_sae's source (numpy_sae_source/)."""
+    config = check_config(config)
+    package = Path(__file__).resolve().parents[1]
+    files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                   and p.suffix not in (".pyc", ".pyo"))
+    with written_output(target, force) as tmp:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+                info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+                info.external_attr = 0o100755 << 16  # executable, as Gradescope needs
+                bundle.writestr(info, text)
+            for name, text in (("config.json", json.dumps(config, indent=1) + "\n"),
+                               ("numpy_sae_source/pyproject.toml", _pyproject())):
+                info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+                info.external_attr = 0o100644 << 16
+                bundle.writestr(info, text)
+            for path in files:
+                bundle.write(path, f"numpy_sae_source/numpy_sae/{path.relative_to(package)}")
+    total = sum(config["points"].get(name, 1) for _, name in exercises.GRADED)
+    log(f"wrote {target}: setup.sh, run_autograder, config.json and numpy_sae {__version__} "
+        f"({len(files)} files); {total:g} points for the functions and "
+        f"{config['training_points']:g} for training; upload it as the autograder "
+        "(Ubuntu 22.04 base image, Python 3.10 or newer)")
+    return Path(target)
+
+
+def find_submission(folder):
+    """The student's file in a submission folder (Gradescope may nest it one level):
+    backprop.py, else backprop.ipynb. JobError names what was found instead."""
+    folder = Path(folder)
+    for name in (exercises.FILE_NAME, NOTEBOOK_NAME):
+        found = sorted(folder.glob(name)) + sorted(folder.glob(f"*/{name}"))
+        if found:
+            return found[0]
+    seen = sorted(p.name for p in folder.rglob("*") if p.is_file())[:10] if folder.is_dir() \
+        else []
+    raise JobError(f"no {exercises.FILE_NAME} or {NOTEBOOK_NAME} in the submission (found: "
+                   f"{', '.join(seen) or 'nothing'}); submit the file under that name")
+
+
+def grade_submission(submission, results, config, log=print):
+    """Grade one submission into ``results``; results.json is written on every path."""
+    started = time.monotonic()
+    config = check_config(config)
+    options = {"results": results, "force": True, "points": config["points"],
+               "training_points": config["training_points"],
+               "visibility": config["visibility"], "max_hint": config["max_hint"],
+               "time_limit": config["time_limit"], "memory_limit": config["memory_limit"]}
+    from .exercises import _failed_results, _write_results, run_check
+    settings = {"visibility": config["visibility"], "started": started}
+    # Written first, replaced when grading ends: if Gradescope stops the run on its own time
+    # limit, the student still reads why.
+    _write_results(results, _failed_results(
+        "grading did not finish: it was stopped (Gradescope's time limit?); a function that "
+        "runs very long or never returns is the usual cause", settings), True)
+    try:
+        path = find_submission(submission)
+    except JobError as exc:
+        _write_results(results, _failed_results(str(exc), settings), True)
+        log(f"error: {exc}")
+        return
+    try:
+        run_check(path.parent, log=log, student_file=path, **options)
+    except JobError as exc:  # run_check has written the results with the reason
+        log(f"error: {exc}")
+    except Exception as exc:  # the student must still get a result, never a blank page
+        _write_results(results, _failed_results(
+            f"the autograder failed while grading: {type(exc).__name__}: {exc}", settings), True)
+        log(f"error: {type(exc).__name__}: {exc}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m numpy_sae.commands.gradescope",
+                                     description="grade a Gradescope submission folder")
+    parser.add_argument("submission", help="the submission folder (/autograder/submission)")
+    parser.add_argument("results", help="the results.json to write")
+    parser.add_argument("--config", help="the bundle's config.json")
+    args = parser.parse_args(argv)
+    try:
+        config = json.loads(Path(args.config).read_text()) if args.config else {}
+    except (OSError, ValueError) as exc:
+        print(f"error: config {args.config}: {exc}; grading with the defaults", file=sys.stderr)
+        config = {}
+    try:
+        check_config(config)
+    except ValueError as exc:
+        print(f"error: config {args.config}: {exc}; grading with the defaults", file=sys.stderr)
+        config = {}
+    grade_submission(args.submission, args.results, config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

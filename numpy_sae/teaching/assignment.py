@@ -1,0 +1,325 @@
+"""The notebook assignment: the exercises as a notebook a class works through.
+
+Generated from the same source as ``backprop.py`` (:func:`exercises.student_source`'s
+functions), so the two never disagree. Each function is a code cell tagged
+``exercise``, preceded by its equation and followed, once its pair is complete,
+by a cell that runs the grader's own check for it on the spot (:func:`check`);
+inline questions carry the instructor's answer only in the key. The end of the
+notebook overfits a tiny batch with the student's functions and compares SGD,
+momentum and Adam on it, with the curves drawn inline. The grader and the
+Gradescope bundle read the ``exercise`` cells back as one Python file
+(:func:`notebook_to_source`).
+"""
+
+import ast
+import json
+
+import numpy as np
+
+from ..notebooks import notebook_from_cells
+from . import exercises
+
+NOTEBOOK_NAME = "backprop.ipynb"
+TAG = "exercise"
+
+# The equation of each function, in LaTeX, shown above its cell.
+EQUATIONS = {
+    "dense_forward": r"\mathrm{out} = xW + b", "dense_backward":
+    r"dx = \mathrm{dout}\,W^\top,\quad dW = x^\top \mathrm{dout},\quad db = \sum_n "
+    r"\mathrm{dout}_n",
+    "tanh_forward": r"\mathrm{out} = \tanh(x)",
+    "tanh_backward": r"dx = \mathrm{dout} \odot (1 - \mathrm{out}^2)",
+    "sigmoid_forward": r"\sigma(x) = \frac{1}{1 + e^{-x}} = \frac{1 + \tanh(x/2)}{2}",
+    "sigmoid_backward": r"dx = \mathrm{dout} \odot \sigma(x)\,(1 - \sigma(x))",
+    "relu_forward": r"\mathrm{out} = \max(0, x)",
+    "relu_backward": r"dx = \mathrm{dout} \odot [x > 0]",
+    "softmax_forward": r"p_i = \frac{e^{z_i - \max_j z_j}}{\sum_k e^{z_k - \max_j z_j}}",
+    "softmax_backward": r"dz_j = p_j \big(\mathrm{dout}_j - \sum_i \mathrm{dout}_i p_i\big)",
+    "softmax_cross_entropy": r"L = -\frac{1}{N}\sum_n \log \mathrm{softmax}(z_n)_{y_n},\quad "
+                             r"\frac{\partial L}{\partial z} = \frac{p - \mathrm{onehot}(y)}{N}",
+    "sum_squared_error": r"L = \frac{1}{N}\sum_n \lVert \hat x_n - x_n \rVert^2,\quad "
+                         r"\frac{\partial L}{\partial \hat x} = \frac{2(\hat x - x)}{N}",
+    "joint_loss": r"L = \gamma L_{rec} + (1 - \gamma) L_{ce}",
+    "fanout_backward": r"dx = \mathrm{dout}_a + \mathrm{dout}_b",
+    "meanstd_pool_forward": r"\mu = \frac{1}{T}\sum_t x_t,\quad s = \sqrt{\frac{1}{T}\sum_t "
+                            r"(x_t - \mu)^2 + \epsilon}",
+    "meanstd_pool_backward": r"dx_t = \frac{d\mu}{T} + ds\,\frac{x_t - \mu}{T s}",
+    "filterbank_forward": r"y = xW^\top,\quad e_k = y_k^2 + y_{K+k}^2,\quad c = \log(e + "
+                          r"\epsilon)",
+    "filterbank_backward": r"de = \frac{\mathrm{dout}}{e + \epsilon},\quad dy = 2y\odot[de, de]"
+                           r",\quad dW = dy^\top x,\quad dx = dy\,W",
+    "adam_step": r"m \leftarrow \beta_1 m + (1-\beta_1) g,\ v \leftarrow \beta_2 v + (1-\beta_2)"
+                 r" g^2,\ p \leftarrow p - \eta\,\frac{m/(1-\beta_1^t)}{\sqrt{v/(1-\beta_2^t)}"
+                 r" + \epsilon}",
+    "joint_network_loss": r"\mathrm{code} = \tanh(xW_{enc} + b_{enc}),\ L = \gamma\,"
+                          r"\mathrm{SSE}(\mathrm{code}W_{dec} + b_{dec}, x) + (1-\gamma)\,"
+                          r"\mathrm{CE}(\mathrm{code}W_{cls} + b_{cls}, y)",
+}
+# Gradient formulas are the student's work at the derive level: only the forward shows.
+_DERIVED = {"dense_backward", "tanh_backward", "sigmoid_backward", "relu_backward",
+            "softmax_backward", "meanstd_pool_backward", "filterbank_backward",
+            "fanout_backward"}
+
+# Inline questions after a unit: (unit, question, the key's answer).
+QUESTIONS = (
+    ("dense", "Why is `db` a sum over the batch, and not a mean, when the loss is already a "
+     "mean over the batch?",
+     "The loss's 1/N is already inside `dout` (the loss functions divide by N). b is added "
+     "to every row, so by the chain rule its gradient is the sum of the rows' gradients; "
+     "averaging again would divide by N twice."),
+    ("tanh", "`tanh_backward` gets only the forward's output, not its input. Why is that "
+     "enough, and what does it save?",
+     "tanh'(x) = 1 - tanh(x)^2 is a function of the output alone, so the input need not be "
+     "kept: one (N, D) array less in memory per layer, and no second tanh."),
+    ("softmax_cross_entropy", "Logits of +-1000 are finite, yet `np.log(softmax(z))` returns "
+     "-inf for them. Why, and how does log-sum-exp avoid it?",
+     "exp(-2000) underflows to 0 in floating point, so the probability is exactly 0 and its "
+     "log is -inf. log softmax(z)_i = (z_i - max z) - log sum_j exp(z_j - max z) never takes "
+     "the log of a number below 1: the sum includes exp(0) = 1."),
+    ("fanout", "The code feeds the decoder and the classifier. What goes wrong in training if "
+     "`fanout_backward` returns only the decoder's gradient?",
+     "The encoder then learns from the reconstruction alone: the classifier's head still "
+     "trains, but the code is never shaped to separate the genres (gradient checks of the "
+     "encoder fail; the whole-network check names it)."),
+    ("meanstd_pool", "In `meanstd_pool_backward`, the path from s back through mu adds nothing."
+     " Why?",
+     "ds/dmu is proportional to sum_t (x_t - mu), which is 0 by the definition of mu: the "
+     "deviations sum to zero, so moving mu does not change s to first order."),
+    ("adam", "Adam's first step moves every parameter by about lr, whatever the size of its "
+     "gradient. Show it from the update, and say when that is a problem.",
+     "At t = 1, m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps), about lr * "
+     "sign(g). Parameters whose gradient is tiny or noise move as far as important ones: "
+     "with a large lr the first steps can wreck a good initialization."),
+)
+
+_INTRO = """# Backpropagation, by hand: the softmax autoencoder's math
+
+You will write the forward and backward pass of every piece of the network from the
+study (a dense layer, tanh, softmax and cross-entropy, the squared error, the joint loss
+and its fan-out at the code, mean/std pooling, a filterbank, one Adam step), then the whole
+one-layer network's gradients, in NumPy only.
+
+**How to work.** Run the set-up cells, then go down the notebook. Each function is a cell
+that raises `NotImplementedError`: replace that line with your code, run the cell, then run
+the check cell under the pair. The check is the grader's own: it compares your forward with
+the library's and your gradients with centered differences of *your* forward, and says
+what is wrong (a shape, a factor of N, an input changed in place). `print()` inside your
+functions shows under the check.
+
+**Rules.** NumPy only (calling numpy_sae's own functions is refused by the grader); never
+change an input array in place, except that `adam_step` updates `p`, `m` and `v` in place.
+Answer the inline questions in the markdown cells marked *Your answer*.
+
+**Submitting.** Submit this notebook (`backprop.ipynb`) as it is; the autograder reads the
+cells tagged `exercise`. To grade it yourself: `numpy-sae exercises check FOLDER`.
+"""
+
+_INSTALL = """# Install numpy_sae if this kernel does not have it (Colab, a fresh environment).
+# SOURCE is where your course keeps numpy_sae: a path or a git URL, set by your instructor.
+import importlib.util
+import subprocess
+import sys
+
+SOURCE = "numpy_sae"
+if importlib.util.find_spec("numpy_sae") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", SOURCE], check=True)"""
+
+_SETUP = """import matplotlib.pyplot as plt
+import numpy as np
+
+from numpy_sae.teaching.assignment import check, compare_optimizers, overfit_tiny_batch
+
+np.set_printoptions(precision=4, suppress=True)"""
+
+_SANITY = """## Sanity check: overfit a tiny batch
+
+A network that is right can drive the loss of five examples close to zero. This trains the
+one-layer softmax autoencoder of `joint_network_loss` on five examples with *your*
+`joint_network_loss` and *your* `adam_step`, and draws the loss per step. If the curve does
+not fall, a gradient is wrong even where a check passed, or the step is."""
+
+_COMPARE = """## Optimizers compared: SGD, momentum, Adam
+
+The same tiny problem, three update rules from the same start (SGD and momentum from
+`numpy_sae.nn.optim`, Adam with your `adam_step`), each at a learning rate that suits it.
+Which falls fastest in the first steps, and why? (Look at the size of Adam's first steps.)"""
+
+
+def _cells_of_unit(unit):
+    return [name for _, name in exercises.GRADED if exercises.unit_of(name) == unit]
+
+
+def assignment_cells(solutions=False, level="guided"):
+    """The notebook as (kind, text, tags) triples."""
+    source = exercises.student_source(solutions=solutions, level=level)
+    functions = _split_functions(source)
+    cells = [("markdown", _INTRO, []), ("code", _INSTALL, []), ("code", _SETUP, []),
+             ("markdown", "## Given: two helpers your functions may call", []),
+             ("code", "\n\n\n".join(functions[name] for _, name in exercises.PROVIDED), [TAG])]
+    done_units = set()
+    for _, name in exercises.GRADED:
+        unit = exercises.unit_of(name)
+        show = level != "derive" or name not in _DERIVED
+        equation = f"\n\n$${EQUATIONS[name]}$$" if show else ""
+        if level == "derive" and name in _DERIVED:
+            equation = "\n\nDerive the gradient yourself (the docstring gives the forward)."
+        cells.append(("markdown", f"### `{name}`{equation}", []))
+        cells.append(("code", functions[name], [TAG]))
+        members = _cells_of_unit(unit)
+        if name == members[-1] and unit not in done_units:
+            done_units.add(unit)
+            cells.append(("code", f"check({', '.join(members)})", []))
+            for number, (question_unit, question, answer) in enumerate(QUESTIONS, start=1):
+                if question_unit == unit:
+                    reply = f"**Answer (key):** {answer}" if solutions else \
+                        "**Your answer:** *write it here*"
+                    cells.append(("markdown", f"**Inline question {number}.** {question}\n\n"
+                                  f"{reply}", []))
+    cells += [("markdown", _SANITY, []),
+              ("code", "losses = overfit_tiny_batch(joint_network_loss, adam_step)\n"
+                       "if losses is not None:\n"
+                       "    print(f\"loss {losses[0]:.3f} -> {losses[-1]:.4f} in {len(losses)} "
+                       "steps\")", []),
+              ("markdown", _COMPARE, []),
+              ("code", "curves = compare_optimizers(joint_network_loss, adam_step)", [])]
+    return cells
+
+
+def _split_functions(source):
+    """{name: source text} of every top-level function of a student file."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    return {node.name: "\n".join(lines[node.lineno - 1:node.end_lineno])
+            for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def assignment_notebook(solutions=False, level="guided"):
+    """The text of backprop.ipynb (the key when ``solutions``)."""
+    return notebook_from_cells(assignment_cells(solutions, level))
+
+
+def notebook_to_source(text):
+    """The Python file the grader imports from a notebook's text: NumPy's import, then the
+    code cells tagged ``exercise`` in order (or, when no cell has the tag, every code cell
+    that defines a function, without its IPython magics)."""
+    try:
+        notebook = json.loads(text)
+        cells = [c for c in notebook["cells"] if c.get("cell_type") == "code"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a Jupyter notebook ({exc})") from None
+
+    def text_of(cell):
+        body = cell.get("source", "")
+        return "".join(body) if isinstance(body, list) else str(body)
+    tagged = [text_of(c) for c in cells if TAG in c.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        tagged = ["\n".join(line for line in text_of(c).splitlines()
+                            if not line.lstrip().startswith(("%", "!")))
+                  for c in cells if "def " in text_of(c)]
+    return "import numpy as np\n\n\n" + "\n\n\n".join(t.strip("\n") for t in tagged) + "\n"
+
+
+class _Cells:
+    """A notebook's globals seen as the student module the grader expects (attribute reads
+    and writes go to the notebook's own namespace, so the grader's swaps take effect)."""
+
+    def __init__(self, namespace):
+        object.__setattr__(self, "_namespace", namespace)
+
+    def __getattr__(self, name):
+        try:
+            return self._namespace[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        self._namespace[name] = value
+
+
+def check(*functions):
+    """Check the given functions (one pair, say) with the grader's own checks and print
+    their rows of the grade table; return True when all are correct."""
+    if not functions:
+        raise TypeError("check(dense_forward, dense_backward): name the functions to check")
+    names = [f.__name__ for f in functions]
+    student = _Cells(functions[0].__globals__)
+    grades = exercises.grade(student, only=names)
+    grades = [g for g in grades if g.function in names] or grades
+    print(exercises.format_grades(grades, max_hint=1))
+    return all(g.passed for g in grades)
+
+
+def _tiny_problem(seed=0, n=5, d=6, k=4, c=3):
+    rng = np.random.default_rng(seed)
+    params = {"W_enc": rng.standard_normal((d, k)) * 0.5, "b_enc": np.zeros(k),
+              "W_dec": rng.standard_normal((k, d)) * 0.5, "b_dec": np.zeros(d),
+              "W_cls": rng.standard_normal((k, c)) * 0.5, "b_cls": np.zeros(c)}
+    return params, rng.standard_normal((n, d)), rng.integers(0, c, n)
+
+
+def _train(loss_fn, update, steps, gamma=0.5):
+    params, x, y = _tiny_problem()
+    losses = []
+    for t in range(1, steps + 1):
+        loss, grads = loss_fn({k: v.copy() for k, v in params.items()}, x, y, gamma)
+        losses.append(float(loss))
+        update(params, grads, t)
+    return np.array(losses)
+
+
+def overfit_tiny_batch(joint_network_loss, adam_step, steps=300, lr=0.05, show=True):
+    """Train the tiny one-layer network on five examples with the student's loss and Adam
+    step; the loss per step (drawn inline when ``show``)."""
+    moments = {}
+
+    def update(params, grads, t):
+        for key, p in params.items():
+            m, v = moments.setdefault(key, (np.zeros_like(p), np.zeros_like(p)))
+            adam_step(p, grads[key], m, v, t, lr)
+    try:
+        losses = _train(joint_network_loss, update, steps)
+    except NotImplementedError as exc:
+        print(f"not yet: {exc} (write joint_network_loss and adam_step first)")
+        return None
+    if show:
+        _draw({"your Adam": losses}, "Overfitting five examples")
+    return losses
+
+
+def compare_optimizers(joint_network_loss, adam_step, steps=150, show=True):
+    """The tiny problem trained by SGD, momentum (numpy_sae's) and Adam (the student's);
+    {name: losses}, drawn inline when ``show``."""
+    from ..nn.optim import SGD, Momentum
+    curves = {}
+    try:
+        joint_network_loss(*_tiny_problem()[:3], 0.5)
+    except NotImplementedError as exc:
+        print(f"not yet: {exc} (write joint_network_loss and adam_step first)")
+        return None
+    for name, optimizer in (("SGD, lr 0.1", SGD(lr=0.1)),
+                            ("momentum 0.9, lr 0.02", Momentum(lr=0.02, momentum=0.9))):
+        curves[name] = _train(joint_network_loss,
+                              lambda params, grads, t, o=optimizer: o.step(params, grads), steps)
+    adam = overfit_tiny_batch(joint_network_loss, adam_step, steps, show=False)
+    if adam is None:
+        return None
+    curves["Adam (yours), lr 0.05"] = adam
+    if show:
+        _draw(curves, "Three update rules on the same problem")
+    return curves
+
+
+def _draw(curves, title):
+    """Loss curves on a log scale, shown inline in a notebook (pyplot's current backend)."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, losses in curves.items():
+        ax.plot(np.arange(1, len(losses) + 1), losses, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("joint loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    plt.show()
+

@@ -1,0 +1,131 @@
+"""The Gradescope bundle: what it holds, and results.json on every path of run_autograder."""
+
+import ast
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import numpy_sae
+from numpy_sae.commands.cli import main
+from numpy_sae.teaching import exercises
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """The bundle unpacked in a Gradescope-shaped tree: ROOT/source, ROOT/run_autograder."""
+    folder = tmp_path_factory.mktemp("gradescope")
+    assert main(["exercises", "bundle", str(folder / "autograder.zip"), "--points",
+                 "joint_network_loss=4,adam_step=2", "--training-points", "3",
+                 "--visibility", "after_due_date"]) == 0
+    with zipfile.ZipFile(folder / "autograder.zip") as archive:
+        archive.extractall(folder / "source")
+        modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
+    return folder, modes
+
+
+def run_autograder(bundle, tmp_path, files, env=None):
+    """Run the bundle's run_autograder on a submission of ``files``; its results.json."""
+    folder, _ = bundle
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "source").symlink_to(folder / "source")
+    for name, text in files.items():
+        (root / "submission" / name).write_text(text)
+    # python3 is this interpreter, as setup.sh would have made it on Gradescope's image.
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "python3").symlink_to(sys.executable)
+    completed = subprocess.run(
+        ["bash", str(folder / "source" / "run_autograder")], capture_output=True, text=True,
+        env={**os.environ, "AUTOGRADER_ROOT": str(root),
+             "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", **(env or {})}, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def test_the_bundle_holds_what_gradescope_runs(bundle, tmp_path, capsys):
+    folder, modes = bundle
+    source = folder / "source"
+    for name in ("setup.sh", "run_autograder"):
+        assert stat.S_IMODE(modes[name]) & 0o111, name  # executable inside the zip
+        assert (source / name).read_text().startswith("#!/usr/bin/env bash")
+    assert "pip install ./numpy_sae_source" in (source / "setup.sh").read_text()
+    config = json.loads((source / "config.json").read_text())
+    assert config["points"] == {"joint_network_loss": 4, "adam_step": 2}
+    assert config["training_points"] == 3 and config["visibility"] == "after_due_date"
+    shipped = source / "numpy_sae_source"
+    assert (shipped / "numpy_sae" / "commands" / "gradescope.py").is_file()
+    assert not list(shipped.rglob("__pycache__"))
+    pyproject = (shipped / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.10"' in pyproject and "numpy" in pyproject
+    assert f'version = "{numpy_sae.__version__}"' in pyproject
+    # Never replaced without --force; a bad weight is one line, exit 2.
+    assert main(["exercises", "bundle", str(folder / "autograder.zip")]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["exercises", "bundle", str(tmp_path / "x.zip"), "--points", "nope=3"]) == 2
+    assert "'nope=3'" in capsys.readouterr().err and not (tmp_path / "x.zip").exists()
+
+
+def test_every_module_is_python_310(bundle):
+    # Gradescope's default image runs Python 3.10: no 3.11-only syntax anywhere shipped.
+    for path in Path(numpy_sae.__file__).parent.rglob("*.py"):
+        ast.parse(path.read_text(encoding="utf-8"), str(path), feature_version=(3, 10))
+
+
+def test_a_notebook_key_scores_everything_with_weights_and_statuses(bundle, tmp_path):
+    key = tmp_path / "key"
+    assert main(["exercises", "key", str(key), "--notebook"]) == 0
+    results = run_autograder(bundle, tmp_path, {
+        "backprop.ipynb": (key / "backprop.ipynb").read_text()})
+    tests = {t["name"]: t for t in results["tests"]}
+    assert results["score"] == len(exercises.GRADED) - 2 + 4 + 2 + 3
+    assert tests["joint_network_loss"]["max_score"] == 4
+    assert tests["training with your functions"] == {**tests["training with your functions"],
+                                                      "score": 3, "max_score": 3,
+                                                      "status": "passed"}
+    assert all(t["status"] == "passed" and t["visibility"] == "after_due_date"
+               for t in results["tests"])
+    assert "execution_time" in results and "passed" in results["output"]
+
+
+def test_a_failed_training_is_a_failed_test_with_the_students_line(bundle, tmp_path):
+    source = exercises.student_source(solutions=True)
+    # Right on the grader's small arrays, wrong for a batch of 32: fails only in training.
+    source = source.replace("    dx = dout_a + dout_b\n",
+                            "    if len(dout_a) > 8:\n        raise IndexError('batch too big')\n"
+                            "    dx = dout_a + dout_b\n", 1)
+    results = run_autograder(bundle, tmp_path, {"backprop.py": source})
+    training = next(t for t in results["tests"] if t["name"] == "training with your functions")
+    line = next(i for i, text in enumerate(source.splitlines(), 1) if "batch too big" in text)
+    assert training["status"] == "failed" and training["score"] == 0
+    assert "IndexError: batch too big" in training["output"]
+    assert f"(backprop.py, line {line}, in fanout_backward" in training["output"]
+
+
+@pytest.mark.parametrize("files, said", [
+    ({"backprop.py": "import numpy as np\n\ndef dense_forward(x, W, b):\n    return x @ W +\n"},
+     "SyntaxError: invalid syntax (backprop.py, line 4)"),
+    ({"backprop.py": "import numpy as np\nfrom missing_helper import thing\n"},
+     "ModuleNotFoundError: No module named 'missing_helper' (backprop.py, line 2"),
+    ({"hw1.py": "x = 1\n"}, "no backprop.py or backprop.ipynb in the submission (found: hw1.py)"),
+    ({"backprop.ipynb": "{not json"}, "is not a notebook"),
+])
+def test_a_submission_that_cannot_be_graded_still_gets_a_result(bundle, tmp_path, files, said):
+    results = run_autograder(bundle, tmp_path, files)
+    assert results["score"] == 0 and said in results["output"]
+    assert results["tests"][0]["status"] == "failed"
+
+
+def test_results_exist_even_when_numpy_sae_cannot_start(bundle, tmp_path):
+    broken = tmp_path / "broken" / "numpy_sae"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('a broken install')\n")
+    results = run_autograder(bundle, tmp_path, {"backprop.py": "x = 1\n"},
+                             env={"PYTHONPATH": str(broken.parent)})
+    assert results["score"] == 0 and "could not start" in results["output"]
