@@ -1,17 +1,16 @@
-"""Backpropagation through a tiny softmax autoencoder, every number printed, top to bottom.
-
-    python examples/backprop_walkthrough.py
+"""Backpropagation through a tiny softmax autoencoder, every number shown, top to bottom.
 
 A 4-input network with a 3-unit tanh code, a linear decoder and a 2-class
 classifier (one 2-unit tanh hidden layer), on 2 examples, with weights rounded
-to one decimal so the arithmetic can be followed by hand. Every number comes
-from the library's own layers and loss functions, called one at a time; at
-the end they are compared with ``model.loss_and_gradients`` and with
-centered differences, and one Adam step is shown parameter by parameter.
+to multiples of 0.05 so the arithmetic can be followed by hand. Every number
+comes from the library's own layers and loss functions, called one at a time;
+at the end they are compared with ``model.loss_and_gradients`` and with
+centered differences, the graph is drawn, and one Adam step is shown.
 
-The script is a row of ``# %%`` cells: editors that know them (VS Code,
-Spyder, Jupyter with jupytext) run it cell by cell, and every name a cell
-defines stays there for the next one to print or change.
+Each weight has one name everywhere: the model's own (``encoder.0.W`` is the
+weight of layer 0 of the encoder), and the layer objects below are named after
+it (``encoder_0``). Run it as a script (``python examples/backprop_walkthrough.py``)
+or as the notebook made from it (``examples/notebooks/``).
 """
 
 import numpy as np
@@ -36,25 +35,38 @@ def build():
 
 
 def show(name, value, formula=""):
-    text = np.array2string(np.asarray(value))
+    # + 0.0 turns the -0.0 of a tiny negative number, rounded, into 0.0
+    text = np.array2string(np.round(np.asarray(value, dtype=float), 4) + 0.0)
     print(f"  {name}  shape {np.shape(value)}{'  = ' + formula if formula else ''}")
     print("    " + text.replace("\n", "\n    "))
 
 
-# %% The model
+# %% [markdown]
+# ## The model
+#
+# Four inputs go to a 3-unit tanh **code**; the code feeds two heads: a linear
+# **decoder** back to 4 outputs, and a **classifier** (2 tanh units, then 2 logits).
+# With $N = 2$ examples and $\gamma = 0.9$ the loss is
+#
+# $$L = \gamma \, \frac{1}{N}\sum_n \lVert x_n - \hat x_n \rVert^2
+#     + (1 - \gamma)\, \frac{1}{N}\sum_n -\log p_{n, y_n}.$$
+#
+# The layers are named after their weights: `encoder_0` holds `encoder.0.W` and
+# `encoder.0.b`, `classifier_2` holds `classifier.2.W`.
+
+# %%
 model, x, y = build()
-enc_dense, enc_tanh = model.encoder.layers
-dec_dense, dec_linear = model.decoder.layers
-cls_dense, cls_tanh, cls_out, cls_linear = model.classifier.layers
-gamma = model.gamma
+encoder_0, encoder_1 = model.encoder.layers              # Dense, Tanh
+decoder_0, decoder_1 = model.decoder.layers              # Dense, Identity (linear output)
+classifier_0, classifier_1, classifier_2, classifier_3 = model.classifier.layers
+gamma = model.gamma                                      # Dense, Tanh, Dense, Identity
 
-print("=" * 78)
-print("A tiny deep softmax autoencoder: 4 inputs -> 3-unit tanh code -> 4 outputs,")
-print("and code -> 2 tanh units -> 2 classes.  N = 2 examples, gamma = 0.9.")
-print("=" * 78)
+# %% [markdown]
+# ## The weights and the two examples
+#
+# Rounded to multiples of 0.05 so you can follow by hand; every bias is 0.1.
 
-# %% The weights and the two examples
-print("\nWEIGHTS (rounded so you can follow by hand; every bias is 0.1)")
+# %%
 for name, p in model.parameters().items():
     if p.ndim == 2:
         show(name, p)
@@ -62,25 +74,34 @@ show("x", x)
 print(f"  y = {y.tolist()}  (class of each example)")
 
 
-# %% Forward pass
-print("\nFORWARD PASS")
-a = enc_dense.forward(x)
-show("a = x @ W_enc + b_enc", a, "pre-activation of the code")
-code = enc_tanh.forward(a)
+# %% [markdown]
+# ## Forward pass
+#
+# $$a = x\,W_{\mathrm{encoder.0}} + b, \quad \mathrm{code} = \tanh(a), \quad
+# \hat x = \mathrm{code}\,W_{\mathrm{decoder.0}} + b,$$
+# $$h = \tanh(\mathrm{code}\,W_{\mathrm{classifier.0}} + b), \quad
+# \mathrm{logits} = h\,W_{\mathrm{classifier.2}} + b, \quad p = \mathrm{softmax}(\mathrm{logits}).$$
+
+# %%
+a = encoder_0.forward(x)
+show("a = x @ encoder.0.W + encoder.0.b", a, "pre-activation of the code")
+code = encoder_1.forward(a)
 show("code = tanh(a)", code)
-x_hat = dec_linear.forward(dec_dense.forward(code))
-show("x_hat = code @ W_dec + b_dec", x_hat, "the reconstruction (linear output)")
-h_pre = cls_dense.forward(code)
-h = cls_tanh.forward(h_pre)
-show("h = tanh(code @ W_c0 + b_c0)", h, "classifier hidden layer")
-logits = cls_linear.forward(cls_out.forward(h))
-show("logits = h @ W_c2 + b_c2", logits)
+x_hat = decoder_1.forward(decoder_0.forward(code))
+show("x_hat = code @ decoder.0.W + decoder.0.b", x_hat, "the reconstruction (linear output)")
+h_pre = classifier_0.forward(code)
+h = classifier_1.forward(h_pre)
+show("h = tanh(code @ classifier.0.W + classifier.0.b)", h, "classifier hidden layer")
+logits = classifier_3.forward(classifier_2.forward(h))
+show("logits = h @ classifier.2.W + classifier.2.b", logits)
 probs, _ = F.softmax_forward(logits)
 show("p = softmax(logits)", probs)
 
 
-# %% The two losses and the joint loss
-print("\nLOSSES")
+# %% [markdown]
+# ## The two losses and the joint loss
+
+# %%
 rec, dx_hat = F.sum_squared_error(x_hat, x)
 per_example = np.sum((x - x_hat) ** 2, axis=1)
 print(f"  reconstruction = mean_n ||x_n - x_hat_n||^2 = mean({per_example.round(4).tolist()})"
@@ -93,43 +114,56 @@ print(f"  L = gamma * reconstruction + (1 - gamma) * cross-entropy = 0.9 * {rec:
     f"{ce:.4f} = {total:.6f}")
 
 
-# %% Backward pass, where the two gradients add at the code
-print("\nBACKWARD PASS (each gradient: shape, formula, and the library's value)")
-dx_hat *= gamma
+# %% [markdown]
+# ## Backward pass, where the two gradients add at the code
+#
+# The graph runs in reverse. Each head first gets its share of the loss:
+# $\partial L/\partial \hat x = \gamma \cdot 2(\hat x - x)/N$ and
+# $\partial L/\partial\,\mathrm{logits} = (1-\gamma)(p - \mathrm{onehot}(y))/N$.
+# A dense layer $y = xW + b$ hands back $dx = \mathrm{dout}\,W^\top$ and keeps
+# $dW = x^\top \mathrm{dout}$, $db = \sum_n \mathrm{dout}_n$; tanh multiplies by
+# $1 - \mathrm{out}^2$. The code feeds both heads, so **its gradient is the sum of the
+# two** (the chain rule for a value used twice):
+#
+# $$\frac{\partial L}{\partial\,\mathrm{code}} = \mathrm{dcode}_{\mathrm{decoder}}
+#   + \mathrm{dcode}_{\mathrm{classifier}}.$$
+
+# %%
+dx_hat = gamma * dx_hat
 show("dL/dx_hat", dx_hat, "gamma * 2 (x_hat - x) / N")
-dcode_from_decoder = dec_dense.backward(dec_linear.backward(dx_hat))
-show("dL/dW_dec", dec_dense.grads["W"], "code.T @ dL/dx_hat")
-show("dL/db_dec", dec_dense.grads["b"], "sum over examples of dL/dx_hat")
-show("dcode (from the decoder)", dcode_from_decoder, "dL/dx_hat @ W_dec.T")
-dlogits *= 1 - gamma
+dcode_from_decoder = decoder_0.backward(decoder_1.backward(dx_hat))
+show("dL/d decoder.0.W", decoder_0.grads["W"], "code.T @ dL/dx_hat")
+show("dL/d decoder.0.b", decoder_0.grads["b"], "sum over examples of dL/dx_hat")
+show("dcode (from the decoder)", dcode_from_decoder, "dL/dx_hat @ decoder.0.W.T")
+dlogits = (1 - gamma) * dlogits
 show("dL/dlogits", dlogits, "(1 - gamma) (p - onehot(y)) / N")
-dh = cls_out.backward(cls_linear.backward(dlogits))
-show("dL/dW_c2", cls_out.grads["W"], "h.T @ dL/dlogits")
-show("dL/dh", dh, "dL/dlogits @ W_c2.T")
-dh_pre = cls_tanh.backward(dh)
+dh = classifier_2.backward(classifier_3.backward(dlogits))
+show("dL/d classifier.2.W", classifier_2.grads["W"], "h.T @ dL/dlogits")
+show("dL/dh", dh, "dL/dlogits @ classifier.2.W.T")
+dh_pre = classifier_1.backward(dh)
 show("dL/d(h_pre)", dh_pre, "dL/dh * (1 - h**2)")
-dcode_from_classifier = cls_dense.backward(dh_pre)
-show("dL/dW_c0", cls_dense.grads["W"], "code.T @ dL/d(h_pre)")
-show("dcode (from the classifier)", dcode_from_classifier, "dL/d(h_pre) @ W_c0.T")
-print("  " + "-" * 74)
-print("  THE CODE LAYER: the code feeds both heads, so its gradient is the SUM of the two")
+dcode_from_classifier = classifier_0.backward(dh_pre)
+show("dL/d classifier.0.W", classifier_0.grads["W"], "code.T @ dL/d(h_pre)")
+show("dcode (from the classifier)", dcode_from_classifier, "dL/d(h_pre) @ classifier.0.W.T")
 dcode = dcode_from_decoder + dcode_from_classifier
-show("dL/dcode", dcode, "dcode (decoder) + dcode (classifier)")
-print("  " + "-" * 74)
-da = enc_tanh.backward(dcode)
+show("dL/dcode", dcode, "dcode (decoder) + dcode (classifier): the two heads add")
+da = encoder_1.backward(dcode)
 show("dL/da", da, "dL/dcode * (1 - code**2)")
-enc_dense.backward(da)
-show("dL/dW_enc", enc_dense.grads["W"], "x.T @ dL/da")
-show("dL/db_enc", enc_dense.grads["b"], "sum over examples of dL/da")
-by_hand = {f"encoder.0.{k}": enc_dense.grads[k] for k in ("W", "b")}
-by_hand.update({f"decoder.0.{k}": dec_dense.grads[k] for k in ("W", "b")})
-by_hand.update({f"classifier.0.{k}": cls_dense.grads[k] for k in ("W", "b")})
-by_hand.update({f"classifier.2.{k}": cls_out.grads[k] for k in ("W", "b")})
-by_hand = {k: v.copy() for k, v in by_hand.items()}
+encoder_0.backward(da)
+show("dL/d encoder.0.W", encoder_0.grads["W"], "x.T @ dL/da")
+show("dL/d encoder.0.b", encoder_0.grads["b"], "sum over examples of dL/da")
+by_hand = {f"{prefix}.{k}": layer.grads[k].copy() for prefix, layer in (
+    ("encoder.0", encoder_0), ("decoder.0", decoder_0), ("classifier.0", classifier_0),
+    ("classifier.2", classifier_2)) for k in ("W", "b")}
 
 
-# %% Check: the library's gradients and centered differences
-print("\nCHECK: model.loss_and_gradients and centered differences (h = 1e-5)")
+# %% [markdown]
+# ## Check: the library's gradients and centered differences
+#
+# `model.loss_and_gradients` must give the same numbers, and each gradient must match
+# the centered difference $(L(p + h) - L(p - h)) / 2h$ with $h = 10^{-5}$, entry by entry.
+
+# %%
 terms, grads, _ = model.loss_and_gradients(x, y)
 loss = terms.total
 grads = {k: v.copy() for k, v in grads.items()}
@@ -144,9 +178,13 @@ for name, p in model.parameters().items():
     print(f"  {name:16} {str(p.shape):>7}  {same:29.1e}  {errors[name]:26.2e}")
 
 
-# %% The computational graph, drawn
-print("\nTHE COMPUTATIONAL GRAPH (numpy_sae.teaching.graph): every node's value and dL/d(node);")
-print("  at the code, the decoder's and the classifier's gradients add (micrograd's +=).")
+# %% [markdown]
+# ## The computational graph, drawn
+#
+# Every node with its value and $\partial L / \partial\,\mathrm{node}$ (first example). At
+# the code the decoder's and the classifier's gradients add: the `+=` of micrograd's lecture.
+
+# %%
 from numpy_sae.teaching.graph import joint_graph, plot_graph  # noqa: E402
 
 graph_nodes, graph_edges = joint_graph(*build())
@@ -155,10 +193,15 @@ print(f"  dL/dcode = {graph_nodes['code'].grad[0].round(4)} (first example), as 
 graph_figure
 
 
-# %% One Adam step
-print("\nONE ADAM STEP (lr 0.01, beta1 0.9, beta2 0.999, eps 1e-8; t = 1)")
-print("  m = 0.1 g, v = 0.001 g^2; m_hat = m / (1 - 0.9^1) = g; v_hat = v / (1 - 0.999^1) = g^2;")
-print("  so the first step is p -= lr * g / (|g| + eps): about 0.01 against the sign of g.")
+# %% [markdown]
+# ## One Adam step
+#
+# With lr 0.01, $\beta_1 = 0.9$, $\beta_2 = 0.999$ at $t = 1$: $m = 0.1\,g$, $v = 0.001\,g^2$,
+# so $\hat m = m / (1 - 0.9) = g$ and $\hat v = v / (1 - 0.999) = g^2$. The first step is
+# $p \leftarrow p - \mathrm{lr}\; g / (|g| + \epsilon)$: about 0.01 against the sign of $g$,
+# whatever the size of the gradient.
+
+# %%
 params = model.parameters()
 before = {k: v.copy() for k, v in params.items()}
 adam = Adam(lr=0.01)
@@ -172,10 +215,21 @@ new_loss = model.loss(x, y).total
 print(f"\n  loss before the step {loss:.6f}, after {new_loss:.6f}")
 
 
-# %% Pooling over time: how the segment model's classifier reaches every frame's code
-print("\nPOOLING OVER TIME (the segment model: numpy-sae train --model segment)")
-print("  The segment model encodes every short frame, then summarizes a segment's T frames")
-print("  by the mean and standard deviation of each code unit; its classifier reads that.")
+# %% [markdown]
+# ## Pooling over time: how the segment model's classifier reaches every frame's code
+#
+# The segment model (`numpy-sae train --model segment`) encodes every short frame, then
+# summarizes a segment's $T$ frames by the mean and standard deviation of each code unit:
+# $\mu = \frac1T\sum_t c_t$, $s = \sqrt{\frac1T\sum_t (c_t - \mu)^2 + \epsilon}$. Back
+# through it,
+#
+# $$\frac{\partial L}{\partial c_t} = \frac{d\mu}{T} + ds\,\frac{c_t - \mu}{T s}:$$
+#
+# the mean spreads its gradient evenly ($1/T$ to each frame), the standard deviation pushes
+# each frame away from the mean in proportion to its deviation. In the model this adds, at
+# every frame's code, to the decoder's gradient for that frame: the same sum as above.
+
+# %%
 frames = np.array([[[0.2, -0.5], [0.6, 0.1], [-0.1, 0.7]]])  # 1 segment, T = 3, K = 2
 show("codes of one segment's frames", frames[0])
 pooled, pool_cache = F.meanstd_pool_forward(frames)
@@ -184,22 +238,24 @@ dpooled = np.array([[1.0, 0.0, 0.0, 1.0]])  # the classifier's gradient w.r.t. [
 show("dL/d[mu, s]", dpooled, "as the classifier hands it back")
 dframes = F.meanstd_pool_backward(dpooled, pool_cache)
 show("dL/dcode_t", dframes[0], "dmu / T + ds * (code_t - mu) / (T s)")
-print("  The mean spreads its gradient evenly (1/3 to each frame of unit 0); the standard")
-print("  deviation pushes each frame away from the mean in proportion to its deviation")
-print("  (unit 1). In the segment model this adds, at every frame's code, to the decoder's")
-print("  gradient for that frame: the same sum as at the code layer above.")
 pool_numeric = numerical_gradient(
     lambda: float(np.sum(F.meanstd_pool_forward(frames)[0] * dpooled)), frames)
 print(f"  max relative error against centered differences: "
       f"{relative_error(dframes, pool_numeric):.1e}")
 
 
-# %% The spectrogram is a layer: filter pairs, their energy, its log
-print("\nTHE SPECTROGRAM AS A LAYER (numpy-sae train --model segment --input waveform "
-      "--front-end filterbank)")
-print("  rfft bin k of a Hann-windowed frame is sum_j hann_j x_j (cos(2 pi k j / N)")
-print("  - i sin(2 pi k j / N)): two dense rows, a cosine and a sine. Square both outputs,")
-print("  add them and the frame's phase is gone: |X_k|^2. A log compresses it.")
+# %% [markdown]
+# ## The spectrogram is a layer: filter pairs, their energy, its log
+#
+# Bin $k$ of the FFT of a Hann-windowed frame is
+# $X_k = \sum_j w_j x_j \big(\cos(2\pi kj/N) - i \sin(2\pi kj/N)\big)$: two dense rows, a
+# cosine and a sine. Square both outputs and add them, and the frame's phase is gone:
+# $|X_k|^2$. A log compresses it. As a layer: $y = xW^\top$, $e_k = y_k^2 + y_{K+k}^2$,
+# $c = \log(e + \epsilon)$, and learning from the waveform (`--input waveform
+# --front-end filterbank`) lets $W$ move, with
+# $de = \mathrm{dout}/(e + \epsilon)$, $dy = 2y \odot [de, de]$, $dW = dy^\top x$.
+
+# %%
 from numpy_sae.nn.filterbanks import hann  # noqa: E402
 
 N = 16
@@ -214,11 +270,9 @@ print(f"  the same by np.fft.rfft: largest difference {np.max(np.abs(log_energy 
 shifted = np.sin(2 * np.pi * 3 * np.arange(N) / N + 2.0)[None, :]  # same tone, other phase
 print(f"  energy at bin 3 for two phases of the tone: "
       f"{np.exp(log_energy[0, 3]):.4f} and {np.exp(F.filterbank_forward(shifted, W_fft)[0][0, 3]):.4f}")
-print("  Learning from the waveform keeps this structure and lets W move: the gradient is")
 dlog = np.zeros_like(log_energy)
 dlog[0, 3] = 1.0
 _, dW_fft = F.filterbank_backward(dlog, fb_cache)
-print("  de = dout / (e + eps), dy = 2 y de (on both rows of a pair), dW = dy^T x;")
 W_check = W_fft.copy()
 fb_numeric = numerical_gradient(
     lambda: float(np.sum(F.filterbank_forward(frame, W_check)[0] * dlog)), W_check)

@@ -1,31 +1,48 @@
 """Training dynamics of a deep tanh network: saturation, vanishing and exploding gradients.
 
-    python examples/lecture_training_dynamics.py      # writes figures to ./training_dynamics/
-
-A lecture in ``# %%`` cells (VS Code, Spyder, Jupyter with jupytext run them
-one by one). It trains the study's network (500 -> 256 -> 192 -> 128 -> 64,
-a mirrored decoder and a classifier) on a small synthetic dataset four times:
+The lecture trains the study's network (500 -> 256 -> 192 -> 128 -> 64, a
+mirrored decoder and a classifier) on a small synthetic dataset four times:
 tanh with Glorot's initialization, sigmoid, ReLU with He's, and tanh with
 naive N(0, 1) weights, with plain SGD (so a gradient's size is its update's),
 recording per layer and per epoch the share of saturated (or, for ReLU,
-inactive) units, the gradient norms and the update sizes
-(:class:`numpy_sae.diagnostics.TrainingDiagnostics`). The same figures for
-any trained run: ``numpy-sae diagnose RUN_DIR``.
+inactive) units, the gradient norms and the update sizes (the
+``TrainingDiagnostics`` callback of ``numpy_sae.diagnostics``). The same
+figures for any trained run: ``numpy-sae diagnose RUN_DIR``. As a script
+(``python examples/lecture_training_dynamics.py``) it writes the figures to
+``./training_dynamics/``; as a notebook it also shows them inline.
 """
 
-# %% Setup: a small synthetic dataset of two genres, cut into windows
-import tempfile
-from pathlib import Path
+# %% [markdown]
+# ## Setup: one BLAS thread, and a small synthetic dataset of two genres
+#
+# The naive-initialization run is chaotic: summing the same numbers in another order
+# (which more BLAS threads do) changes its figures. The first lines pin NumPy's BLAS to
+# one thread, so every number quoted in this lecture is the one you see, on any machine.
+# They work only before NumPy is imported: run this cell first, in a fresh kernel.
 
-import numpy as np
+# %%
+import os
+import sys
 
-from numpy_sae import plots
-from numpy_sae.data.gtzan import Preprocessing, build_clipset
-from numpy_sae.data.synth import generate_dataset
-from numpy_sae.diagnostics import TrainingDiagnostics
-from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
-from numpy_sae.nn.optim import SGD
-from numpy_sae.train import RandomCropSource, Trainer
+if "numpy" in sys.modules and os.environ.get("OPENBLAS_NUM_THREADS") != "1":
+    print("NumPy was imported before this cell: restart the kernel, or the figures may "
+          "differ slightly from the lecture's (the BLAS thread count is already fixed)")
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "1"
+
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402, F401  (in a notebook: figures show inline)
+import numpy as np  # noqa: E402
+
+from numpy_sae import plots  # noqa: E402
+from numpy_sae.data.gtzan import Preprocessing, build_clipset  # noqa: E402
+from numpy_sae.data.synth import generate_dataset  # noqa: E402
+from numpy_sae.diagnostics import TrainingDiagnostics  # noqa: E402
+from numpy_sae.nn.model import SoftmaxAutoencoderNetwork  # noqa: E402
+from numpy_sae.nn.optim import SGD  # noqa: E402
+from numpy_sae.train import RandomCropSource, Trainer  # noqa: E402
 
 OUT = Path("training_dynamics")
 EPOCHS = 15
@@ -40,9 +57,16 @@ x_grid, y_grid, _ = clips.windows()
 probe = np.random.default_rng(1).choice(len(y_grid), size=min(256, len(y_grid)), replace=False)
 print(f"{len(clips)} clips, {len(y_grid)} grid windows of {x_grid.shape[1]} samples")
 
-# %% Train four networks that differ only in their activation or initialization
+# %% [markdown]
+# ## Four networks that differ only in their activation or initialization
+#
 # Plain SGD, so that a gradient's size is its update's size: Adam divides every gradient by
-# its own running scale, and would hide exactly what this lecture is about.
+# its own running scale, and would hide exactly what this lecture is about. Glorot's
+# initialization draws $W \sim \mathcal{N}(0, 2/(n_{in} + n_{out}))$, He's
+# $\mathcal{N}(0, 2/n_{in})$; the naive one $\mathcal{N}(0, 1)$ makes every pre-activation
+# hundreds of units wide, so tanh sits at $\pm 1$ where its derivative $1 - \tanh^2$ is 0.
+
+# %%
 LR = 0.05
 variants = {"tanh, Glorot": {}, "sigmoid, Glorot": {"activation": "sigmoid"},
             "ReLU, He": {"activation": "relu"}, "tanh, naive N(0, 1)": {"init": "normal"}}
@@ -62,9 +86,14 @@ print(f"{'variant':22} {'training accuracy':>17}")
 for label in variants:
     print(f"{label:22} {accuracy[label]:17.3f}")
 
-# %% Gradient norms and update sizes of the first and last weight matrix, epoch by epoch
-# With SGD the update of W is lr * gradient: where the gradient vanishes toward the input
-# (sigmoid: its derivative is at most 1/4 per layer), the first layer barely moves.
+# %% [markdown]
+# ## Gradient norms and update sizes of the first and last weight matrix
+#
+# With SGD the update of $W$ is $\mathrm{lr} \cdot \partial L/\partial W$: where the gradient
+# vanishes toward the input (sigmoid: its derivative is at most 1/4 per layer, so eight
+# layers shrink it by up to $4^8$), the first layer barely moves.
+
+# %%
 first, last = "encoder.0.W", "classifier.2.W"
 print(f"{'variant':22} {'grad ' + first:>18} {'grad ' + last:>21} "
       f"{'update ' + first:>20} {'update ' + last:>23}")
@@ -75,21 +104,45 @@ for label, diagnostics in results.items():
           f"{np.nanmean(records[first]['update_ratio']):20.1e} "
           f"{np.nanmean(records[last]['update_ratio']):23.1e}")
 
-# %% Saturation: the share of units where tanh' = 1 - out**2 (or sigmoid') is ~0
+# %% [markdown]
+# ## Saturation: the share of units where $\tanh' = 1 - \mathrm{out}^2$ (or $\sigma'$) is about 0
+#
 # ReLU units do not saturate; the share of them at exactly 0 is listed as "inactive".
+
+# %%
 for label, diagnostics in results.items():
     kind = "saturation" if diagnostics.layers("saturation") else "inactive"
     names = diagnostics.layers(kind)
     print(f"{label:22} {kind:10} " + "  ".join(
         f"{name} {diagnostics.records[name][kind][-1]:.2f}" for name in names[:4]))
 
-# %% Figures for the lecture
+# %% [markdown]
+# ## Figures for the lecture
+#
+# All four variants at a glance, then the Glorot tanh network layer by layer: its
+# saturation, gradient norms and update sizes per epoch. Each figure is also written to
+# `training_dynamics/`.
+
+# %%
 OUT.mkdir(exist_ok=True)
-plots.plot_variants(results, OUT / "variants.png")
-plots.plot_layer_curves(results["tanh, Glorot"], "saturation", OUT / "saturation.png",
-                        "Share of saturated units (|tanh| > 0.97), per layer")
-plots.plot_layer_curves(results["tanh, Glorot"], "gradient_norm", OUT / "gradient_norms.png",
-                        "Gradient norm per weight matrix", log_scale=True)
-plots.plot_layer_curves(results["tanh, Glorot"], "update_ratio", OUT / "update_ratios.png",
-                        "Update size per epoch, ||W_new - W_old|| / ||W_old||", log_scale=True)
+variants_figure = plots.plot_variants(results, OUT / "variants.png")
+variants_figure
+
+# %%
+saturation_figure = plots.plot_layer_curves(
+    results["tanh, Glorot"], "saturation", OUT / "saturation.png",
+    "Share of saturated units (|tanh| > 0.97), per layer")
+saturation_figure
+
+# %%
+gradient_figure = plots.plot_layer_curves(
+    results["tanh, Glorot"], "gradient_norm", OUT / "gradient_norms.png",
+    "Gradient norm per weight matrix", log_scale=True)
+gradient_figure
+
+# %%
+update_figure = plots.plot_layer_curves(
+    results["tanh, Glorot"], "update_ratio", OUT / "update_ratios.png",
+    "Update size per epoch, ||W_new - W_old|| / ||W_old||", log_scale=True)
 print(f"figures in {OUT}/")
+update_figure

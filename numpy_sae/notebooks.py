@@ -1,16 +1,36 @@
 """Jupyter notebooks from the ``# %%`` lecture scripts, so the scripts stay the one source.
 
-A script's module docstring becomes the first (markdown) cell; each
-``# %% Title`` line starts a markdown cell with the title and a code cell with
-what follows, up to the next marker. The code before the first marker (the
-imports and helpers) is the first code cell. Written as nbformat 4 JSON by
-hand: no Jupyter package is needed to make them, only to open them.
+A script's module docstring becomes the first (markdown) cell, followed by an
+install cell (numpy_sae is not on PyPI: the cell installs it from a source the
+reader names, only when the kernel lacks it). ``# %% [markdown]`` starts a
+markdown cell whose ``# ``-comment lines are its text (LaTeX and all);
+``# %%`` starts a code cell; ``# %% Title`` a ``## Title`` heading and a code
+cell. The code before the first marker (imports, helpers) is the first code
+cell. Written as nbformat 4.5 JSON by hand, with cell ids: no Jupyter package
+is needed to make them, only to open them.
 """
 
 import ast
 import json
 
 MARKER = "# %%"
+MARKDOWN = "# %% [markdown]"
+INSTALL_CELL = """# Install numpy_sae if this kernel lacks it (Colab, a fresh environment): set SOURCE to
+# the folder or git URL your course uses. Nothing happens when numpy_sae imports already.
+# One BLAS thread, set before NumPy loads, makes a lecture's figures the same on every
+# machine; %matplotlib inline shows its figures (matplotlib Figure objects) in the notebook.
+import importlib.util
+import os
+import subprocess
+import sys
+
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "1"
+%matplotlib inline
+
+SOURCE = "numpy_sae"
+if importlib.util.find_spec("numpy_sae") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", SOURCE], check=True)"""
 
 
 def notebook_cells(source):
@@ -20,9 +40,16 @@ def notebook_cells(source):
     lines = source.splitlines()
     body_start = module.body[0].end_lineno if docstring else 0
     cells = [("markdown", docstring)] if docstring else []
-    chunk, title = [], None
+    cells.append(("code", INSTALL_CELL))
+    chunk, title, kind = [], None, "code"
 
     def flush():
+        if kind == "markdown":
+            text = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
+                             for line in chunk).strip("\n")
+            if text:
+                cells.append(("markdown", text))
+            return
         code = "\n".join(chunk).strip("\n")
         if title:
             cells.append(("markdown", f"## {title}"))
@@ -31,7 +58,9 @@ def notebook_cells(source):
     for line in lines[body_start:]:
         if line.startswith(MARKER):
             flush()
-            chunk, title = [], line[len(MARKER):].strip() or None
+            kind = "markdown" if line.startswith(MARKDOWN) else "code"
+            chunk, title = [], None if kind == "markdown" else \
+                (line[len(MARKER):].strip() or None)
         else:
             chunk.append(line)
     flush()

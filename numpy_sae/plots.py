@@ -1,4 +1,4 @@
-"""Figures for a run, as PNG files (matplotlib, Agg backend: no screen needed).
+"""Figures for a run, as PNG files (matplotlib's object API: no screen, no pyplot).
 
 Training curves, the confusion matrix, a PCA triptych (raw windows, codes,
 logits) and reconstructions of a few windows. PCA is NumPy's SVD
@@ -6,12 +6,18 @@ logits) and reconstructions of a few windows. PCA is NumPy's SVD
 """
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
+from .encodings import PCA
 
-from .encodings import PCA  # noqa: E402
+
+def _subplots(*grid, figsize, **options):
+    """A figure and its axes made without pyplot: no backend is chosen or changed globally,
+    so importing this module leaves a notebook's inline plots (and a student's plt.show())
+    working, and figures written to files are never left open."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid, **options)
 
 
 def pca_2d(x):
@@ -26,7 +32,7 @@ def pca_2d(x):
 def plot_history(history, path):
     """Loss terms and accuracies per epoch, train vs validation."""
     epochs = history["epoch"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = _subplots(1, 3, figsize=(15, 4))
     panels = (("reconstruction", "Reconstruction ||x - g(f(x))||²"),
               ("cross_entropy", "Cross-entropy"), ("accuracy", "Accuracy"))
     for ax, (key, title) in zip(axes, panels):
@@ -38,13 +44,13 @@ def plot_history(history, path):
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def plot_confusion(cm, class_names, path, title="Confusion matrix"):
     """Confusion matrix with counts in every cell."""
     cm = np.asarray(cm)
-    fig, ax = plt.subplots(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
+    fig, ax = _subplots(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
     ax.imshow(cm, cmap="Blues")
     ticks = np.arange(len(class_names))
     ax.set_xticks(ticks, class_names, rotation=45, ha="right")
@@ -59,7 +65,7 @@ def plot_confusion(cm, class_names, path, title="Confusion matrix"):
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def plot_pca(views, y, class_names, path, max_points=3000, rng=None):
@@ -71,9 +77,9 @@ def plot_pca(views, y, class_names, path, max_points=3000, rng=None):
     rng = rng if rng is not None else np.random.default_rng(0)
     keep = np.arange(len(y)) if len(y) <= max_points else rng.choice(len(y), max_points,
                                                                      replace=False)
-    fig, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4.5))
+    fig, axes = _subplots(1, len(views), figsize=(5 * len(views), 4.5))
     axes = np.atleast_1d(axes)
-    colors = plt.get_cmap("tab10")
+    colors = matplotlib.colormaps.get_cmap("tab10")
     for ax, (title, data) in zip(axes, views.items()):
         scores, explained = pca_2d(np.asarray(data)[keep])
         for c, name in enumerate(class_names):
@@ -86,13 +92,13 @@ def plot_pca(views, y, class_names, path, max_points=3000, rng=None):
     axes[0].legend(markerscale=3, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def plot_reconstructions(originals, reconstructions, titles, path):
     """Original vs reconstructed windows, one panel each. Arrays (k, D)."""
     k = len(originals)
-    fig, axes = plt.subplots(k, 1, figsize=(10, 1.8 * k), squeeze=False)
+    fig, axes = _subplots(k, 1, figsize=(10, 1.8 * k), squeeze=False)
     for ax, x, x_hat, title in zip(axes[:, 0], originals, reconstructions, titles):
         ax.plot(x, lw=0.8, label="original")
         ax.plot(x_hat, lw=0.8, label="reconstruction")
@@ -101,7 +107,7 @@ def plot_reconstructions(originals, reconstructions, titles, path):
     axes[0, 0].legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def plot_sweep(rows, chance, path):
@@ -111,7 +117,7 @@ def plot_sweep(rows, chance, path):
         r2_autoencoder, r2_pca, window and song (as cross-validation returns them)
     """
     dims = [r["code_dim"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = _subplots(1, 2, figsize=(11, 4))
     panels = ((axes[0], (("r2_autoencoder", "autoencoder"), ("r2_pca", "PCA, same size")),
                "Reconstruction R² on held-out songs"),
               (axes[1], (("window", "window accuracy"), ("song", "song accuracy")),
@@ -129,13 +135,13 @@ def plot_sweep(rows, chance, path):
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def plot_layer_curves(diagnostics, key, path, title, log_scale=False):
     """One curve per layer of ``diagnostics.records[layer][key]`` against the epoch."""
     epochs = diagnostics.records["epochs"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _subplots(figsize=(7, 4.5))
     for name in diagnostics.layers(key):
         values = np.array(diagnostics.records[name][key], dtype=float)
         ax.plot(epochs, values, marker="o", ms=3, label=name)
@@ -146,15 +152,15 @@ def plot_layer_curves(diagnostics, key, path, title, log_scale=False):
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def plot_variants(variants, path):
     """Side by side, per variant (name -> TrainingDiagnostics): gradient norm of each weight
     matrix at the first and last recorded epoch, and the flat share of each hidden layer."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    fig, axes = _subplots(1, 2, figsize=(13, 4.5))
     for i, (label, diag) in enumerate(variants.items()):
-        color = plt.get_cmap("tab10")(i)
+        color = matplotlib.colormaps.get_cmap("tab10")(i)
         weights = diag.layers("gradient_norm")
         for epoch_index, style in ((0, "--"), (-1, "-")):
             norms = [diag.records[w]["gradient_norm"][epoch_index] for w in weights]
@@ -174,7 +180,7 @@ def plot_variants(variants, path):
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def plot_timeline(window_proba, genre_names, seconds_per_window, title, path):
@@ -187,8 +193,8 @@ def plot_timeline(window_proba, genre_names, seconds_per_window, title, path):
     # full-width bar rather than a zero-width point.
     edges = np.arange(len(window_proba) + 1) * seconds_per_window
     t = np.repeat(edges, 2)[1:-1]
-    fig, ax = plt.subplots(figsize=(10, 3.8))
-    colors = [plt.get_cmap("tab10")(i % 10) for i in range(len(genre_names))]
+    fig, ax = _subplots(figsize=(10, 3.8))
+    colors = [matplotlib.colormaps.get_cmap("tab10")(i % 10) for i in range(len(genre_names))]
     ax.stackplot(t, np.repeat(window_proba, 2, axis=0).T, labels=genre_names, colors=colors,
                  alpha=0.85)
     ax.set_xlim(edges[0], edges[-1])
@@ -199,7 +205,7 @@ def plot_timeline(window_proba, genre_names, seconds_per_window, title, path):
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def filter_responses(W, n_fft=None):
@@ -216,7 +222,7 @@ def filter_responses(W, n_fft=None):
 def plot_filterbank(W_initial, W_trained, sample_rate, path):
     """The filters' frequency responses before and after training, one row per band, and
     each band's peak frequency before against after."""
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    fig, axes = _subplots(1, 3, figsize=(16, 4.5))
     nyquist = sample_rate / 2
     peaks = []
     for ax, W, title in ((axes[0], W_initial, "filters at the start"),
@@ -233,4 +239,4 @@ def plot_filterbank(W_initial, W_trained, sample_rate, path):
                 ylabel="after training (Hz)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig

@@ -70,3 +70,51 @@ def small_network(**overrides):
     settings = dict(input_dim=10, n_classes=3, code_dim=4, encoder_hidden=(8,),
                     classifier_hidden=6, seed=0)
     return SoftmaxAutoencoderNetwork(**{**settings, **overrides})
+
+
+# Notebooks run in a real Jupyter kernel, started when the session begins so that they run
+# on one core while the rest of the suite runs on the other; test_teaching waits for them.
+NOTEBOOKS = {}
+
+
+def pytest_sessionstart(session):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    if importlib.util.find_spec("nbclient") is None:
+        return
+    from numpy_sae.teaching.assignment import assignment_notebook
+    work = Path(tempfile.mkdtemp(prefix="numpy_sae_notebooks."))
+    (work / "key.ipynb").write_text(assignment_notebook(solutions=True))
+    (work / "student.ipynb").write_text(assignment_notebook(solutions=False, level="derive"))
+    notebooks = [ROOT / "examples" / "notebooks" / "backprop_walkthrough.ipynb",
+                 ROOT / "examples" / "notebooks" / "lecture_training_dynamics.ipynb",
+                 work / "key.ipynb", work / "student.ipynb"]
+    summary = work / "summary.json"
+    # The kernel asks for four BLAS threads: the lecture must pin one itself.
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "notebook_runner.py"), str(summary), str(work),
+         *map(str, notebooks)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "4"})
+    NOTEBOOKS.update(process=process, summary=summary, work=work)
+
+
+def pytest_sessionfinish(session):
+    import shutil
+    process = NOTEBOOKS.get("process")
+    if process is not None:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        shutil.rmtree(NOTEBOOKS["work"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def executed_notebooks():
+    """{notebook name: summary} of the notebooks executed in a real kernel."""
+    import json
+    if "process" not in NOTEBOOKS:
+        pytest.fail("nbclient is not installed: pip install -e \".[test]\"")
+    NOTEBOOKS["process"].wait(timeout=600)
+    return json.loads(NOTEBOOKS["summary"].read_text())

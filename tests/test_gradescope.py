@@ -40,7 +40,8 @@ def run_autograder(bundle, tmp_path, files, env=None):
     # python3 is this interpreter, as setup.sh would have made it on Gradescope's image.
     shim = tmp_path / "bin"
     shim.mkdir()
-    (shim / "python3").symlink_to(sys.executable)
+    (shim / "python3").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (shim / "python3").chmod(0o755)
     completed = subprocess.run(
         ["bash", str(folder / "source" / "run_autograder")], capture_output=True, text=True,
         env={**os.environ, "AUTOGRADER_ROOT": str(root),

@@ -16,7 +16,8 @@ def test_walkthrough_numbers_agree(capsys):
     import runpy
     result = runpy.run_path(str(EXAMPLES / "backprop_walkthrough.py"))  # every cell in turn
     text = capsys.readouterr().out
-    assert "THE CODE LAYER" in text and "ONE ADAM STEP" in text
+    assert "dcode (decoder) + dcode (classifier): the two heads add" in text
+    assert "-0.0000" not in text  # a rounded tiny negative number prints as 0.0000
     assert result["loss"] == pytest.approx(result["total"], rel=1e-15)
     for name, grad in result["grads"].items():
         np.testing.assert_array_equal(result["by_hand"][name], grad)  # the lecture is the library
@@ -28,7 +29,7 @@ def test_walkthrough_numbers_agree(capsys):
         np.testing.assert_allclose(step, -0.01 * g / (np.abs(g) + 1e-8), rtol=1e-9, atol=1e-15)
     assert result["new_loss"] < result["loss"]
     # The pooling cell: the mean's share is 1/T per frame, the std's follows the deviations.
-    assert "POOLING OVER TIME" in text
+    assert "dmu / T + ds * (code_t - mu) / (T s)" in text
     np.testing.assert_allclose(result["dframes"][0, :, 0], 1 / 3)
     np.testing.assert_allclose(result["dframes"], result["pool_numeric"], rtol=1e-7, atol=1e-10)
     # The graph cell: the drawn gradients are the library's, the code's is the sum of two.
@@ -39,79 +40,59 @@ def test_walkthrough_numbers_agree(capsys):
     boxes = [t for t in result["graph_figure"].axes[0].texts if t.get_bbox_patch() is not None]
     assert len(boxes) == len(nodes)
     # The spectrogram cell: two dense rows per bin, energy and log are rfft's log power.
-    assert "THE SPECTROGRAM AS A LAYER" in text
+    assert "log |X_k|^2 by the layer" in text
     np.testing.assert_allclose(result["log_energy"], result["by_fft"], atol=1e-9)
     np.testing.assert_allclose(result["dW_fft"], result["fb_numeric"], rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("script", ["backprop_walkthrough", "lecture_training_dynamics"])
-def test_lectures_are_cells(script):
-    source = (EXAMPLES / f"{script}.py").read_text()
-    assert source.count("\n# %%") >= 4
-
-
-def test_correct_model_passes_every_tensor():
-    report, bound, table = gradcheck_table("small", gamma=0.9)
-    assert bound == 1e-6 and "FAIL" not in table
-    assert max(r["max_rel_error"] for r in report.values()) < 1e-6
-
-
-@pytest.mark.parametrize("bug, flagged", [
-    ("tanh-derivative", {"encoder.0.W", "decoder.0.W", "classifier.0.W"}),
-    ("code-sum", {f"encoder.{i}.{p}" for i in (0, 2, 4) for p in "Wb"}),
-    ("batch-mean", {"classifier.2.W", "classifier.0.W", "encoder.0.W"}),
-    ("bias-sum", {"encoder.0.b", "decoder.4.b", "classifier.2.b"}),
-])
-def test_every_broken_variant_is_caught(bug, flagged):
-    report, bound, table = gradcheck_table("small", gamma=0.9, bug=bug)
-    failing = {k for k, r in report.items() if r["max_rel_error"] >= bound}
-    assert flagged <= failing
-    if bug == "code-sum":
-        # Only the encoder is wrong: the heads still get their own gradients right.
-        assert failing == flagged
-    if bug == "bias-sum":
-        assert not any(k.endswith(".W") for k in failing)
-    # The patch is undone afterwards: the same check passes again.
-    assert max(r["max_rel_error"] for r in gradcheck_table("small")[0].values()) < 1e-6
-
-
-def test_float32_check_fails_where_float64_passes():
-    lines = []
-    assert run_gradcheck_demo(dtype="float32", out=lines.append) == 1
-    assert "Check in float64" in lines[-1]
-    assert run_gradcheck_demo(dtype="float64", out=lines.append) == 0
-
-
-def test_study_sized_check_runs_sampled():
-    report, bound, _ = gradcheck_table("study", entries=2)
-    assert report["encoder.0.W"]["shape"] == (500, 256) and report["encoder.0.W"]["checked"] == 2
-    assert max(r["max_rel_error"] for r in report.values()) < bound
-
-
-def test_gradient_check_example_runs_as_a_script():
-    done = subprocess.run([sys.executable, str(EXAMPLES / "gradient_check.py"), "--break",
-                           "code-sum"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
-    assert "FAIL" in done.stdout and "encoder.0.W" in done.stdout.splitlines()[-1]
-    assert set(BUGS) == {"tanh-derivative", "code-sum", "batch-mean", "bias-sum"}
-
-
-@pytest.mark.parametrize("script", ["backprop_walkthrough", "lecture_training_dynamics"])
-def test_shipped_notebooks_are_the_scripts_and_run_in_order(script, tmp_path, monkeypatch):
+def test_shipped_notebooks_are_the_scripts(script):
     import json
 
     from numpy_sae.notebooks import notebook_json
     source = (EXAMPLES / f"{script}.py").read_text()
     shipped = (EXAMPLES / "notebooks" / f"{script}.ipynb").read_text()
     assert shipped == notebook_json(source), "run python examples/make_notebooks.py"
-    cells = [c for c in json.loads(shipped)["cells"] if c["cell_type"] == "code"]
-    assert len(cells) >= 5
-    monkeypatch.chdir(tmp_path)  # the lecture writes its figures to ./training_dynamics
-    namespace = {"__name__": "__main__"}
-    for cell in cells:  # one kernel: every cell in order, in one namespace
-        code = "".join(cell["source"]).replace("EPOCHS = 15", "EPOCHS = 1")  # a short lecture
-        exec(compile(code, f"{script}.ipynb", "exec"), namespace)
-    if script == "lecture_training_dynamics":
-        assert (tmp_path / "training_dynamics" / "variants.png").exists()
-    else:
-        assert namespace["new_loss"] < namespace["loss"]
+    cells = json.loads(shipped)["cells"]
+    assert all(cell["id"] for cell in cells)
+    assert "pip" in "".join(cells[1]["source"])  # the install cell comes first
+    prose = [c for c in cells if c["cell_type"] == "markdown"]
+    assert len(prose) >= 5 and any("$" in "".join(c["source"]) for c in prose)  # equations
+
+
+def test_notebooks_run_in_a_real_kernel_and_show_their_figures(executed_notebooks):
+    # Executed by conftest.py with nbclient in a python3 (ipykernel) kernel, in parallel.
+    for name, summary in executed_notebooks.items():
+        assert summary["error"] is None or name == "student.ipynb", (name, summary["error"])
+    walkthrough = executed_notebooks["backprop_walkthrough.ipynb"]
+    assert walkthrough["images"] >= 1  # the computational graph, inline
+    lecture = executed_notebooks["lecture_training_dynamics.ipynb"]
+    assert lecture["images"] == 4
+    # The quoted figures hold although the kernel asked for 4 BLAS threads: the lecture
+    # pins one (the naive row is chaotic, and differed with 1 and 2 threads before).
+    readme = " ".join((EXAMPLES.parent / "README.md").read_text().split())
+    for label, figure in (("tanh, Glorot", "0.896"), ("sigmoid, Glorot", "0.486"),
+                          ("ReLU, He", "0.959"), ("tanh, naive N(0, 1)", "0.583")):
+        row = next(line for line in lecture["text"].splitlines() if line.startswith(label))
+        assert row.split()[-1] == figure and f"{figure} (" in readme, row
+    assert "9.6e-01" in lecture["text"] and "restart the kernel" not in lecture["text"]
+    key = executed_notebooks["key.ipynb"]
+    assert key["images"] == 2  # the overfitting curve and the optimizer comparison
+    assert key["text"].count("functions correct") == 13
+    assert "of 2 functions correct" in key["text"] and " 0 of " not in key["text"]
+    assert "loss 5.336 -> 0.0009 in 300 steps" in key["text"]
+    # The student's notebook runs top to bottom: every check says "not started", no error.
+    student = executed_notebooks["student.ipynb"]
+    assert student["error"] is None and not student["errors"]
+    assert "not started" in student["text"] and "not yet:" in student["text"]
+
+
+def test_importing_numpy_sae_leaves_the_matplotlib_backend_alone(tmp_path):
+    code = ("import matplotlib; import numpy_sae.plots, numpy_sae.commands.cli; "
+            "import numpy as np; from numpy_sae import plots; "
+            f"plots.plot_confusion(np.eye(2), ['a', 'b'], {str(tmp_path / 'h.png')!r}); "
+            "print(matplotlib.get_backend())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "MPLBACKEND": "svg"}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "svg" and (tmp_path / "h.png").exists()
