@@ -3,6 +3,7 @@
     python benchmarks/benchmark.py                 # everything (about 4 minutes on 2 cores)
     python benchmarks/benchmark.py --rounds 5 --epochs 15 --skip-study-run
     python benchmarks/benchmark.py --profile       # where an epoch's time goes
+    python benchmarks/benchmark.py --adam          # textbook Adam step against the fused one
 
 Prints figures, asserts nothing. Each round trains the study configuration
 (430,392 parameters, batch 512, Adam) on 8000 random float32 windows in a
@@ -211,8 +212,35 @@ def profile(epochs):
         print(f"  {1e3 * own / epochs:7.1f} ms  {name}  ({Path(filename).name}:{line})")
 
 
+def adam_forms(repeats=20):
+    """Seconds per epoch of Adam updates alone for the study's 430,392 parameters (16 steps
+    of batch 512 per 8000 windows): the textbook adam_step students read against the fused
+    adam_step_fused training runs (equal results, tested)."""
+    from numpy_sae.nn.optim import adam_step, adam_step_fused
+    rng = np.random.default_rng(0)
+    shapes = layer_shapes()
+    params = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    params += [rng.standard_normal(s[1]).astype(np.float32) for s in shapes]
+    grads = [rng.standard_normal(p.shape).astype(np.float32) for p in params]
+    steps = -(-N_WINDOWS // BATCH)
+    print(f"Adam over {sum(p.size for p in params):,} float32 parameters, {steps} steps "
+          f"per epoch (best of {repeats}):")
+    for name, step in (("adam_step (textbook)", adam_step), ("adam_step_fused", adam_step_fused)):
+        moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+        best = np.inf
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for t in range(1, steps + 1):
+                for p, g, (m, v) in zip(params, grads, moments):
+                    step(p, g, m, v, t, 1e-4)
+            best = min(best, time.perf_counter() - started)
+        print(f"  {name:22} {best:7.3f} s per epoch")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--adam", action="store_true",
+                        help="only time the textbook Adam step against the fused one")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=11, help="epochs per round (first dropped)")
     parser.add_argument("--skip-study-run", action="store_true")
@@ -227,6 +255,9 @@ def main():
         result = (numpy_worker(args.epochs, args.validation, ceiling=not args.validation)
                   if args.worker == "numpy" else torch_worker(args.epochs))
         print(json.dumps(result))
+        return
+    if args.adam:
+        adam_forms()
         return
     if args.rounds < 3 or args.epochs < 11:
         parser.error("use at least 3 rounds of 11 epochs (10 measured)")

@@ -355,10 +355,10 @@ def test_hints_come_in_steps_and_a_first_failure_never_gives_the_formula(tmp_pat
 
 @pytest.mark.parametrize("correct, wrong, status", [
     ("    dcode = fanout_backward(dcode_decoder, dcode_classifier)",
-     "    dcode = dcode_decoder", "W_enc holds only the decoder's part"),
+     "    dcode = dcode_decoder", "encoder.0.W holds only the decoder's part"),
     ("    dcode = fanout_backward(dcode_decoder, dcode_classifier)",
-     "    dcode = dcode_classifier", "W_enc holds only the classifier's part"),
-    ("    da = tanh_backward(dcode, tanh_cache)", "    da = dcode", "wrong gradient: W_enc"),
+     "    dcode = dcode_classifier", "encoder.0.W holds only the classifier's part"),
+    ("    da = tanh_backward(dcode, tanh_cache)", "    da = dcode", "wrong gradient: encoder.0.W"),
     ("loss, dx_hat, dlogits = joint_loss(reconstruction, dx_hat, cross_entropy, dlogits, gamma)",
      "loss, dx_hat, dlogits = joint_loss(reconstruction, dx_hat, cross_entropy, dlogits, 1.0)",
      "wrong forward"),

@@ -172,7 +172,7 @@ def test_a_missing_submission_still_gets_a_results_file(tmp_path, capsys):
     results = tmp_path / "results.json"
     assert main(["exercises", "check", str(tmp_path / "empty"), "--results", str(results)]) == 1
     assert json.loads(results.read_text())["score"] == 0
-    one_line_error(capsys, "no backprop.py in")
+    one_line_error(capsys, "no backprop.py or backprop.ipynb in")
 
 
 # ----- C3, C4, U14, W6: model files ------------------------------------------------------

@@ -174,3 +174,20 @@ def test_a_prefix_can_learn_slower_or_not_at_all(rng):
     # The moments followed the gradient while frozen, so the bias correction is exact:
     # with a constant gradient the first real step moves by its lr, here 0.1 * 0.1.
     np.testing.assert_allclose(np.abs(params["front.W"] - before["front.W"]), 0.01, rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_fused_adam_step_equals_the_textbook_one(dtype):
+    # Training runs adam_step_fused (one scratch array); students read adam_step.
+    from numpy_sae.nn.optim import adam_step, adam_step_fused
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal((7, 5)).astype(dtype)
+    textbook = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
+    fused = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
+    for t in range(1, 6):
+        g = rng.standard_normal(p.shape).astype(dtype)
+        adam_step(*textbook[:1], g, *textbook[1:], t, 3e-3, 0.8, 0.99, 1e-6)
+        adam_step_fused(*fused[:1], g, *fused[1:], t, 3e-3, 0.8, 0.99, 1e-6)
+    for a, b in zip(textbook, fused):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == np.float32 else 1e-13)

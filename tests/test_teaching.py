@@ -34,7 +34,7 @@ def test_walkthrough_numbers_agree(capsys):
     np.testing.assert_allclose(result["dframes"], result["pool_numeric"], rtol=1e-7, atol=1e-10)
     # The graph cell: the drawn gradients are the library's, the code's is the sum of two.
     nodes = result["graph_nodes"]
-    np.testing.assert_allclose(nodes["W_enc"].grad, result["grads"]["encoder.0.W"])
+    np.testing.assert_allclose(nodes["encoder.0.W"].grad, result["grads"]["encoder.0.W"])
     np.testing.assert_allclose(nodes["code"].grad, result["dcode"])
     assert "decoder's" in nodes["code"].note and "classifier's" in nodes["code"].note
     boxes = [t for t in result["graph_figure"].axes[0].texts if t.get_bbox_patch() is not None]

@@ -448,12 +448,15 @@ def joint_network_loss(params, x, y, gamma):
     The whole backward pass written out from the functions above: the graph is
     x -> dense -> tanh -> code, then code -> dense -> x_hat (decoder) and
     code -> dense -> logits (classifier). It is what ``SoftmaxAutoencoderNetwork``
-    does with its layers, in one function a student can write.
+    does with its layers, in one function a student can write; the weights have the
+    model's own names, so ``joint_network_loss(model.parameters(), x, y, gamma)`` equals
+    ``model.loss_and_gradients`` for a model with ``encoder_hidden=()`` and no hidden
+    classifier layer.
 
     Parameters
     ----------
-    params : dict of ndarrays: "W_enc" (D, K), "b_enc" (K,), "W_dec" (K, D), "b_dec" (D,),
-        "W_cls" (K, C), "b_cls" (C,)
+    params : dict of ndarrays: "encoder.0.W" (D, K), "encoder.0.b" (K,), "decoder.0.W"
+        (K, D), "decoder.0.b" (D,), "classifier.0.W" (K, C), "classifier.0.b" (C,)
     x : ndarray, shape (N, D)
     y : ndarray of int, shape (N,)
     gamma : float in [0, 1]
@@ -465,27 +468,32 @@ def joint_network_loss(params, x, y, gamma):
 
     Notes
     -----
-    code = tanh(x @ W_enc + b_enc), x_hat = code @ W_dec + b_dec,
-    logits = code @ W_cls + b_cls,
+    code = tanh(x @ encoder.0.W + encoder.0.b), x_hat = code @ decoder.0.W + decoder.0.b,
+    logits = code @ classifier.0.W + classifier.0.b,
     L = gamma * sum_squared_error(x_hat, x) + (1 - gamma) * softmax_cross_entropy(logits, y).
     Backward runs the graph in reverse; at the code the decoder's and the classifier's
     gradients add (fanout_backward) before they go through tanh and the encoder.
     """
-    a, encoder_cache = dense_forward(x, params["W_enc"], params["b_enc"])
+    a, encoder_cache = dense_forward(x, params["encoder.0.W"], params["encoder.0.b"])
     code, tanh_cache = tanh_forward(a)
     (to_decoder, to_classifier), _ = fanout_forward(code)
-    x_hat, decoder_cache = dense_forward(to_decoder, params["W_dec"], params["b_dec"])
-    logits, classifier_cache = dense_forward(to_classifier, params["W_cls"], params["b_cls"])
+    x_hat, decoder_cache = dense_forward(to_decoder, params["decoder.0.W"],
+                                         params["decoder.0.b"])
+    logits, classifier_cache = dense_forward(to_classifier, params["classifier.0.W"],
+                                             params["classifier.0.b"])
     reconstruction, dx_hat = sum_squared_error(x_hat, x)
     cross_entropy, dlogits = softmax_cross_entropy(logits, y)
     loss, dx_hat, dlogits = joint_loss(reconstruction, dx_hat, cross_entropy, dlogits, gamma)
-    dcode_decoder, dW_dec, db_dec = dense_backward(dx_hat, decoder_cache)
-    dcode_classifier, dW_cls, db_cls = dense_backward(dlogits, classifier_cache)
+    grads = {}
+    dcode_decoder, grads["decoder.0.W"], grads["decoder.0.b"] = dense_backward(
+        dx_hat, decoder_cache)
+    dcode_classifier, grads["classifier.0.W"], grads["classifier.0.b"] = dense_backward(
+        dlogits, classifier_cache)
     dcode = fanout_backward(dcode_decoder, dcode_classifier)
     da = tanh_backward(dcode, tanh_cache)
-    _, dW_enc, db_enc = dense_backward(da, encoder_cache, need_dx=False)
-    return loss, {"W_enc": dW_enc, "b_enc": db_enc, "W_dec": dW_dec, "b_dec": db_dec,
-                  "W_cls": dW_cls, "b_cls": db_cls}
+    _, grads["encoder.0.W"], grads["encoder.0.b"] = dense_backward(da, encoder_cache,
+                                                                   need_dx=False)
+    return loss, grads
 
 
 def meanlogstd_pool_forward(x, eps=1e-5):

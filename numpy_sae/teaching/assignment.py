@@ -51,9 +51,9 @@ EQUATIONS = {
     "adam_step": r"m \leftarrow \beta_1 m + (1-\beta_1) g,\ v \leftarrow \beta_2 v + (1-\beta_2)"
                  r" g^2,\ p \leftarrow p - \eta\,\frac{m/(1-\beta_1^t)}{\sqrt{v/(1-\beta_2^t)}"
                  r" + \epsilon}",
-    "joint_network_loss": r"\mathrm{code} = \tanh(xW_{enc} + b_{enc}),\ L = \gamma\,"
-                          r"\mathrm{SSE}(\mathrm{code}W_{dec} + b_{dec}, x) + (1-\gamma)\,"
-                          r"\mathrm{CE}(\mathrm{code}W_{cls} + b_{cls}, y)",
+    "joint_network_loss": r"\mathrm{code} = \tanh(xW_{\mathrm{encoder.0}} + b),\ L = \gamma"
+                          r"\,\mathrm{SSE}(\mathrm{code}\,W_{\mathrm{decoder.0}} + b, x) + "
+                          r"(1-\gamma)\,\mathrm{CE}(\mathrm{code}\,W_{\mathrm{classifier.0}} + b, y)",
 }
 # Gradient formulas are the student's work at the derive level: only the forward shows.
 _DERIVED = {"dense_backward", "tanh_backward", "sigmoid_backward", "relu_backward",
@@ -251,9 +251,9 @@ def check(*functions):
 
 def _tiny_problem(seed=0, n=5, d=6, k=4, c=3):
     rng = np.random.default_rng(seed)
-    params = {"W_enc": rng.standard_normal((d, k)) * 0.5, "b_enc": np.zeros(k),
-              "W_dec": rng.standard_normal((k, d)) * 0.5, "b_dec": np.zeros(d),
-              "W_cls": rng.standard_normal((k, c)) * 0.5, "b_cls": np.zeros(c)}
+    params = {"encoder.0.W": rng.standard_normal((d, k)) * 0.5, "encoder.0.b": np.zeros(k),
+              "decoder.0.W": rng.standard_normal((k, d)) * 0.5, "decoder.0.b": np.zeros(d),
+              "classifier.0.W": rng.standard_normal((k, c)) * 0.5, "classifier.0.b": np.zeros(c)}
     return params, rng.standard_normal((n, d)), rng.integers(0, c, n)
 
 

@@ -563,22 +563,21 @@ def _agrees(student, p, g, steps, other, lr, betas, eps):
 
 
 def _network_case(rng, n=5, d=6, k=4, c=3):
-    params = {"W_enc": rng.standard_normal((d, k)) * 0.5, "b_enc": rng.standard_normal(k) * 0.1,
-              "W_dec": rng.standard_normal((k, d)) * 0.5, "b_dec": rng.standard_normal(d) * 0.1,
-              "W_cls": rng.standard_normal((k, c)), "b_cls": rng.standard_normal(c) * 0.1}
+    params = {"encoder.0.W": rng.standard_normal((d, k)) * 0.5, "encoder.0.b": rng.standard_normal(k) * 0.1,
+              "decoder.0.W": rng.standard_normal((k, d)) * 0.5, "decoder.0.b": rng.standard_normal(d) * 0.1,
+              "classifier.0.W": rng.standard_normal((k, c)), "classifier.0.b": rng.standard_normal(c) * 0.1}
     return params, rng.standard_normal((n, d)), rng.integers(0, c, n), 0.7
 
 
 def _one_branch(params, x, y, gamma, keep):
     """The library's encoder gradients when only one head's gradient reaches the code."""
-    a, encoder_cache = F.dense_forward(x, params["W_enc"], params["b_enc"])
+    a, encoder_cache = F.dense_forward(x, params["encoder.0.W"], params["encoder.0.b"])
     code, tanh_cache = F.tanh_forward(a)
-    _, dx_hat = F.sum_squared_error(code @ params["W_dec"] + params["b_dec"], x)
-    _, dlogits = F.softmax_cross_entropy(code @ params["W_cls"] + params["b_cls"], y)
+    _, dx_hat = F.sum_squared_error(code @ params["decoder.0.W"] + params["decoder.0.b"], x)
+    _, dlogits = F.softmax_cross_entropy(code @ params["classifier.0.W"] + params["classifier.0.b"], y)
     dx_hat, dlogits = dx_hat * gamma, dlogits * (1 - gamma)
-    dcode = dx_hat @ params["W_dec"].T if keep == "decoder" else dlogits @ params["W_cls"].T
-    _, dW_enc, _ = F.dense_backward(F.tanh_backward(dcode, tanh_cache), encoder_cache)
-    return dW_enc
+    dcode = dx_hat @ params["decoder.0.W"].T if keep == "decoder" else dlogits @ params["classifier.0.W"].T
+    return F.dense_backward(F.tanh_backward(dcode, tanh_cache), encoder_cache)[1]
 
 
 def _check_network(student, rng, state):
@@ -607,16 +606,16 @@ def _check_composition(student, rng, state):
     state["stage"] = "backward"
     if not isinstance(grads, dict) or set(grads) != set(params):
         raise _Wrong(f"grads must be a dict with the keys {', '.join(params)}", np.nan)
-    for key in ("W_cls", "b_cls", "W_dec", "b_dec", "W_enc", "b_enc"):
+    for key in ("classifier.0.W", "classifier.0.b", "decoder.0.W", "decoder.0.b", "encoder.0.W", "encoder.0.b"):
         numeric = numerical_gradient(lambda: student.joint_network_loss(params, x, y, gamma)[0],
                                      params[key])
         try:
             _same(f"wrong gradient: {key}", grads[key], numeric, state)
         except _Wrong as wrong:
             for branch in ("decoder", "classifier"):
-                if key == "W_enc" and np.shape(grads[key]) == params[key].shape and \
+                if key == "encoder.0.W" and np.shape(grads[key]) == params[key].shape and \
                         relative_error(grads[key], _one_branch(params, x, y, gamma, branch)) < BOUND:
-                    raise _Wrong(f"wrong gradient: W_enc holds only the {branch}'s part: at the "
+                    raise _Wrong(f"wrong gradient: encoder.0.W holds only the {branch}'s part: at the "
                                  "code the two heads' gradients add (fanout_backward)",
                                  wrong.error) from None
             raise

@@ -32,41 +32,46 @@ def joint_graph(model, x, y):
     nodes : dict name -> Node (value and dL/d(value) as arrays; loss nodes hold floats)
     edges : list of (from, to) names, in the forward direction
     """
-    enc_dense, enc_act = model.encoder.layers
-    dec_dense = model.decoder.layers[0]
-    cls_dense, cls_act, cls_out = model.classifier.layers[:3]
+    # Layers named after their weights, as in the walkthrough: encoder_0 holds encoder.0.W.
+    encoder_0, encoder_1 = model.encoder.layers
+    decoder_0 = model.decoder.layers[0]
+    classifier_0, classifier_1, classifier_2 = model.classifier.layers[:3]
     gamma = model.gamma
-    a = enc_dense.forward(x)
-    code = enc_act.forward(a)
-    x_hat = dec_dense.forward(code)
-    h = cls_act.forward(cls_dense.forward(code))
-    logits = cls_out.forward(h)
+    a = encoder_0.forward(x)
+    code = encoder_1.forward(a)
+    x_hat = decoder_0.forward(code)
+    h = classifier_1.forward(classifier_0.forward(code))
+    logits = classifier_2.forward(h)
     rec, dx_hat = F.sum_squared_error(x_hat, x)
     ce, dlogits = F.softmax_cross_entropy(logits, y)
     total, dx_hat, dlogits = F.joint_loss(rec, dx_hat, ce, dlogits, gamma)
-    dh = cls_out.backward(dlogits)
-    from_classifier = cls_dense.backward(cls_act.backward(dh))
-    from_decoder = dec_dense.backward(dx_hat)
+    dh = classifier_2.backward(dlogits)
+    from_classifier = classifier_0.backward(classifier_1.backward(dh))
+    from_decoder = decoder_0.backward(dx_hat)
     dcode = F.fanout_backward(from_decoder, from_classifier)
-    da = enc_act.backward(dcode)
-    enc_dense.backward(da)
+    da = encoder_1.backward(dcode)
+    encoder_0.backward(da)
     nodes = {
         "x": Node("x", x, None, (0, 2.2), "input (data: no gradient)"),
-        "W_enc": Node("W_enc", enc_dense.params["W"], enc_dense.grads["W"], (0, 0.5), ""),
-        "a": Node("a", a, da, (2.1, 2.2), "x @ W_enc + b_enc"),
+        "encoder.0.W": Node("encoder.0.W", encoder_0.params["W"], encoder_0.grads["W"],
+                            (0, 0.5), ""),
+        "a": Node("a", a, da, (2.1, 2.2), "x @ encoder.0.W + encoder.0.b"),
         "code": Node("code", code, dcode, (4.4, 2.2), "tanh(a)"),
-        "W_dec": Node("W_dec", dec_dense.params["W"], dec_dense.grads["W"], (4.4, 4.1), ""),
-        "x_hat": Node("x_hat", x_hat, dx_hat, (6.7, 3.5), "code @ W_dec + b_dec"),
+        "decoder.0.W": Node("decoder.0.W", decoder_0.params["W"], decoder_0.grads["W"],
+                            (4.4, 4.1), ""),
+        "x_hat": Node("x_hat", x_hat, dx_hat, (6.7, 3.5), "code @ decoder.0.W + decoder.0.b"),
         "L_rec": Node("L_rec", rec, gamma, (8.8, 3.5), "sum of squares / N"),
-        "h": Node("h", h, dh, (6.7, 0.9), "tanh(code @ W_c0 + b_c0)"),
-        "logits": Node("logits", logits, dlogits, (8.8, 0.9), "h @ W_c2 + b_c2"),
+        "h": Node("h", h, dh, (6.7, 0.9), "tanh(code @ classifier.0.W\n + classifier.0.b)"),
+        "logits": Node("logits", logits, dlogits, (8.8, 0.9),
+                       "h @ classifier.2.W\n + classifier.2.b"),
         "L_ce": Node("L_ce", ce, 1 - gamma, (10.8, 0.9), "cross-entropy"),
         "L": Node("L", total, 1.0, (10.8, 2.2), f"{gamma:g} L_rec + {1 - gamma:g} L_ce"),
     }
     nodes["code"] = nodes["code"]._replace(
         note=f"tanh(a)\ndL/dcode = decoder's {_short(from_decoder)}\n"
              f"+ classifier's {_short(from_classifier)}")
-    edges = [("x", "a"), ("W_enc", "a"), ("a", "code"), ("code", "x_hat"), ("W_dec", "x_hat"),
+    edges = [("x", "a"), ("encoder.0.W", "a"), ("a", "code"), ("code", "x_hat"),
+             ("decoder.0.W", "x_hat"),
              ("x_hat", "L_rec"), ("code", "h"), ("h", "logits"), ("logits", "L_ce"),
              ("L_rec", "L"), ("L_ce", "L")]
     return nodes, edges
@@ -94,7 +99,8 @@ def plot_graph(nodes, edges, path=None, title="one forward and backward pass"):
     for node in nodes.values():
         text = f"{node.name}  {np.shape(node.value)}\nvalue {_short(node.value)}"
         if node.grad is not None:
-            text += f"\ndL/d{node.name} {_short(node.grad)}"
+            wrt = f"({node.name})" if "." in node.name else node.name
+            text += f"\ndL/d{wrt} {_short(node.grad)}"
         if node.note:
             text += f"\n{node.note}"
         highlight = node.name == "code"
