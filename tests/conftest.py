@@ -72,49 +72,83 @@ def small_network(**overrides):
     return SoftmaxAutoencoderNetwork(**{**settings, **overrides})
 
 
-# Notebooks run in a real Jupyter kernel, started when the session begins so that they run
-# on one core while the rest of the suite runs on the other; test_teaching waits for them.
-NOTEBOOKS = {}
+# Two long end-to-end runs start when the session begins, as subprocesses, so that they run
+# on the second core while the rest of the suite runs on the first: the notebooks in a real
+# Jupyter kernel, and `numpy-sae train --model segment` on the default synthetic data.
+# Their tests (test_teaching, test_cli) wait for them and check what they left.
+BACKGROUND = {}
 
 
-def pytest_sessionstart(session):
-    import os
+def _start(name, command, work, **options):
     import subprocess
+    log = open(work / f"{name}.log", "w")
+    BACKGROUND[name] = {"process": subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                    **options), "log": log, "work": work}
+
+
+def pytest_collection_finish(session):
+    """Start the background runs the selected tests need (none for ``-k other``)."""
+    import os
     import sys
     import tempfile
-    if importlib.util.find_spec("nbclient") is None:
+    selected = {item.originalname for item in session.items}
+    wanted = {"segment": "test_segment_model_on_the_default_synthetic_data" in selected,
+              "notebooks": "test_notebooks_run_in_a_real_kernel_and_show_their_figures"
+                           in selected and importlib.util.find_spec("nbclient") is not None}
+    if not any(wanted.values()):
         return
-    from numpy_sae.teaching.assignment import assignment_notebook
-    work = Path(tempfile.mkdtemp(prefix="numpy_sae_notebooks."))
-    (work / "key.ipynb").write_text(assignment_notebook(solutions=True))
-    (work / "student.ipynb").write_text(assignment_notebook(solutions=False, level="derive"))
-    notebooks = [ROOT / "examples" / "notebooks" / "backprop_walkthrough.ipynb",
-                 ROOT / "examples" / "notebooks" / "lecture_training_dynamics.ipynb",
-                 work / "key.ipynb", work / "student.ipynb"]
-    summary = work / "summary.json"
-    # The kernel asks for four BLAS threads: the lecture must pin one itself.
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "notebook_runner.py"), str(summary), str(work),
-         *map(str, notebooks)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "4"})
-    NOTEBOOKS.update(process=process, summary=summary, work=work)
+    work = Path(tempfile.mkdtemp(prefix="numpy_sae_background."))
+    # What a user types first, in a folder of its own: no data there, no cache to reuse.
+    segment = work / "segment"
+    segment.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "GTZAN_DIR"}
+    if wanted["segment"]:
+        _start("segment", [sys.executable, "-c", "import sys; from numpy_sae.commands.cli "
+                           "import main; sys.exit(main(sys.argv[1:]))", "train", "--model",
+                           "segment", "--epochs", "1", "--crops", "1", "--patience", "1",
+                           "--name", "first",
+                           "--no-cache"], work, cwd=segment,
+               env={**env, "NUMPY_SAE_CACHE": str(work / "cache"), "OPENBLAS_NUM_THREADS": "1"})
+    if wanted["notebooks"]:
+        from numpy_sae.teaching.assignment import assignment_notebook
+        (work / "key.ipynb").write_text(assignment_notebook(solutions=True))
+        (work / "student.ipynb").write_text(assignment_notebook(solutions=False,
+                                                                level="derive"))
+        notebooks = [ROOT / "examples" / "notebooks" / "backprop_walkthrough.ipynb",
+                     ROOT / "examples" / "notebooks" / "lecture_training_dynamics.ipynb",
+                     work / "key.ipynb", work / "student.ipynb"]
+        # The kernel asks for four BLAS threads: the lecture must pin one itself.
+        _start("notebooks", [sys.executable, str(ROOT / "tests" / "notebook_runner.py"),
+                             str(work / "summary.json"), str(work), *map(str, notebooks)],
+               work, env={**os.environ, "OPENBLAS_NUM_THREADS": "4"})
 
 
 def pytest_sessionfinish(session):
     import shutil
-    process = NOTEBOOKS.get("process")
-    if process is not None:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        shutil.rmtree(NOTEBOOKS["work"], ignore_errors=True)
+    for job in BACKGROUND.values():
+        if job["process"].poll() is None:
+            job["process"].kill()
+        job["process"].wait()
+        job["log"].close()
+    if BACKGROUND:
+        shutil.rmtree(next(iter(BACKGROUND.values()))["work"], ignore_errors=True)
+
+
+def finished(name, timeout=900):
+    """Wait for a background run: (exit status, its output, its folder)."""
+    if name not in BACKGROUND:
+        pytest.fail(f"the background run {name!r} did not start (nbclient not installed? "
+                    "pip install -e \".[test]\")")
+    job = BACKGROUND[name]
+    status = job["process"].wait(timeout=timeout)
+    job["log"].flush()
+    return status, (job["work"] / f"{name}.log").read_text(), job["work"]
 
 
 @pytest.fixture(scope="session")
 def executed_notebooks():
     """{notebook name: summary} of the notebooks executed in a real kernel."""
     import json
-    if "process" not in NOTEBOOKS:
-        pytest.fail("nbclient is not installed: pip install -e \".[test]\"")
-    NOTEBOOKS["process"].wait(timeout=600)
-    return json.loads(NOTEBOOKS["summary"].read_text())
+    status, output, work = finished("notebooks")
+    assert status == 0, output
+    return json.loads((work / "summary.json").read_text())

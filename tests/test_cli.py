@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from conftest import finished
 from numpy_sae.commands.cli import main
 from numpy_sae.data.synth import generate_dataset
 from numpy_sae.modelfile import load_model_file
@@ -459,16 +460,17 @@ def test_segment_model_validates_over_several_chunks_in_every_command(tree, tmp_
     assert "segments) |" in table and "windows) |" not in table
 
 
-def test_segment_model_on_the_default_synthetic_data(tmp_path, capsys):
+def test_segment_model_on_the_default_synthetic_data():
     # What a user types first: the default data (400 synthetic 30 s clips), whose
-    # validation set of 600 segments spans five inference chunks.
+    # validation set of 600 segments spans five inference chunks. The command runs as a
+    # subprocess started with the session (conftest.py), in a folder of its own;
     # --no-cache: the test's own cache would be a 1 GB file written for nothing.
-    assert main(["train", "--model", "segment", "--epochs", "1", "--crops", "1", "--patience", "1",
-                 "--name", "first", "--no-cache"]) == 0
-    out = capsys.readouterr().out
+    status, out, work = finished("segment")
+    assert status == 0, out
+    assert "SYNTHETIC DATA" in out
     assert "segments: train 2800, validation 600, test 600" in out
     assert "epoch 1/1" in out and "val_acc" in out
-    metrics = json.loads((tmp_path / "runs" / "first" / "metrics.json").read_text())
+    metrics = json.loads((work / "segment" / "runs" / "first" / "metrics.json").read_text())
     assert metrics["validation"]["window"]["n"] == 600 and metrics["test"]["song"]["n"] == 60
     assert metrics["model"] == "segment" and 0.25 < metrics["test"]["song"]["accuracy"] <= 1
 

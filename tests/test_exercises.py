@@ -42,12 +42,8 @@ def test_check_reports_not_started_for_all(tmp_path, capsys, monkeypatch):
     assert f"0 of {len(exercises.GRADED)} functions correct" in capsys.readouterr().out
 
 
-def test_the_librarys_solutions_pass_and_train(tmp_path, capsys):
-    assert main(["exercises", "key", str(tmp_path / "key")]) == 0
-    assert main(["exercises", "check", str(tmp_path / "key")]) == 0
-    out = capsys.readouterr().out
-    assert f"{len(exercises.GRADED)} of {len(exercises.GRADED)} functions correct" in out
-    assert "it learns." in out
+# The key passing every check and training is tested through the Gradescope bundle
+# (test_gradescope), which runs this same grader on the key notebook.
 
 
 @pytest.mark.parametrize("bug, function, status", [
@@ -291,10 +287,10 @@ def with_solutions(tmp_path, name, edit):
 @pytest.mark.parametrize("line, said", [("import sys; sys.exit(0)", "SystemExit"),
                                         ("raise SystemExit(0)", "SystemExit"),
                                         ("import os; os._exit(0)", "exit status 0"),
-                                        ("while True:\n    pass", "ran longer than 2 s")])
+                                        ("while True:\n    pass", "ran longer than 1 s")])
 def test_a_file_that_exits_or_hangs_at_import_never_passes(tmp_path, capsys, line, said):
     folder = with_solutions(tmp_path, "exit", lambda s: s + f"\n{line}\n")
-    assert main(["exercises", "check", str(folder), "--time-limit", "2"]) == 1
+    assert main(["exercises", "check", str(folder), "--time-limit", "1"]) == 1
     err = capsys.readouterr().err
     assert "does not import" in err and said in err
 
@@ -314,11 +310,11 @@ def test_exits_endless_loops_and_patched_references_are_caught(tmp_path, capsys)
         return source + ("\nimport numpy_sae.nn.functional as _F\n"
                          "_F.sigmoid_forward = sigmoid_forward\n")
     folder = with_solutions(tmp_path, "tricks", edit)
-    assert main(["exercises", "check", str(folder), "--json", "--time-limit", "3"]) == 1
+    assert main(["exercises", "check", str(folder), "--json", "--time-limit", "1"]) == 1
     import json
     rows = {r["function"]: r for r in json.loads(capsys.readouterr().out)["functions"]}
     assert "ended the grading process" in rows["tanh_backward"]["status"]
-    assert "ran longer than 3 s" in rows["relu_forward"]["status"]
+    assert "ran longer than 1 s" in rows["relu_forward"]["status"]
     assert rows["sigmoid_forward"]["status"] == "wrong forward"   # against the real sigmoid
     assert rows["dense_backward"]["status"] == "correct"          # the rest is still graded
 

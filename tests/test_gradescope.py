@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -93,6 +94,7 @@ def test_a_notebook_key_scores_everything_with_weights_and_statuses(bundle, tmp_
     assert all(t["status"] == "passed" and t["visibility"] == "after_due_date"
                for t in results["tests"])
     assert "execution_time" in results and "passed" in results["output"]
+    assert "it learns." in tests["training with your functions"]["output"]
 
 
 def test_a_failed_training_is_a_failed_test_with_the_students_line(bundle, tmp_path):
@@ -109,18 +111,30 @@ def test_a_failed_training_is_a_failed_test_with_the_students_line(bundle, tmp_p
     assert f"(backprop.py, line {line}, in fanout_backward" in training["output"]
 
 
-@pytest.mark.parametrize("files, said", [
-    ({"backprop.py": "import numpy as np\n\ndef dense_forward(x, W, b):\n    return x @ W +\n"},
-     "SyntaxError: invalid syntax (backprop.py, line 4)"),
-    ({"backprop.py": "import numpy as np\nfrom missing_helper import thing\n"},
-     "ModuleNotFoundError: No module named 'missing_helper' (backprop.py, line 2"),
-    ({"hw1.py": "x = 1\n"}, "no backprop.py or backprop.ipynb in the submission (found: hw1.py)"),
-    ({"backprop.ipynb": "{not json"}, "is not a notebook"),
-])
-def test_a_submission_that_cannot_be_graded_still_gets_a_result(bundle, tmp_path, files, said):
-    results = run_autograder(bundle, tmp_path, files)
-    assert results["score"] == 0 and said in results["output"]
+def test_a_submission_that_cannot_be_graded_still_gets_a_result(bundle, tmp_path):
+    # Through Gradescope's shell script once; the other paths through the same Python entry.
+    results = run_autograder(bundle, tmp_path, {
+        "backprop.py": "import numpy as np\n\ndef dense_forward(x, W, b):\n    return x @ W +\n"})
+    assert results["score"] == 0
+    assert "SyntaxError: invalid syntax (backprop.py, line 4)" in results["output"]
     assert results["tests"][0]["status"] == "failed"
+    from numpy_sae.commands.gradescope import main as grade_main
+    for number, (files, said) in enumerate((
+            ({"backprop.py": "import numpy as np\nfrom missing_helper import thing\n"},
+             "ModuleNotFoundError: No module named 'missing_helper' (backprop.py, line 2"),
+            ({"hw1.py": "x = 1\n"},
+             "no backprop.py or backprop.ipynb in the submission (found: hw1.py)"),
+            ({"backprop.ipynb": "{not json"}, "is not a notebook"))):
+        submission = tmp_path / f"submission{number}"
+        submission.mkdir()
+        for name, text in files.items():
+            (submission / name).write_text(text)
+        written = tmp_path / f"results{number}.json"
+        assert grade_main([str(submission), str(written), "--config",
+                           str(bundle[0] / "source" / "config.json")]) == 0
+        results = json.loads(written.read_text())
+        assert results["score"] == 0 and said in results["output"], results
+        assert results["tests"][0]["status"] == "failed"
 
 
 def test_results_exist_even_when_numpy_sae_cannot_start(bundle, tmp_path):
@@ -130,3 +144,25 @@ def test_results_exist_even_when_numpy_sae_cannot_start(bundle, tmp_path):
     results = run_autograder(bundle, tmp_path, {"backprop.py": "x = 1\n"},
                              env={"PYTHONPATH": str(broken.parent)})
     assert results["score"] == 0 and "could not start" in results["output"]
+
+
+def test_a_run_stopped_from_outside_leaves_a_result_that_says_so(bundle, tmp_path):
+    # Gradescope's own time limit kills run_autograder: the provisional result stays.
+    folder, _ = bundle
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "backprop.py").write_text("import time\ntime.sleep(4)\n")
+    results = tmp_path / "results.json"
+    grading = subprocess.Popen([sys.executable, "-m", "numpy_sae.commands.gradescope",
+                                str(tmp_path / "submission"), str(results), "--config",
+                                str(folder / "source" / "config.json")], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not results.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        grading.kill()
+        grading.wait()
+    written = json.loads(results.read_text())
+    assert written["score"] == 0 and "grading did not finish" in written["output"]
