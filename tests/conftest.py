@@ -86,15 +86,25 @@ def _start(name, command, work, **options):
                                                     **options), "log": log, "work": work}
 
 
+WAITS_FOR_BACKGROUND = ("test_segment_model_on_the_default_synthetic_data",
+                        "test_notebooks_run_in_a_real_kernel_and_show_their_figures")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests that wait for a background run go last: the run has the whole suite's
+    time to finish beside it."""
+    items.sort(key=lambda item: item.originalname in WAITS_FOR_BACKGROUND)
+
+
 def pytest_collection_finish(session):
     """Start the background runs the selected tests need (none for ``-k other``)."""
     import os
     import sys
     import tempfile
     selected = {item.originalname for item in session.items}
-    wanted = {"segment": "test_segment_model_on_the_default_synthetic_data" in selected,
-              "notebooks": "test_notebooks_run_in_a_real_kernel_and_show_their_figures"
-                           in selected and importlib.util.find_spec("nbclient") is not None}
+    wanted = {"segment": WAITS_FOR_BACKGROUND[0] in selected,
+              "notebooks": WAITS_FOR_BACKGROUND[1] in selected
+                           and importlib.util.find_spec("nbclient") is not None}
     if not any(wanted.values()):
         return
     work = Path(tempfile.mkdtemp(prefix="numpy_sae_background."))
@@ -108,7 +118,8 @@ def pytest_collection_finish(session):
                            "segment", "--epochs", "1", "--crops", "1", "--patience", "1",
                            "--name", "first",
                            "--no-cache"], work, cwd=segment,
-               env={**env, "NUMPY_SAE_CACHE": str(work / "cache"), "OPENBLAS_NUM_THREADS": "1"})
+               env={**env, "NUMPY_SAE_CACHE": str(work / "cache"),
+                    "OPENBLAS_NUM_THREADS": "1"})
     if wanted["notebooks"]:
         from numpy_sae.teaching.assignment import assignment_notebook
         (work / "key.ipynb").write_text(assignment_notebook(solutions=True))

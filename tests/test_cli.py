@@ -442,8 +442,8 @@ def test_segment_model_validates_over_several_chunks_in_every_command(tree, tmp_
                                                                       monkeypatch):
     # With chunks of 256 frames a chunk holds 3 segments of 85 frames, so every validation
     # set here spans several chunks, as a full dataset's does with the real chunk size.
-    import numpy_sae.nn.model as model_module
-    monkeypatch.setattr(model_module, "_CHUNK", 256)
+    import numpy_sae.nn.network as network_module
+    monkeypatch.setattr(network_module, "_CHUNK", 256)
     assert train(tree, tmp_path, "--name", "segval", *SEGMENT, "--patience", "1") == 0
     assert "val_acc" in capsys.readouterr().out
     assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "2",

@@ -46,6 +46,58 @@ def test_walkthrough_numbers_agree(capsys):
 
 
 @pytest.mark.parametrize("script", ["backprop_walkthrough", "lecture_training_dynamics"])
+def test_lectures_are_cells(script):
+    source = (EXAMPLES / f"{script}.py").read_text()
+    assert source.count("\n# %%") >= 4
+
+
+def test_correct_model_passes_every_tensor():
+    report, bound, table = gradcheck_table("small", gamma=0.9)
+    assert bound == 1e-6 and "FAIL" not in table
+    assert max(r["max_rel_error"] for r in report.values()) < 1e-6
+
+
+@pytest.mark.parametrize("bug, flagged", [
+    ("tanh-derivative", {"encoder.0.W", "decoder.0.W", "classifier.0.W"}),
+    ("code-sum", {f"encoder.{i}.{p}" for i in (0, 2, 4) for p in "Wb"}),
+    ("batch-mean", {"classifier.2.W", "classifier.0.W", "encoder.0.W"}),
+    ("bias-sum", {"encoder.0.b", "decoder.4.b", "classifier.2.b"}),
+])
+def test_every_broken_variant_is_caught(bug, flagged):
+    report, bound, table = gradcheck_table("small", gamma=0.9, bug=bug)
+    failing = {k for k, r in report.items() if r["max_rel_error"] >= bound}
+    assert flagged <= failing
+    if bug == "code-sum":
+        # Only the encoder is wrong: the heads still get their own gradients right.
+        assert failing == flagged
+    if bug == "bias-sum":
+        assert not any(k.endswith(".W") for k in failing)
+    # The patch is undone afterwards: the same check passes again.
+    assert max(r["max_rel_error"] for r in gradcheck_table("small")[0].values()) < 1e-6
+
+
+def test_float32_check_fails_where_float64_passes():
+    lines = []
+    assert run_gradcheck_demo(dtype="float32", out=lines.append) == 1
+    assert "Check in float64" in lines[-1]
+    assert run_gradcheck_demo(dtype="float64", out=lines.append) == 0
+
+
+def test_study_sized_check_runs_sampled():
+    report, bound, _ = gradcheck_table("study", entries=2)
+    assert report["encoder.0.W"]["shape"] == (500, 256) and report["encoder.0.W"]["checked"] == 2
+    assert max(r["max_rel_error"] for r in report.values()) < bound
+
+
+def test_gradient_check_example_runs_as_a_script():
+    done = subprocess.run([sys.executable, str(EXAMPLES / "gradient_check.py"), "--break",
+                           "code-sum"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "FAIL" in done.stdout and "encoder.0.W" in done.stdout.splitlines()[-1]
+    assert set(BUGS) == {"tanh-derivative", "code-sum", "batch-mean", "bias-sum"}
+
+
+@pytest.mark.parametrize("script", ["backprop_walkthrough", "lecture_training_dynamics"])
 def test_shipped_notebooks_are_the_scripts(script):
     import json
 
