@@ -1,10 +1,18 @@
 import importlib.util
+import os
 from pathlib import Path
 
-import numpy as np
-import pytest
+# One BLAS thread per process, set before NumPy loads: the suite's matrices are small, and
+# two long runs go on beside it (see pytest_collection_finish), so more threads would only
+# oversubscribe the two cores. Correctness never depends on it; the lecture test asks its
+# kernel for four threads on purpose.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from numpy_sae.nn.model import SoftmaxAutoencoderNetwork  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT_FOLDERS = (ROOT / "examples", ROOT / "benchmarks")
@@ -98,7 +106,6 @@ def pytest_collection_modifyitems(session, config, items):
 
 def pytest_collection_finish(session):
     """Start the background runs the selected tests need (none for ``-k other``)."""
-    import os
     import sys
     import tempfile
     selected = {item.originalname for item in session.items}

@@ -287,7 +287,9 @@ def with_solutions(tmp_path, name, edit):
 @pytest.mark.parametrize("line, said", [("import sys; sys.exit(0)", "SystemExit"),
                                         ("raise SystemExit(0)", "SystemExit"),
                                         ("import os; os._exit(0)", "exit status 0"),
-                                        ("while True:\n    pass", "ran longer than 1 s")])
+                                        ("while True:\n    pass", "ran longer than 1 s (an "
+                                         "endless loop at the top level?) (backprop.py, "
+                                         "line ")])
 def test_a_file_that_exits_or_hangs_at_import_never_passes(tmp_path, capsys, line, said):
     folder = with_solutions(tmp_path, "exit", lambda s: s + f"\n{line}\n")
     assert main(["exercises", "check", str(folder), "--time-limit", "1"]) == 1
@@ -315,6 +317,9 @@ def test_exits_endless_loops_and_patched_references_are_caught(tmp_path, capsys)
     rows = {r["function"]: r for r in json.loads(capsys.readouterr().out)["functions"]}
     assert "ended the grading process" in rows["tanh_backward"]["status"]
     assert "ran longer than 1 s" in rows["relu_forward"]["status"]
+    # The stack written just before the limit names the student's line that was running.
+    assert "(backprop.py, line " in rows["relu_forward"]["status"] and \
+        "in relu_forward: while True:)" in rows["relu_forward"]["status"]
     assert rows["sigmoid_forward"]["status"] == "wrong forward"   # against the real sigmoid
     assert rows["dense_backward"]["status"] == "correct"          # the rest is still graded
 

@@ -23,7 +23,7 @@ def bundle(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gradescope")
     assert main(["exercises", "bundle", str(folder / "autograder.zip"), "--points",
                  "joint_network_loss=4,adam_step=2", "--training-points", "3",
-                 "--visibility", "after_due_date"]) == 0
+                 "--visibility", "after_due_date", "--hidden", "filterbank_backward"]) == 0
     with zipfile.ZipFile(folder / "autograder.zip") as archive:
         archive.extractall(folder / "source")
         modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
@@ -61,6 +61,7 @@ def test_the_bundle_holds_what_gradescope_runs(bundle, tmp_path, capsys):
     config = json.loads((source / "config.json").read_text())
     assert config["points"] == {"joint_network_loss": 4, "adam_step": 2}
     assert config["training_points"] == 3 and config["visibility"] == "after_due_date"
+    assert config["hidden"] == ["filterbank_backward"]
     shipped = source / "numpy_sae_source"
     assert (shipped / "numpy_sae" / "commands" / "gradescope.py").is_file()
     assert not list(shipped.rglob("__pycache__"))
@@ -91,8 +92,10 @@ def test_a_notebook_key_scores_everything_with_weights_and_statuses(bundle, tmp_
     assert tests["training with your functions"] == {**tests["training with your functions"],
                                                       "score": 3, "max_score": 3,
                                                       "status": "passed"}
-    assert all(t["status"] == "passed" and t["visibility"] == "after_due_date"
-               for t in results["tests"])
+    assert all(t["status"] == "passed" for t in results["tests"])
+    assert tests["filterbank_backward"]["visibility"] == "hidden"  # counted, never shown
+    assert all(t["visibility"] == "after_due_date" for name, t in tests.items()
+               if name != "filterbank_backward")
     assert "execution_time" in results and "passed" in results["output"]
     assert "it learns." in tests["training with your functions"]["output"]
 

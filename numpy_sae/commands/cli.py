@@ -110,6 +110,18 @@ def points_list(text):
     return points
 
 
+def hidden_list(text):
+    """--hidden: graded functions, or "training", comma-separated."""
+    from ..teaching.exercises import GRADED
+    allowed = {name for _, name in GRADED} | {"training"}
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    wrong = [name for name in names if name not in allowed]
+    if wrong:
+        raise argparse.ArgumentTypeError(f"not a graded function (or training): "
+                                         f"{', '.join(wrong)}")
+    return names
+
+
 def function_list(text):
     from ..teaching.exercises import GRADED
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -411,6 +423,9 @@ def build_parser():
     q.add_argument("--visibility", choices=("visible", "hidden", "after_due_date",
                                             "after_published"),
                    help="Gradescope visibility of every test (default: Gradescope's own)")
+    q.add_argument("--hidden", type=hidden_list, default=[], metavar="FUNC,...",
+                   help="tests students never see (they still count), e.g. "
+                   "joint_network_loss,training")
     q.add_argument("--max-hint", type=int, choices=(0, 1, 2, 3), default=1,
                    help="the hint step results show: 0 none, 1 the rule (default)")
     q.add_argument("--time-limit", type=positive_float, default=20.0, metavar="S",
@@ -613,6 +628,7 @@ def cmd_exercises(args):
         try:
             write_bundle(args.out, {"points": args.points, "training_points":
                                     args.training_points, "visibility": args.visibility,
+                                    "hidden": args.hidden,
                                     "max_hint": args.max_hint, "time_limit": args.time_limit},
                          force=args.force)
         except ValueError as exc:

@@ -10,6 +10,7 @@ when everything passes, so an instructor can grade in CI.
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,7 +87,8 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0, memory
                  str(Path(path).resolve()), str(report), *remaining],
                 # What the student's code prints is not read: a full pipe would stall it.
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp,
-                env={**os.environ, "NUMPY_SAE_GRADER_MEMORY": str(int(memory_limit * 2 ** 20))},
+                env={**os.environ, "NUMPY_SAE_GRADER_MEMORY": str(int(memory_limit * 2 ** 20)),
+                     "NUMPY_SAE_GRADER_LIMITS": f"{time_limit},{training_limit}"},
                 # Its own process group, so whatever it forks is ended with it.
                 **({"start_new_session": True} if os.name == "posix" else {}))
             try:
@@ -96,6 +98,7 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0, memory
                 # unsupervised, after the grader is gone.
                 _end(child)
             events = _events(report)
+            running = _running_line(Path(f"{report}.stack"), path) if ended == "timeout" else ""
         seen = set()
         for event in events:
             if "import_error" in event:
@@ -113,12 +116,12 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0, memory
         if not events:
             return grades, training, (
                 f"importing it ran longer than {limit:g} s (an endless loop at the top level?)"
-                if ended == "timeout" else f"the file ended the grading process while it was "
-                f"imported (exit status {child.returncode})")
+                f"{running}" if ended == "timeout" else f"the file ended the grading process "
+                f"while it was imported (exit status {child.returncode})")
         if any("done" in e for e in events) or not remaining:
             break
         stuck = remaining.pop(0)  # the unit that started and never finished
-        why = (f"ran longer than {limit:g} s (an endless loop?)" if ended == "timeout" else
+        why = (f"ran longer than {limit:g} s (an endless loop?){running}" if ended == "timeout" else
                f"your code ended the grading process (exit status {child.returncode}: "
                "sys.exit or os._exit?)")
         if stuck == "training":
@@ -128,6 +131,24 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0, memory
                        for _, name in exercises.GRADED if exercises.unit_of(name) == stuck]
     order = {name: i for i, (_, name) in enumerate(exercises.GRADED)}
     return sorted(grades, key=lambda g: order[g.function]), training, None
+
+
+def _running_line(stacks, student_file):
+    """Where the student's code was when its time ran out, from the stack the child wrote
+    just before the limit (faulthandler: innermost frame first): " (backprop.py, line 12,
+    in relu_forward: while True:)", or "" when no frame is in the student's file."""
+    try:
+        text = stacks.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    target = Path(student_file).resolve()
+    for match in re.finditer(r'File "(.+)", line (\d+) in (\S+)', text):
+        if Path(match.group(1)).resolve() == target:
+            number = int(match.group(2))
+            lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
+            code = f": {lines[number - 1].strip()}" if 0 < number <= len(lines) else ""
+            return f" ({target.name}, line {number}, in {match.group(3)}{code})"
+    return ""
 
 
 def _end(child):
@@ -208,7 +229,7 @@ def run_check(folder, log=print, student_file=None, **options):
 
 def check_file(folder, log=print, only=None, as_json=False, results=None, force=False,
                time_limit=20.0, memory_limit=4096, points=None, training_points=0,
-               visibility=None, max_hint=3, student_file=None):
+               visibility=None, hidden=(), max_hint=3, student_file=None):
     """Grade the student file; return True when every graded function passes (and, when the
     whole file was graded, the model learns with them).
 
@@ -220,13 +241,15 @@ def check_file(folder, log=print, only=None, as_json=False, results=None, force=
     results : path of a Gradescope results.json to write as well (an existing file only
     with ``force``); time_limit : seconds each function may run; points : {function:
     weight} (1 for a function not named); training_points : the weight of the training
-    test; visibility : Gradescope's visibility of every test (None: its default);
+    test; visibility : Gradescope's visibility of every test (None: its default); hidden :
+    the functions (or "training") whose tests students never see, though they count;
     max_hint : the highest hint step the results show (0: none); student_file : the file
     to grade (default: FOLDER/backprop.py).
     """
     started = time.monotonic()
     settings = {"points": points or {}, "training_points": training_points,
-                "visibility": visibility, "max_hint": max_hint, "started": started}
+                "visibility": visibility, "hidden": set(hidden), "max_hint": max_hint,
+                "started": started}
     if results is not None:
         if Path(results).is_dir():
             raise JobError(f"--results {results} is a folder; name the results.json file")
@@ -237,7 +260,8 @@ def check_file(folder, log=print, only=None, as_json=False, results=None, force=
             return run_check(folder, log, only=only, as_json=as_json, results=results,
                              force=force, time_limit=time_limit, memory_limit=memory_limit,
                              points=points, training_points=training_points,
-                             visibility=visibility, max_hint=max_hint, student_file=path)
+                             visibility=visibility, hidden=hidden, max_hint=max_hint,
+                             student_file=path)
     except JobError as exc:
         # A misnamed or missing submission still gets a result that says so.
         if results is not None:
@@ -306,7 +330,10 @@ def _test(name, score, max_score, output, settings):
     """One Gradescope test: a status always (a 0/0 test would otherwise show as passed)."""
     test = {"name": name, "score": score, "max_score": max_score,
             "status": "passed" if output is None else "failed", "output": output or "correct"}
-    if settings["visibility"]:
+    if name in settings.get("hidden", ()) or (name == TRAINING_TEST and "training" in
+                                              settings.get("hidden", ())):
+        test["visibility"] = "hidden"  # counted in the score, never shown to students
+    elif settings["visibility"]:
         test["visibility"] = settings["visibility"]
     return test
 

@@ -27,8 +27,8 @@ from .experiment import JobError
 from .outputs import written_output
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-DEFAULT_CONFIG = {"points": {}, "training_points": 2, "visibility": None, "max_hint": 1,
-                  "time_limit": 20.0, "memory_limit": 4096}
+DEFAULT_CONFIG = {"points": {}, "training_points": 2, "visibility": None, "hidden": [],
+                  "max_hint": 1, "time_limit": 20.0, "memory_limit": 4096}
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder's image.
@@ -103,6 +103,10 @@ def check_config(config):
     if not (isinstance(config["training_points"], (int, float))
             and config["training_points"] >= 0):
         raise ValueError(f"training points {config['training_points']!r} is not a number >= 0")
+    unknown = [name for name in config["hidden"] if name not in graded | {"training"}]
+    if not isinstance(config["hidden"], list) or unknown:
+        raise ValueError(f"hidden: {unknown or config['hidden']!r} are not graded functions "
+                         "(or 'training')")
     if config["visibility"] not in (None, *VISIBILITIES):
         raise ValueError(f"visibility {config['visibility']!r}: choose from "
                          f"{', '.join(VISIBILITIES)}")
@@ -159,7 +163,8 @@ def grade_submission(submission, results, config, log=print):
     config = check_config(config)
     options = {"results": results, "force": True, "points": config["points"],
                "training_points": config["training_points"],
-               "visibility": config["visibility"], "max_hint": config["max_hint"],
+               "visibility": config["visibility"], "hidden": config["hidden"],
+               "max_hint": config["max_hint"],
                "time_limit": config["time_limit"], "memory_limit": config["memory_limit"]}
     from .exercises import _failed_results, _write_results, run_check
     settings = {"visibility": config["visibility"], "started": started}
