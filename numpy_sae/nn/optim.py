@@ -81,7 +81,8 @@ class Momentum(Optimizer):
 
     Notes
     -----
-    v <- mu * v - lr * g;  p <- p + v
+    velocity <- momentum * velocity - lr * g;  p <- p + velocity
+    (named in full: in Adam, v is the second moment, and in pooling mu is the mean)
     """
 
     def __init__(self, lr, momentum=0.9):
@@ -95,12 +96,11 @@ class Momentum(Optimizer):
         return ("velocity",)
 
     def _update(self, key, p, g):
-        v = self.velocity.get(key)
-        if v is None:
-            v = self.velocity[key] = np.zeros_like(p)
-        v *= self.momentum
-        v -= self._lr(key) * g
-        p += v
+        velocity = self.velocity.get(key)
+        if velocity is None:
+            velocity = self.velocity[key] = np.zeros_like(p)
+        velocity[...] = self.momentum * velocity - self._lr(key) * g
+        p += velocity
 
 
 class Adam(Optimizer):
