@@ -23,14 +23,16 @@ def tree(tmp_path_factory):
     return root
 
 
-def train(tree, out, *extra):
-    # 8 training songs x 3 random crops = 24 windows: 3 batches of 8 per epoch.
+def train(tree, out, *extra, figures=False):
+    # 8 training songs x 3 random crops = 24 windows: 3 batches of 8 per epoch. Figures
+    # (about a second per run) only where a test looks at them.
     return main(["train", "--data", str(tree), "--genres", "classical,metal", "--epochs", "2",
-                 "--batch-size", "8", "--crops", "3", "--out", str(out), *extra])
+                 "--batch-size", "8", "--crops", "3", "--out", str(out), *extra,
+                 *(() if figures else ("--no-figures",))])
 
 
 def test_train_writes_a_complete_run_folder(tree, tmp_path, capsys):
-    assert train(tree, tmp_path / "runs", "--name", "r1") == 0
+    assert train(tree, tmp_path / "runs", "--name", "r1", figures=True) == 0
     run = tmp_path / "runs" / "r1"
     printed = capsys.readouterr().out
     assert "epoch 2/2" in printed and "chance level: 0.500" in printed and str(run) in printed
@@ -51,6 +53,12 @@ def test_train_writes_a_complete_run_folder(tree, tmp_path, capsys):
     assert meta["genre_names"] == ["classical", "metal"] and state["epoch"] == 2
     x = np.random.default_rng(0).standard_normal((3, 500)).astype(np.float32)
     assert model.predict(x).shape == (3,)
+    # --no-figures: the same run folder without its PNG files, and the log says so.
+    assert train(tree, tmp_path / "runs", "--name", "r2") == 0
+    wrote = capsys.readouterr().out.strip().splitlines()[-1]
+    assert wrote.startswith("wrote ") and ".png" not in wrote and "metrics.json" in wrote
+    assert not list((tmp_path / "runs" / "r2").glob("*.png"))
+    assert (tmp_path / "runs" / "r2" / "report.txt").exists()
 
 
 def test_a_collapsed_classifier_ends_the_run_with_a_warning(tree, tmp_path, capsys):
@@ -329,7 +337,7 @@ def test_predict_plots_a_genre_timeline(tree, tmp_path, capsys):
                                             ("features-mlp", "SoftmaxClassifier"),
                                             ("mlp", "SoftmaxClassifier")])
 def test_other_models_train_predict_and_evaluate(tree, tmp_path, capsys, model, network):
-    assert train(tree, tmp_path, "--name", "m", "--model", model) == 0
+    assert train(tree, tmp_path, "--name", "m", "--model", model, figures=True) == 0
     out = capsys.readouterr().out
     assert f"({network})" in out and "test set, song level" in out
     loaded, meta, _ = load_model_file(tmp_path / "m" / "model.npz")
@@ -375,7 +383,7 @@ SEGMENT = ("--model", "segment", "--window", "256", "--segment-seconds", "0.5", 
 def test_the_segment_model_end_to_end(tree, tmp_path, capsys):
     # 256-sample frames, hop 128: 0.5 s segments of 85 frames (11,008 samples); a 2 s clip
     # holds 4 of them.
-    assert train(tree, tmp_path, "--name", "seg", *SEGMENT) == 0
+    assert train(tree, tmp_path, "--name", "seg", *SEGMENT, figures=True) == 0
     out = capsys.readouterr().out
     assert "SegmentAutoencoderNetwork" in out and "hop half a window, segment seconds 0.5" in out
     run = tmp_path / "seg"
@@ -480,7 +488,7 @@ FRONT = ("--input", "waveform", "--front-end", "filterbank", "--front-filters", 
 
 def test_the_filterbank_front_end_in_every_command(tree, tmp_path, capsys):
     assert train(tree, tmp_path, "--name", "fb", *SEGMENT, *FRONT, "--front-init", "fourier",
-                 "--front-anchor", "0.1") == 0
+                 "--front-anchor", "0.1", figures=True) == 0
     out = capsys.readouterr().out
     assert "front end filterbank, front init fourier, front filters 16" in out
     assert "the filters moved ||W - W0|| / ||W0|| = " in out

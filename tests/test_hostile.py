@@ -43,8 +43,10 @@ def tree(source, tmp_path):
 
 
 def train(tree, out, *extra):
+    # No figures (about a second per run): no test here looks at them.
     return main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
-                 "--batch-size", "8", "--crops", "2", "--out", str(out), *extra])
+                 "--batch-size", "8", "--crops", "2", "--out", str(out), *extra,
+                 "--no-figures"])
 
 
 def one_line_error(capsys, *needles):

@@ -37,8 +37,9 @@ def joint_run(tree, tmp_path_factory):
 
 
 def train(tree, out, *extra):
+    # No figures (about a second per run): no test here looks at them.
     return main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
-                 "--out", str(out), *extra])
+                 "--out", str(out), *extra, "--no-figures"])
 
 
 def one_line_error(capsys, *needles):

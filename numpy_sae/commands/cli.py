@@ -274,6 +274,9 @@ def build_parser():
     p.add_argument("--name", help="run folder name (default: date-time and data name)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly "
                    "(its settings are reused; --epochs may extend it)")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write the model, metrics, report and history but no PNG figures "
+                   "(scripted runs: drawing them takes about a second per run)")
     p.add_argument("--checkpoint-every", type=positive_int, default=DEFAULTS.checkpoint_every,
                    metavar="N", help=f"save the model file every N epochs "
                    f"({DEFAULTS.checkpoint_every}) and at the end")
@@ -531,9 +534,9 @@ def cmd_train(args):
         settings.epochs = args.epochs  # None keeps the stored number
         # Two resumes of one run would train from the same state and mix their files.
         with folder_lock(args.resume):
-            job.run_training(settings, resume=args.resume)
+            job.run_training(settings, resume=args.resume, figures=not args.no_figures)
         return 0
-    job.run_training(settings, resume=args.resume)
+    job.run_training(settings, resume=args.resume, figures=not args.no_figures)
     return 0
 
 

@@ -140,7 +140,7 @@ def _check_same_songs(stored, now, run_dir):
                        "Start a new run instead")
 
 
-def run_training(settings, resume=None, log=print):
+def run_training(settings, resume=None, log=print, figures=True):
     """Run the main job.
 
     Parameters
@@ -149,6 +149,7 @@ def run_training(settings, resume=None, log=print):
         ``epochs`` when it is not None
     resume : path of a run folder to continue, or None
     log : callable taking one line
+    figures : False writes no PNG figures (train --no-figures)
 
     Returns
     -------
@@ -234,7 +235,7 @@ def run_training(settings, resume=None, log=print):
     checkpoint(trainer)
     try:
         report, collapse = write_results(run_dir, model, trainer, splits, dataset, settings,
-                                         train_seconds)
+                                         train_seconds, figures)
     except OSError as exc:  # a full disk after the checkpoint: say which file, keep the model
         raise JobError(f"cannot write {exc.filename or 'the report in ' + str(run_dir)}: "
                        f"{exc.strerror or exc}; the trained model is saved in {model_path}"
@@ -242,7 +243,7 @@ def run_training(settings, resume=None, log=print):
     log("")
     log(report)
     log("")
-    log(f"wrote {run_dir}/: {', '.join(written_files(network))}")
+    log(f"wrote {run_dir}/: {', '.join(written_files(network, figures))}")
     if collapse:
         log(collapse)
     return run_dir

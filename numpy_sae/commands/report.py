@@ -74,15 +74,14 @@ def write_history(history, path):
             writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
 
 
-def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
-    """Evaluate, write metrics.json / report.txt / history.csv / figures.
+def write_results(run_dir, model, trainer, splits, dataset, settings, seconds, figures=True):
+    """Evaluate, write metrics.json / report.txt / history.csv / figures (not when
+    ``figures`` is False).
 
     Returns (report text, the collapse warning or None).
 
     model : AudioModel; splits : experiment.Splits; dataset : experiment.Dataset
     """
-    from .. import plots  # matplotlib is imported only when figures are drawn
-
     network, names, clipset = model.network, model.genre_names, dataset.clipset
     results = evaluate_subsets(network, {"validation": splits.validation, "test": splits.test},
                                names)
@@ -138,7 +137,15 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
                "skipped_files": [list(s) for s in clipset.skipped], **results}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     write_history(trainer.history, run_dir / "history.csv")
+    if figures:
+        _draw_figures(run_dir, model, trainer, results, shown, x_eval, y_eval, front)
+    return report, collapse
 
+
+def _draw_figures(run_dir, model, trainer, results, shown, x_eval, y_eval, front):
+    """The run's PNG figures: curves, confusion, PCA views, reconstructions, filters."""
+    from .. import plots  # matplotlib is imported only when figures are drawn
+    network, names = model.network, model.genre_names
     plots.plot_history(trainer.history, run_dir / "curves.png")
     plots.plot_confusion(np.array(results[shown]["window"]["confusion_matrix"]), names,
                          run_dir / "confusion.png", title=f"{shown} windows")
@@ -171,10 +178,10 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds):
     if front is not None:
         plots.plot_filterbank(front.initial_filters(), front.filters(),
                               network.front_end["sample_rate"], run_dir / "filters.png")
-    return report, collapse
 
 
-def written_files(network):
-    """The files a run folder holds for this network."""
+def written_files(network, figures=True):
+    """The files a run folder holds for this network (no PNG without ``figures``)."""
     names = [name for name in RUN_FILES if network.reconstructs or name != "reconstructions.png"]
-    return names + (["filters.png"] if getattr(network, "front", None) is not None else [])
+    names += ["filters.png"] if getattr(network, "front", None) is not None else []
+    return [name for name in names if figures or not name.endswith(".png")]
