@@ -169,6 +169,11 @@ def test_changing_an_input_in_place_is_named_as_such(tmp_path):
     grades = graded(tmp_path, [(adam, adam.replace(step, step.replace("p -=", "p = p -")))],
                     "adam")
     assert grades["adam_step"].status.startswith("p must be updated in place")
+    # Adam changing its gradient in place: right values, the same note as everywhere.
+    grades = graded(tmp_path, [("    m[...] = beta1 * m + (1 - beta1) * g\n",
+                                "    g[...] = np.round(g, 12)  # values kept, bits changed\n"
+                                "    m[...] = beta1 * m + (1 - beta1) * g\n")], "adam_g")
+    assert "changed its input g in place" in grades["adam_step"].notes
     # Rebinding m gets the same message as rebinding p (teaching audit 1.6e).
     moment = "    m[...] = beta1 * m + (1 - beta1) * g"
     grades = graded(tmp_path, [(moment, moment.replace("m[...]", "m"))], "adam_m")

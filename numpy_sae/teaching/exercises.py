@@ -530,7 +530,10 @@ def _check_adam(student, rng, state):
         reference = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
         for t in (1, 2, 3):
             before = [a.copy() for a in mine]
-            student.adam_step(mine[0], g.copy(), mine[1], mine[2], t, lr, *betas, eps)
+            given = g.copy()
+            student.adam_step(mine[0], given, mine[1], mine[2], t, lr, *betas, eps)
+            if not np.array_equal(given, g):  # the gradient is the layers' too
+                state.setdefault("changed", {})["g"] = "adam_step"
             for label, a, b in zip(("p", "m", "v"), mine, before):
                 if np.array_equal(a, b):
                     raise _Wrong(f"{label} must be updated in place ({label} -= ..., or "
