@@ -136,7 +136,7 @@ def test_notebooks_run_in_a_real_kernel_and_show_their_figures(executed_notebook
         assert row.split()[-1] == figure and f"{figure} (" in readme, row
     assert "9.6e-01" in lecture["text"] and "restart the kernel" not in lecture["text"]
     key = executed_notebooks["key.ipynb"]
-    assert key["images"] == 2  # the overfitting curve and the optimizer comparison
+    assert key["images"] == 3  # the graph, the overfitting curve, the optimizers compared
     assert key["text"].count("functions correct") == 13
     assert "of 2 functions correct" in key["text"] and " 0 of " not in key["text"]
     assert "loss 5.336 -> 0.0009 in 300 steps" in key["text"]

@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from ..notebooks import notebook_from_cells
+from ..notebooks import INSTALL_CELL, notebook_from_cells
 from . import exercises
 
 NOTEBOOK_NAME = "backprop.ipynb"
@@ -114,22 +114,28 @@ Answer the inline questions in the markdown cells marked *Your answer*.
 cells tagged `exercise`. To grade it yourself: `numpy-sae exercises check FOLDER`.
 """
 
-_INSTALL = """# Install numpy_sae if this kernel does not have it (Colab, a fresh environment).
-# SOURCE is where your course keeps numpy_sae: a path or a git URL, set by your instructor.
-import importlib.util
-import subprocess
-import sys
-
-SOURCE = "numpy_sae"
-if importlib.util.find_spec("numpy_sae") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", SOURCE], check=True)"""
-
 _SETUP = """import matplotlib.pyplot as plt
 import numpy as np
 
 from numpy_sae.teaching.assignment import check, compare_optimizers, overfit_tiny_batch
 
 np.set_printoptions(precision=4, suppress=True)"""
+
+_GRAPH = """## The graph you are about to write
+
+One forward and backward pass of a small model like yours (its classifier has one tanh
+layer more), every node with its value and its gradient (first example). At the code the
+decoder's and the classifier's gradients add: in `joint_network_loss` that is
+`fanout_backward`. Read the graph from the loss back to `x` as you write the backward
+half."""
+
+_GRAPH_CODE = """from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+from numpy_sae.teaching.graph import joint_graph, plot_graph
+
+small = SoftmaxAutoencoderNetwork(input_dim=4, n_classes=2, code_dim=3, encoder_hidden=(),
+                                  classifier_hidden=2, gamma=0.9, dtype=np.float64, seed=7)
+graph_x = np.array([[0.5, -1.0, 0.3, 0.8], [-0.2, 0.4, 1.0, -0.6]])
+plot_graph(*joint_graph(small, graph_x, np.array([0, 1])))"""
 
 _SANITY = """## Sanity check: overfit a tiny batch
 
@@ -153,12 +159,14 @@ def assignment_cells(solutions=False, level="guided"):
     """The notebook as (kind, text, tags) triples."""
     source = exercises.student_source(solutions=solutions, level=level)
     functions = _split_functions(source)
-    cells = [("markdown", _INTRO, []), ("code", _INSTALL, []), ("code", _SETUP, []),
+    cells = [("markdown", _INTRO, []), ("code", INSTALL_CELL, []), ("code", _SETUP, []),
              ("markdown", "## Given: two helpers your functions may call", []),
              ("code", "\n\n\n".join(functions[name] for _, name in exercises.PROVIDED), [TAG])]
     done_units = set()
     for _, name in exercises.GRADED:
         unit = exercises.unit_of(name)
+        if name == "joint_network_loss":
+            cells += [("markdown", _GRAPH, []), ("code", _GRAPH_CODE, [])]
         show = level != "derive" or name not in _DERIVED
         equation = f"\n\n$${EQUATIONS[name]}$$" if show else ""
         if level == "derive" and name in _DERIVED:
