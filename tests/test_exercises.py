@@ -476,3 +476,21 @@ def test_errors_name_the_students_line_and_printed_output_is_shown(tmp_path, cap
     assert "error: ValueError: operands could not be broadcast" in out
     assert f"(backprop.py, line {line}, in softmax_backward: return p * (dout" in out
     assert "printed:" in out and "| p is (4, 5)" in out
+
+
+def test_the_notebook_check_runs_the_graders_checks_and_names_library_calls(capsys):
+    from numpy_sae.teaching.assignment import check
+    namespace = {}
+    exec(compile(exercises.student_source(solutions=True), "<notebook cells>", "exec"),
+         namespace)
+    assert check(namespace["dense_forward"], namespace["dense_backward"])
+    assert "2 of 2 functions correct" in capsys.readouterr().out
+    # A cell that calls numpy_sae's own function is refused in the notebook as in a file.
+    # (IPython keeps each cell's source in linecache, which inspect reads: so does this.)
+    import linecache
+    cell = ("from numpy_sae.nn import functional as F\n"
+            "def tanh_forward(x):\n    return F.tanh_forward(x)\n")
+    linecache.cache["<cell-7>"] = (len(cell), None, cell.splitlines(True), "<cell-7>")
+    exec(compile(cell, "<cell-7>", "exec"), namespace)
+    assert not check(namespace["tanh_forward"], namespace["tanh_backward"])
+    assert "not accepted: it calls numpy_sae's own code (F)" in capsys.readouterr().out

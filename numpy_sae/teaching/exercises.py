@@ -290,8 +290,10 @@ def _factor_words(r, sizes):
 
 def _same(what, student, reference, state):
     stage = state["stage"]
-    if isinstance(student, tuple) and np.shape(reference) != np.shape(student) and \
+    if isinstance(student, tuple) and len(student) > 0 and \
+            np.shape(reference) != np.shape(student) and \
             np.shape(student[0]) == np.shape(reference):
+        state[stage] = np.inf
         raise _Wrong(f"{what}: got a tuple where one array was expected", np.inf)
     if np.shape(student) != np.shape(reference):
         state[stage] = np.inf
@@ -717,36 +719,44 @@ def where(exc, student):
 
 
 def library_calls(student):
-    """{graded function: the numpy_sae name it uses} for the functions of a student file that
-    call numpy_sae's own code (or are numpy_sae's, imported by name), found by ``ast``."""
-    path = getattr(student, "__file__", None)
-    try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
-    except (TypeError, OSError, SyntaxError, ValueError):
-        return {}
-    graded = {name for _, name in GRADED}
-
-    def imported_names(node):
-        names = set()
-        for item in ast.walk(node):
+    """{graded function: the numpy_sae name it uses} for the student's functions that call
+    numpy_sae's own code, or are numpy_sae's (imported by name). Works on a module and on
+    a notebook's namespace alike: the names bound to numpy_sae objects, then each
+    function's source (by ``ast``, imports inside it included)."""
+    namespace = getattr(student, "_namespace", None)
+    if namespace is None:
+        namespace = vars(student)
+    imported = {name for name, value in namespace.items() if _from_numpy_sae(value)}
+    found = {}
+    for _, name in GRADED:
+        function = namespace.get(name)
+        if function is None:
+            continue
+        if _from_numpy_sae(function):
+            found[name] = name
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        inner = set()
+        for item in ast.walk(tree):
             if isinstance(item, ast.Import):
-                names |= {(a.asname or a.name).split(".")[0] for a in item.names
+                inner |= {(a.asname or a.name).split(".")[0] for a in item.names
                           if a.name.split(".")[0] == "numpy_sae"}
             elif isinstance(item, ast.ImportFrom) and item.level == 0 and item.module and \
                     item.module.split(".")[0] == "numpy_sae":
-                names |= {a.asname or a.name for a in item.names}
-        return names
-    top = imported_names(ast.Module(body=[n for n in tree.body
-                                          if isinstance(n, (ast.Import, ast.ImportFrom))],
-                                    type_ignores=[]))
-    found = {name: name for name in graded & top}  # `from numpy_sae... import dense_forward`
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in graded:
-            inner = imported_names(node)
-            used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & (top | inner)
-            if used or inner:
-                found[node.name] = sorted(used or inner)[0]
+                inner |= {a.asname or a.name for a in item.names}
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & (imported | inner)
+        if used or inner:
+            found[name] = sorted(used or inner)[0]
     return found
+
+
+def _from_numpy_sae(value):
+    """Whether a value is numpy_sae itself: one of its modules, or something defined in one."""
+    module = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+    return isinstance(module, str) and module.split(".")[0] == "numpy_sae"
 
 
 def text_of(exc):
