@@ -367,11 +367,15 @@ def build_parser():
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     p = sub.add_parser("exercises", help="backprop exercises: write a student file, grade it",
-                       description="'init DIR' writes DIR/backprop.py with every function body "
-                       "to write; 'check DIR' grades it (exit status 0 only when all pass).")
+                       description="'init DIR' writes DIR/backprop.py (or, with --notebook, "
+                       "the notebook assignment DIR/backprop.ipynb) with every function body "
+                       "to write; 'check DIR' grades it (exit status 0 only when all pass); "
+                       "'key' and 'bundle' are for instructors. The instructor's guide: "
+                       "examples/INSTRUCTORS.md.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     actions.required = True
-    q = actions.add_parser("init", help="write DIR/backprop.py for a student")
+    q = actions.add_parser("init", help="write DIR/backprop.py (or backprop.ipynb) for a "
+                           "student")
     q.add_argument("dir", help="the student's folder")
     # The answer key has its own instructor command (key); these stay for older scripts.
     q.add_argument("--solutions", action="store_true", help=argparse.SUPPRESS)
@@ -390,7 +394,7 @@ def build_parser():
                    help="the notebook assignment's key (answers to the inline questions too)")
     q.add_argument("--break", dest="bug", choices=tuple(BUGS), metavar="BUG",
                    help=f"plant one classic mistake, to grade in class ({', '.join(BUGS)})")
-    q = actions.add_parser("check", help="grade DIR/backprop.py",
+    q = actions.add_parser("check", help="grade DIR/backprop.py or DIR/backprop.ipynb",
                            description="Exit status: 0 when every graded function is correct "
                            "(and, for a whole file, the model learns with them), 1 when "
                            "something is wrong or missing, 2 for a usage error.")

@@ -34,6 +34,8 @@ SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder's image.
 set -euo pipefail
 cd "$(dirname "$0")"
+# Newer images mark the system Python as externally managed; older pip ignores this.
+export PIP_BREAK_SYSTEM_PACKAGES=1
 python3 -m pip --version >/dev/null 2>&1 || { apt-get update && apt-get install -y python3-pip; }
 python3 -m pip install --upgrade pip
 python3 -m pip install ./numpy_sae_source
