@@ -530,9 +530,8 @@ def meanlogstd_pool_backward(dout, cache):
     """
     _, s, _ = cache
     K = s.shape[1]
-    through_s = dout.copy()
-    through_s[:, K:] /= s
-    return meanstd_pool_backward(through_s, cache)
+    dmu, dlogs = dout[:, :K], dout[:, K:]
+    return meanstd_pool_backward(np.concatenate([dmu, dlogs / s], axis=1), cache)
 
 
 def filterbank_forward(x, W, eps=1e-6):
@@ -561,8 +560,7 @@ def filterbank_forward(x, W, eps=1e-6):
     """
     y = x @ W.T
     K = W.shape[0] // 2
-    e = y[:, :K] ** 2
-    e += y[:, K:] ** 2
+    e = y[:, :K] ** 2 + y[:, K:] ** 2
     return np.log(e + eps), (x, W, y, e + eps)
 
 
@@ -586,10 +584,9 @@ def filterbank_backward(dout, cache, need_dx=False):
     dy_k = 2 y_k de_k,  dy_{K+k} = 2 y_{K+k} de_k  (d u**2 / du = 2 u)
     dW = dy^T x,  dx = dy W                        (the dense layer's rule, W transposed)
     """
-    x, W, y, e = cache
+    x, W, y, e = cache   # e holds e + eps
     de = dout / e
-    dy = y * np.concatenate([de, de], axis=1)
-    dy *= 2
+    dy = 2 * y * np.concatenate([de, de], axis=1)
     dW = dy.T @ x
     return (dy @ W if need_dx else None), dW
 
