@@ -317,11 +317,12 @@ def test_exits_endless_loops_and_patched_references_are_caught(tmp_path, capsys)
         return source + ("\nimport numpy_sae.nn.functional as _F\n"
                          "_F.sigmoid_forward = sigmoid_forward\n")
     folder = with_solutions(tmp_path, "tricks", edit)
-    assert main(["exercises", "check", str(folder), "--json", "--time-limit", "1"]) == 1
+    # 2 s: every other unit must finish inside the same limit, also on a loaded machine.
+    assert main(["exercises", "check", str(folder), "--json", "--time-limit", "2"]) == 1
     import json
     rows = {r["function"]: r for r in json.loads(capsys.readouterr().out)["functions"]}
     assert "ended the grading process" in rows["tanh_backward"]["status"]
-    assert "ran longer than 1 s" in rows["relu_forward"]["status"]
+    assert "ran longer than 2 s" in rows["relu_forward"]["status"]
     # The stack written just before the limit names the student's line that was running.
     assert "(backprop.py, line " in rows["relu_forward"]["status"] and \
         "in relu_forward: while True:)" in rows["relu_forward"]["status"]

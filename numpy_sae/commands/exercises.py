@@ -113,7 +113,7 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0, memory
             else:
                 training = event["training"]
             remaining.remove(key)
-        if not events:
+        if all(event.get("start") == "import" for event in events):
             return grades, training, (
                 f"importing it ran longer than {limit:g} s (an endless loop at the top level?)"
                 f"{running}" if ended == "timeout" else f"the file ended the grading process "
@@ -161,6 +161,9 @@ def _end(child):
     child.wait()
 
 
+STARTUP_LIMIT = 120.0  # seconds a grading child may take to start, before the student's code
+
+
 def _supervise(child, report, time_limit, training_limit):
     """Wait for a grading child: (how it ended, its last unit, that unit's limit)."""
     started, unit, ended = time.monotonic(), None, None
@@ -169,8 +172,11 @@ def _supervise(child, report, time_limit, training_limit):
         current = next((e["start"] for e in reversed(events) if "start" in e), None)
         if current != unit:
             unit, started = current, time.monotonic()
-        # Importing the file (unit None) has the same limit as a function.
-        limit = training_limit if unit == "training" else time_limit
+        # Importing the student's file has the same limit as a function; before it (unit
+        # None) the child is still importing numpy_sae itself, which a loaded machine may
+        # take seconds to do: that is not the student's time.
+        limit = (training_limit if unit == "training" else STARTUP_LIMIT if unit is None
+                 else time_limit)
         if child.poll() is not None:
             ended = "exit"
         elif time.monotonic() - started > limit:

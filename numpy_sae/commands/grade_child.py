@@ -4,7 +4,8 @@
 
 It imports the student's file, grades the named units (a forward/backward pair,
 ``adam``, ... or ``training``) and appends one JSON line per event to
-REPORT_FILE: ``{"start": unit}`` before a unit, ``{"unit": unit, "grades":
+REPORT_FILE: ``{"start": "import"}`` before the student's file is imported,
+``{"start": unit}`` before a unit, ``{"unit": unit, "grades":
 [...]}`` after it, ``{"training": {...}}`` and ``{"done": true}`` at the end.
 The grading command reads that file: a unit that started and never finished
 ended the process (``sys.exit``, ``os._exit``) or ran past its time limit, and
@@ -84,6 +85,8 @@ def main(argv):
         def emit(event):
             report.write(json.dumps(event) + "\n")
             report.flush()
+        # The grader's clock for the student's file starts here, not at this process's start.
+        emit({"start": "import"})
         _stack_dump_before_the_limit(stacks, None)
         try:
             student = exercises.load_student(student_file)
