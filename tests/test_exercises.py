@@ -495,3 +495,18 @@ def test_the_notebook_check_runs_the_graders_checks_and_names_library_calls(caps
     exec(compile(cell, "<cell-7>", "exec"), namespace)
     assert not check(namespace["tanh_forward"], namespace["tanh_backward"])
     assert "not accepted: it calls numpy_sae's own code (F)" in capsys.readouterr().out
+
+
+def test_the_derive_notebook_shows_no_gradient_formula():
+    import json
+
+    from numpy_sae.teaching.assignment import TAG, assignment_notebook, notebook_to_source
+    cells = json.loads(assignment_notebook(level="derive"))["cells"]
+    prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert "onehot" not in prose and "2(\\hat x - x)" not in prose and "dmu / T" not in prose
+    assert "Derive dx, dW and db" in prose and "$$\\mathrm{out} = xW + b$$" in prose
+    # Its exercise cells read back as the derive-level handout's functions.
+    source = notebook_to_source(assignment_notebook(level="derive"))
+    tagged = [c for c in cells if TAG in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1 + len(exercises.GRADED)
+    assert "raise NotImplementedError" in source and "x.T @ dout" not in source

@@ -55,11 +55,6 @@ EQUATIONS = {
                           r"\,\mathrm{SSE}(\mathrm{code}\,W_{\mathrm{decoder.0}} + b, x) + "
                           r"(1-\gamma)\,\mathrm{CE}(\mathrm{code}\,W_{\mathrm{classifier.0}} + b, y)",
 }
-# Gradient formulas are the student's work at the derive level: only the forward shows.
-_DERIVED = {"dense_backward", "tanh_backward", "sigmoid_backward", "relu_backward",
-            "softmax_backward", "meanstd_pool_backward", "filterbank_backward",
-            "fanout_backward"}
-
 # Inline questions after a unit: (unit, question, the key's answer).
 QUESTIONS = (
     ("dense", "Why is `db` a sum over the batch, and not a mean, when the loss is already a "
@@ -167,10 +162,11 @@ def assignment_cells(solutions=False, level="guided"):
         unit = exercises.unit_of(name)
         if name == "joint_network_loss":
             cells += [("markdown", _GRAPH, []), ("code", _GRAPH_CODE, [])]
-        show = level != "derive" or name not in _DERIVED
-        equation = f"\n\n$${EQUATIONS[name]}$$" if show else ""
-        if level == "derive" and name in _DERIVED:
-            equation = "\n\nDerive the gradient yourself (the docstring gives the forward)."
+        if level == "derive" and name in exercises.DERIVE_NOTES:
+            # The gradient is the student's work: the forward only, as in the docstring.
+            equation = f"\n\n{exercises.DERIVE_NOTES[name]}"
+        else:
+            equation = f"\n\n$${EQUATIONS[name]}$$"
         cells.append(("markdown", f"### `{name}`{equation}", []))
         cells.append(("code", functions[name], [TAG]))
         members = _cells_of_unit(unit)
