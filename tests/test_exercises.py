@@ -510,3 +510,12 @@ def test_the_derive_notebook_shows_no_gradient_formula():
     tagged = [c for c in cells if TAG in c["metadata"].get("tags", [])]
     assert len(tagged) == 1 + len(exercises.GRADED)
     assert "raise NotImplementedError" in source and "x.T @ dout" not in source
+
+
+def test_the_whole_network_changing_its_params_in_place_is_noted(tmp_path):
+    # Taking a step inside the loss: right loss and gradients (from copies), and the note.
+    grades = graded(tmp_path, [("    return loss, grads\n",
+                                "    params[\"encoder.0.W\"] -= 0.1 * grads[\"encoder.0.W\"]\n"
+                                "    return loss, grads\n")])
+    assert grades["joint_network_loss"].passed
+    assert "changed its input params in place" in grades["joint_network_loss"].notes

@@ -605,15 +605,21 @@ def _check_network(student, rng, state):
 
 def _check_composition(student, rng, state):
     params, x, y, gamma = _network_case(rng)
-    loss, grads = student.joint_network_loss({k: v.copy() for k, v in params.items()}, x, y,
-                                              gamma)
+    given, given_x = {k: v.copy() for k, v in params.items()}, x.copy()
+    loss, grads = student.joint_network_loss(given, given_x, y, gamma)
+    for label, before, after in (("params", params, given), ("x", {"x": x}, {"x": given_x})):
+        if any(not np.array_equal(before[k], after.get(k)) for k in before):
+            state.setdefault("changed", {})[label] = "joint_network_loss"
     _same("wrong forward", loss, F.joint_network_loss(params, x, y, gamma)[0], state)
     state["stage"] = "backward"
     if not isinstance(grads, dict) or set(grads) != set(params):
         raise _Wrong(f"grads must be a dict with the keys {', '.join(params)}", np.nan)
-    for key in ("classifier.0.W", "classifier.0.b", "decoder.0.W", "decoder.0.b", "encoder.0.W", "encoder.0.b"):
-        numeric = numerical_gradient(lambda: student.joint_network_loss(params, x, y, gamma)[0],
-                                     params[key])
+    for key in ("classifier.0.W", "classifier.0.b", "decoder.0.W", "decoder.0.b",
+                "encoder.0.W", "encoder.0.b"):
+        # Copies at every call (taken after the entry is nudged): a loss that changes its
+        # params must not move the point the differences are taken at.
+        numeric = numerical_gradient(lambda: student.joint_network_loss(
+            {k: v.copy() for k, v in params.items()}, x.copy(), y, gamma)[0], params[key])
         try:
             _same(f"wrong gradient: {key}", grads[key], numeric, state)
         except _Wrong as wrong:
