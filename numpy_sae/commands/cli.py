@@ -93,8 +93,7 @@ def code_dims(text):
 
 def points_list(text):
     """--points: FUNC=N,... into {function: points}."""
-    from ..teaching.exercises import GRADED
-    graded = {name for _, name in GRADED}
+    _, graded, _ = _graded_names("")
     points = {}
     for item in filter(None, text.split(",")):
         name, _, value = item.partition("=")
@@ -110,12 +109,18 @@ def points_list(text):
     return points
 
 
+def _graded_names(text, extra=()):
+    """Comma-separated names: (the names, the graded functions and ``extra`` they may be,
+    the names that are neither)."""
+    from ..teaching.exercises import GRADED
+    known = [name for _, name in GRADED] + list(extra)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return names, known, [n for n in names if n not in known]
+
+
 def hidden_list(text):
     """--hidden: graded functions, or "training", comma-separated."""
-    from ..teaching.exercises import GRADED
-    allowed = {name for _, name in GRADED} | {"training"}
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    wrong = [name for name in names if name not in allowed]
+    names, _, wrong = _graded_names(text, extra=("training",))
     if wrong:
         raise argparse.ArgumentTypeError(f"not a graded function (or training): "
                                          f"{', '.join(wrong)}")
@@ -123,10 +128,7 @@ def hidden_list(text):
 
 
 def function_list(text):
-    from ..teaching.exercises import GRADED
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    known = [name for _, name in GRADED]
-    unknown = [n for n in names if n not in known]
+    names, known, unknown = _graded_names(text)
     if not names or unknown:
         raise argparse.ArgumentTypeError(f"expected graded function names ({', '.join(known)}), "
                                          f"got {text!r}")

@@ -144,10 +144,7 @@ def _running_line(stacks, student_file):
     target = Path(student_file).resolve()
     for match in re.finditer(r'File "(.+)", line (\d+) in (\S+)', text):
         if Path(match.group(1)).resolve() == target:
-            number = int(match.group(2))
-            lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
-            code = f": {lines[number - 1].strip()}" if 0 < number <= len(lines) else ""
-            return f" ({target.name}, line {number}, in {match.group(3)}{code})"
+            return exercises.place(target, int(match.group(2)), match.group(3))
     return ""
 
 
@@ -217,25 +214,9 @@ def train_with_student(student, epochs=30, seed=0, log=print):
 TRAINING_TEST = "training with your functions"
 
 
-def run_check(folder, log=print, student_file=None, **options):
-    """Grade FOLDER/backprop.py, or ``student_file`` (a .py, or a notebook whose exercise
-    cells are graded as one .py file); the options and the result of :func:`check_file`."""
-    path = Path(student_file) if student_file is not None else None
-    if path is None or path.suffix != ".ipynb":
-        return check_file(folder, log, student_file=path, **options)
-    with tempfile.TemporaryDirectory() as tmp:
-        converted = Path(tmp) / exercises.FILE_NAME
-        try:
-            converted.write_text(notebook_to_source(path.read_text(encoding="utf-8")),
-                                 encoding="utf-8")
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            converted.write_text(f"raise ImportError({f'{path.name} is not a notebook: {exc}'!r})\n")
-        return check_file(folder, log, student_file=converted, **options)
-
-
-def check_file(folder, log=print, only=None, as_json=False, results=None, force=False,
-               time_limit=20.0, memory_limit=4096, points=None, training_points=0,
-               visibility=None, hidden=(), max_hint=3, student_file=None):
+def run_check(folder, log=print, only=None, as_json=False, results=None, force=False,
+              time_limit=20.0, memory_limit=4096, points=None, training_points=0,
+              visibility=None, hidden=(), max_hint=3, student_file=None):
     """Grade the student file; return True when every graded function passes (and, when the
     whole file was graded, the model learns with them).
 
@@ -250,29 +231,46 @@ def check_file(folder, log=print, only=None, as_json=False, results=None, force=
     test; visibility : Gradescope's visibility of every test (None: its default); hidden :
     the functions (or "training") whose tests students never see, though they count;
     max_hint : the highest hint step the results show (0: none); student_file : the file
-    to grade (default: FOLDER/backprop.py).
+    to grade, a .py or a notebook whose exercise cells are graded as one .py file
+    (default: FOLDER/backprop.py, else FOLDER/backprop.ipynb).
     """
-    started = time.monotonic()
     settings = {"points": points or {}, "training_points": training_points,
                 "visibility": visibility, "hidden": set(hidden), "max_hint": max_hint,
-                "started": started}
+                "started": time.monotonic()}
     if results is not None:
         if Path(results).is_dir():
             raise JobError(f"--results {results} is a folder; name the results.json file")
         check_new_files([results], [Path(folder) / exercises.FILE_NAME], force)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = Path(student_file) if student_file is not None else _student_file(folder)
+            if path.suffix == ".ipynb":
+                path = _notebook_as_python(path, Path(tmp))
+        except JobError as exc:
+            # A misnamed or missing submission still gets a result that says so.
+            if results is not None:
+                _write_results(results, _failed_results(str(exc), settings), force)
+            raise
+        return _grade_file(path, log, only, as_json, results, force, time_limit,
+                           memory_limit, settings)
+
+
+def _notebook_as_python(notebook, folder):
+    """FOLDER/backprop.py made of a notebook's exercise cells; JobError when it is no
+    notebook."""
+    target = folder / exercises.FILE_NAME
     try:
-        path = Path(student_file) if student_file is not None else _student_file(folder)
-        if path.suffix == ".ipynb":
-            return run_check(folder, log, only=only, as_json=as_json, results=results,
-                             force=force, time_limit=time_limit, memory_limit=memory_limit,
-                             points=points, training_points=training_points,
-                             visibility=visibility, hidden=hidden, max_hint=max_hint,
-                             student_file=path)
-    except JobError as exc:
-        # A misnamed or missing submission still gets a result that says so.
-        if results is not None:
-            _write_results(results, _failed_results(str(exc), settings), force)
-        raise
+        target.write_text(notebook_to_source(notebook.read_text(encoding="utf-8")),
+                          encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise JobError(f"{notebook.name} is not a notebook: {exc}") from None
+    return target
+
+
+def _grade_file(path, log, only, as_json, results, force, time_limit, memory_limit,
+                settings):
+    """:func:`run_check` once the student's file is a .py file at ``path``."""
+    max_hint, training_points = settings["max_hint"], settings["training_points"]
     units = list(dict.fromkeys(exercises.unit_of(name) for _, name in exercises.GRADED
                                if only is None or exercises.unit_of(name) in
                                {exercises.unit_of(n) for n in only}))

@@ -255,9 +255,7 @@ def check(*functions):
 
 def _tiny_problem(seed=0, n=5, d=6, k=4, c=3):
     rng = np.random.default_rng(seed)
-    params = {"encoder.0.W": rng.standard_normal((d, k)) * 0.5, "encoder.0.b": np.zeros(k),
-              "decoder.0.W": rng.standard_normal((k, d)) * 0.5, "decoder.0.b": np.zeros(d),
-              "classifier.0.W": rng.standard_normal((k, c)) * 0.5, "classifier.0.b": np.zeros(c)}
+    params = exercises.one_layer_params(rng, d, k, c, bias_scale=0.0, classifier_scale=0.5)
     return params, rng.standard_normal((n, d)), rng.integers(0, c, n)
 
 

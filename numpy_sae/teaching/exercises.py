@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import inspect
 import io
+import linecache
 import sys
 import textwrap
 import traceback
@@ -567,10 +568,19 @@ def _agrees(student, p, g, steps, other, lr, betas, eps):
     return all(relative_error(a, b) < BOUND for a, b in zip(mine, theirs))
 
 
+def one_layer_params(rng, d, k, c, bias_scale=0.1, classifier_scale=1.0):
+    """Random parameters of the one-layer network of :func:`F.joint_network_loss`, under the
+    model's names; biases of 0 when ``bias_scale`` is 0 (drawn in the order listed)."""
+    def bias(size):
+        return rng.standard_normal(size) * bias_scale if bias_scale else np.zeros(size)
+    return {"encoder.0.W": rng.standard_normal((d, k)) * 0.5, "encoder.0.b": bias(k),
+            "decoder.0.W": rng.standard_normal((k, d)) * 0.5, "decoder.0.b": bias(d),
+            "classifier.0.W": rng.standard_normal((k, c)) * classifier_scale,
+            "classifier.0.b": bias(c)}
+
+
 def _network_case(rng, n=5, d=6, k=4, c=3):
-    params = {"encoder.0.W": rng.standard_normal((d, k)) * 0.5, "encoder.0.b": rng.standard_normal(k) * 0.1,
-              "decoder.0.W": rng.standard_normal((k, d)) * 0.5, "decoder.0.b": rng.standard_normal(d) * 0.1,
-              "classifier.0.W": rng.standard_normal((k, c)), "classifier.0.b": rng.standard_normal(c) * 0.1}
+    params = one_layer_params(rng, d, k, c)
     return params, rng.standard_normal((n, d)), rng.integers(0, c, n), 0.7
 
 
@@ -719,9 +729,14 @@ def where(exc, student):
               if Path(frame.filename).resolve() == target]
     if not frames:
         return ""
-    frame = frames[-1]
-    code = f": {frame.line.strip()}" if frame.line else ""
-    return f" ({target.name}, line {frame.lineno}, in {frame.name}{code})"
+    return place(target, frames[-1].lineno, frames[-1].name)
+
+
+def place(path, number, function):
+    """A line of the student's file as the grader names it: " (backprop.py, line 42, in
+    softmax_backward: dz = ...)" (the code from linecache, as tracebacks show it)."""
+    code = linecache.getline(str(path), number).strip()
+    return f" ({Path(path).name}, line {number}, in {function}{': ' + code if code else ''})"
 
 
 def library_calls(student):
