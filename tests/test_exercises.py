@@ -311,7 +311,8 @@ def test_exits_endless_loops_and_patched_references_are_caught(tmp_path, capsys)
                                 "    dx = dout * (1.0 - out**2)", 1)
         start = source.index("def relu_forward(")
         doc_end = source.index('"""', source.index('"""', start) + 3) + 3
-        source = source[:doc_end] + "\n    while True:\n        pass" + source[doc_end:]
+        # One line, so the stack names the same line whenever it is taken.
+        source = source[:doc_end] + "\n    while True: pass" + source[doc_end:]
         source = source.replace("def sigmoid_forward(x):", "def sigmoid_forward(x):\n"
                                 "    return np.tanh(x), np.tanh(x)\n\n\ndef _unused(x):", 1)
         return source + ("\nimport numpy_sae.nn.functional as _F\n"
@@ -325,7 +326,7 @@ def test_exits_endless_loops_and_patched_references_are_caught(tmp_path, capsys)
     assert "ran longer than 2 s" in rows["relu_forward"]["status"]
     # The stack written just before the limit names the student's line that was running.
     assert "(backprop.py, line " in rows["relu_forward"]["status"] and \
-        "in relu_forward: while True:)" in rows["relu_forward"]["status"]
+        "in relu_forward: while True: pass)" in rows["relu_forward"]["status"]
     assert rows["sigmoid_forward"]["status"] == "wrong forward"   # against the real sigmoid
     assert rows["dense_backward"]["status"] == "correct"          # the rest is still graded
 
