@@ -94,8 +94,13 @@ include = ["numpy_sae*"]
 
 def check_config(config):
     """The bundle's settings, completed with the defaults; ValueError names a bad value."""
+    if not isinstance(config or {}, dict):
+        raise ValueError(f"the config must be a JSON object, not {type(config).__name__}")
     config = {**DEFAULT_CONFIG, **(config or {})}
     graded = {name for _, name in exercises.GRADED}
+    if not isinstance(config["points"], dict):
+        raise ValueError(f"points must be an object of function: number, not "
+                         f"{config['points']!r}")
     for name, weight in config["points"].items():
         if name not in graded:
             raise ValueError(f"points for {name!r}: not a graded function "
