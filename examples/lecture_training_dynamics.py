@@ -16,9 +16,13 @@ figures for any trained run: ``numpy-sae diagnose RUN_DIR``. As a script
 # ## Setup: one BLAS thread, and a small synthetic dataset of two genres
 #
 # The naive-initialization run is chaotic: summing the same numbers in another order
-# (which more BLAS threads do) changes its figures. The first lines pin NumPy's BLAS to
-# one thread, so every number quoted in this lecture is the one you see, on any machine.
-# They work only before NumPy is imported: run this cell first, in a fresh kernel.
+# changes its figures, and both more BLAS threads and another CPU's kernels (AVX2 or
+# AVX-512) sum in another order. The first lines pin NumPy's BLAS to one thread, so one
+# machine gives the same numbers every run; on another CPU the naive row's digits may
+# differ (its training accuracy was 0.583 on an AVX2 machine and 0.688 on an AVX-512 one),
+# while what the lecture is about holds everywhere: the naive weights saturate nearly
+# every tanh unit, and the sigmoid network's first layer barely moves.
+# The lines work only before NumPy is imported: run this cell first, in a fresh kernel.
 
 # %%
 import os

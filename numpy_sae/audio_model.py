@@ -159,8 +159,13 @@ class AudioModel:
             if peak < SILENCE:
                 warnings.warn(f"{path} is silent or nearly (peak {peak:.1e}, below -80 dB): "
                               "its genre verdict means nothing")
-        with np.errstate(over="ignore", invalid="ignore"):  # damaged weights: named below
-            window_proba = self.network.predict_proba(x)
+        try:
+            with self.network.finite_forward():
+                window_proba = self.network.predict_proba(x)
+        except FloatingPointError as exc:
+            raise AudioError(f"{path}: the model's layer {exc} gives NaN or inf values for "
+                             "it (its weights or scaling are damaged or overflow); no "
+                             "verdict") from None
         if not np.isfinite(window_proba).all():
             raise AudioError(f"{path}: the model gives NaN or inf probabilities for it (its "
                              "weights or scaling are damaged); no verdict")

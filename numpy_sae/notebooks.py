@@ -17,8 +17,8 @@ MARKER = "# %%"
 MARKDOWN = "# %% [markdown]"
 INSTALL_CELL = """# Install numpy_sae if this kernel lacks it (Colab, a fresh environment): set SOURCE to
 # the folder or git URL your course uses. Nothing happens when numpy_sae imports already.
-# One BLAS thread, set before NumPy loads, makes a lecture's figures the same on every
-# machine; %matplotlib inline shows its figures (matplotlib Figure objects) in the notebook.
+# One BLAS thread, set before NumPy loads, makes a lecture's figures the same every run
+# (another CPU's kernels may still change a chaotic run's digits); %matplotlib inline shows its figures (matplotlib Figure objects) in the notebook.
 import importlib.util
 import os
 import subprocess

@@ -215,14 +215,40 @@ def test_tampered_model_files_are_named_in_one_line(tree, joint_run, tmp_path, c
     one_line_error(capsys, message)
 
 
-def test_weights_that_give_nan_give_no_verdict(tree, joint_run, tmp_path, capsys):
+@pytest.mark.parametrize("key, value, layer", [
+    # Each product 3e38 * z with |z| > 1.2 is beyond float32 on every CPU (an exact
+    # product, however the kernel sums): encoder.0 gives inf or NaN, and tanh would turn
+    # +-inf into a finite +-1, which is why every layer's output is checked.
+    ("param/encoder.0.W", 3e38, "encoder.0"),
+    # x / 1e-45 (the smallest float32, or 0 where denormals are flushed) overflows in the
+    # standardization, elementwise, for any |x - mean| > 1e-3: the first layer reads inf.
+    ("input_scale", 1e-45, "encoder.0"),
+])
+def test_a_model_that_overflows_anywhere_gives_no_verdict(tree, joint_run, tmp_path, capsys,
+                                                          key, value, layer):
     with np.load(joint_run / "model.npz") as data:
-        W = data["param/encoder.0.W"]
-    bad = _tampered(joint_run / "model.npz", tmp_path / "nan.npz",
-                    arrays={"param/encoder.0.W": np.full_like(W, 3e38)})
+        original = data[key]
+    bad = _tampered(joint_run / "model.npz", tmp_path / "overflow.npz",
+                    arrays={key: np.full_like(original, value)})
     capsys.readouterr()
     assert main(["predict", str(bad), str(tree / "jazz" / "jazz.00001.wav")]) == 1
-    one_line_error(capsys, "NaN or inf probabilities", "no verdict")
+    out = capsys.readouterr()
+    assert out.out == "" and "Traceback" not in out.err, out
+    assert f"layer {layer}" in out.err and "NaN or inf" in out.err and "no verdict" in out.err
+
+
+def test_finite_forward_names_the_layer_and_leaves_training_unchecked():
+    from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+    network = SoftmaxAutoencoderNetwork(input_dim=8, n_classes=2, code_dim=2,
+                                        encoder_hidden=(4,), seed=0)
+    network.classifier.layers[0].params["W"][0, 0] = np.nan
+    x = np.ones((3, 8), np.float32)
+    with pytest.raises(FloatingPointError, match=r"classifier\.0 \(Dense\(2, "):
+        with network.finite_forward():
+            network.predict_proba(x)
+    # Outside the block nothing is checked (training's own NaN check stays where it is).
+    assert network.encoder.check_finite is None and network.classifier.check_finite is None
+    assert np.isnan(network.predict_proba(x)).all()
 
 
 def test_a_loader_asked_for_another_class_names_the_stored_one(joint_run):

@@ -1,5 +1,6 @@
 """The classroom material: the walkthrough's numbers and the gradient check that fails on purpose."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,19 +128,37 @@ def test_notebooks_run_in_a_real_kernel_and_show_their_figures(executed_notebook
     assert walkthrough["images"] >= 1  # the computational graph, inline
     lecture = executed_notebooks["lecture_training_dynamics.ipynb"]
     assert lecture["images"] == 4
-    # The quoted figures hold although the kernel asked for 4 BLAS threads: the lecture
-    # pins one (the naive row is chaotic, and differed with 1 and 2 threads before).
-    readme = " ".join((EXAMPLES.parent / "README.md").read_text().split())
-    for label, figure in (("tanh, Glorot", "0.896"), ("sigmoid, Glorot", "0.486"),
-                          ("ReLU, He", "0.959"), ("tanh, naive N(0, 1)", "0.583")):
-        row = next(line for line in lecture["text"].splitlines() if line.startswith(label))
-        assert row.split()[-1] == figure and f"{figure} (" in readme, row
-    assert "9.6e-01" in lecture["text"] and "restart the kernel" not in lecture["text"]
+    # The naive row is chaotic: another CPU's kernels change its digits (0.583 on AVX2,
+    # 0.688 on AVX-512), so what is checked is what holds on every CPU: which networks
+    # learn, which stays at chance, which saturates, and where the gradient vanishes.
+    text = lecture["text"]
+    accuracy = {label: float(words[-1])
+                for label, words in _table(text, "training accuracy").items()}
+    assert set(accuracy) == set(VARIANTS), accuracy
+    assert accuracy["tanh, Glorot"] > 0.8 and accuracy["ReLU, He"] > 0.8, accuracy
+    assert accuracy["sigmoid, Glorot"] < 0.6, accuracy  # two genres: chance is 0.5
+    assert accuracy["tanh, naive N(0, 1)"] < accuracy["tanh, Glorot"], accuracy
+    # Columns: gradient norms of encoder.0.W and classifier.2.W, then their update sizes.
+    gradients = {label: [float(w) for w in words]
+                 for label, words in _table(text, "grad encoder.0.W").items()}
+    # Sigmoid's first-layer gradient is at least 100x smaller than tanh's; naive weights
+    # make the first layer's updates at least 10x larger than Glorot's.
+    assert gradients["sigmoid, Glorot"][0] * 100 < gradients["tanh, Glorot"][0], gradients
+    assert gradients["tanh, naive N(0, 1)"][2] > 10 * gradients["tanh, Glorot"][2], gradients
+    saturation = {label: float(words[words.index("encoder.0") + 1])
+                  for label, words in _table(text, "saturation encoder.0", inclusive=True).items()
+                  if words[0] == "saturation"}
+    assert saturation["tanh, naive N(0, 1)"] > 0.9 > 0.3 > saturation["tanh, Glorot"], saturation
+    assert "restart the kernel" not in text
     key = executed_notebooks["key.ipynb"]
     assert key["images"] == 3  # the graph, the overfitting curve, the optimizers compared
     assert key["text"].count("functions correct") == 13
     assert "of 2 functions correct" in key["text"] and " 0 of " not in key["text"]
-    assert "loss 5.336 -> 0.0009 in 300 steps" in key["text"]
+    # The tiny batch is overfitted: the loss starts untrained (about 5.3) and ends
+    # near 0 (its digits depend on the CPU's kernels, so only the drop is checked).
+    start, end = map(float, re.search(r"loss ([0-9.]+) -> ([0-9.e-]+) in 300 steps",
+                                      key["text"]).groups())
+    assert 4 < start < 7 and end < 0.01, (start, end)
     # The student's notebook runs top to bottom: every check says "not started", no error.
     student = executed_notebooks["student.ipynb"]
     assert student["error"] is None and not student["errors"]
@@ -155,3 +174,20 @@ def test_importing_numpy_sae_leaves_the_matplotlib_backend_alone(tmp_path):
                           env={**__import__("os").environ, "MPLBACKEND": "svg"}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "svg" and (tmp_path / "h.png").exists()
+
+
+VARIANTS = ("tanh, Glorot", "sigmoid, Glorot", "ReLU, He", "tanh, naive N(0, 1)")
+
+
+def _table(text, header_word, inclusive=False):
+    """{variant: the words after its label} of the printed table whose first line holds
+    ``header_word`` (that line is a header, or with ``inclusive`` the first row)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if header_word in line)
+    table = {}
+    for line in lines[start if inclusive else start + 1:]:
+        label = next((v for v in VARIANTS if line.startswith(v + " ")), None)
+        if label is None or label in table:  # the table ends, or the next one begins
+            break
+        table[label] = line[len(label):].split()
+    return table

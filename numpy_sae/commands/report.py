@@ -19,9 +19,23 @@ RUN_FILES = ("model.npz", "history.csv", "metrics.json", "report.txt", "curves.p
 
 
 def evaluate_subsets(network, subsets, genre_names):
-    """Metrics dict per named subset {name: (x, y, song)}; empty subsets are left out."""
-    return {name: evaluate_predictions(network.predict_proba(x), y, song, genre_names)
-            for name, (x, y, song) in subsets.items() if len(y)}
+    """Metrics dict per named subset {name: (x, y, song)}; empty subsets are left out.
+
+    Raises ValueError naming the layer when the network gives NaN or inf anywhere (no
+    figures are made from an overflowed forward)."""
+    results = {}
+    for name, (x, y, song) in subsets.items():
+        if not len(y):
+            continue
+        try:
+            with network.finite_forward():
+                proba = network.predict_proba(x)
+        except FloatingPointError as exc:
+            raise ValueError(f"the model's layer {exc} gives NaN or inf values on the {name} "
+                             "set (its weights or scaling are damaged or overflow); no "
+                             "figures") from None
+        results[name] = evaluate_predictions(proba, y, song, genre_names)
+    return results
 
 
 def collapse_warning(train_accuracy, n_classes, reconstructs):

@@ -270,14 +270,25 @@ class Sequential(Layer):
     layer's position, so activations take numbers too.
     """
 
+    # Inference that must not give a verdict from overflowed values sets this to the
+    # stack's name: every layer's output is then required to be finite. tanh(+-inf) is
+    # +-1, so a check of the last output alone would miss an overflow inside the stack.
+    check_finite = None
+
     def __init__(self, layers):
         super().__init__()
         self.layers = list(layers)
 
     def forward(self, x):
-        """x: (N, D_in) -> out: (N, D_out)."""
-        for layer in self.layers:
+        """x: (N, D_in) -> out: (N, D_out).
+
+        When ``check_finite`` holds a name, a layer whose output holds NaN or inf
+        raises FloatingPointError naming it (e.g. ``"encoder.0 (Dense(500, 256))"``).
+        """
+        for i, layer in enumerate(self.layers):
             x = layer.forward(x)
+            if self.check_finite is not None and not np.isfinite(x).all():
+                raise FloatingPointError(f"{self.check_finite}.{i} ({layer!r})")
         return x
 
     def backward(self, dout):

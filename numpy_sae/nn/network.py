@@ -7,6 +7,7 @@ the softmax autoencoders and classifiers on :class:`_Network`.
 """
 
 from collections import namedtuple
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -168,6 +169,22 @@ class _Network:
         units the reconstruction loss uses: x (N, ...) -> two arrays (M, D)."""
         target = self.standardized(x)
         return target, self.standardized(self.reconstruct(x))
+
+    @contextmanager
+    def finite_forward(self):
+        """Inference in which every layer's output must be finite: inside it, a layer that
+        gives NaN or inf raises FloatingPointError naming it (e.g. ``"encoder.0
+        (Dense(500, 256))"``), on every CPU, however its kernels round an overflow."""
+        stacks = {name: getattr(self, name) for name in self._parts}
+        stacks = {name: part for name, part in stacks.items() if hasattr(part, "check_finite")}
+        for name, stack in stacks.items():
+            stack.check_finite = name
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                yield
+        finally:
+            for stack in stacks.values():
+                stack.check_finite = None
 
     def predict_proba(self, x):
         """Genre probabilities. x: (N, input_dim) -> (N, n_classes), rows sum to 1."""
