@@ -16,7 +16,7 @@ from .data.audio import AudioError, downsample, frame, load_audio, peak_amplitud
 from .data.descriptors import SEGMENT_SECONDS, segment_features
 from .data.features import INPUT_KINDS, feature_dim, make_features
 from .data.gtzan import ClipSet, Preprocessing
-from .data.segments import segment_grid
+from .data.segments import FrameTable, segment_grid
 from .modelfile import ModelFileError, load_model_file, save_model_file
 
 
@@ -72,9 +72,13 @@ class AudioModel:
         A segment model's frames are Hann-tapered before a spectrum is taken."""
         return make_features(windows, self.input_kind, taper=self.segmented)
 
-    def windows(self, clipset, clips=None):
+    def windows(self, clipset, clips=None, table=None):
         """The fixed grid of a dataset's clips, as network inputs: windows, or for a segment
         model consecutive segments (lazy: frames are cut as they are read).
+
+        table : a segment model's :meth:`frame_table` of ``clipset``, or None; its stored
+            features are read instead of transforming the frames again (the Segments
+            returned carry it as ``.table``, and training's random crops read it too)
 
         Returns
         -------
@@ -83,9 +87,17 @@ class AudioModel:
         """
         if self.segmented:
             clips = np.arange(len(clipset)) if clips is None else clips
-            return segment_grid(clipset, clips, self.features)
+            return segment_grid(clipset, clips, self.features, table)
         x, y, song = clipset.windows(clips)
         return self.features(x), y, song
+
+    def frame_table(self, clipset):
+        """Every frame of ``clipset`` transformed once (training reads each frame every
+        epoch), as a FrameTable; None where storing gains nothing: a window model, or a
+        front end, which reads raw samples."""
+        if not self.segmented or self.input_kind != "spectrum":
+            return None
+        return FrameTable(clipset, self.features)
 
     def file_signal(self, path):
         """One WAV/AU file, resampled and downsampled as the training data was: float32 (n,).

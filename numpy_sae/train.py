@@ -56,6 +56,9 @@ class RandomCropSource:
     clips : int array of training clip indices
     per_clip : crops drawn per clip per epoch
     transform : callable (..., window) -> (..., input_dim), the model's input features
+    gain_db : segments only: each gets a random gain in +-gain_db dB (0: none)
+    table : data.segments.FrameTable of ``clipset`` or None; segments then start on its
+        hop grid (a multiple of the hop into their clip) and read its stored features
 
     Notes
     -----
@@ -65,8 +68,11 @@ class RandomCropSource:
     (:class:`data.segments.Segments`), so an epoch's frames are cut batch by batch.
     """
 
-    def __init__(self, clipset, clips, per_clip, transform=None, gain_db=0.0):
+    def __init__(self, clipset, clips, per_clip, transform=None, gain_db=0.0, table=None):
         self.gain_db = float(gain_db)  # segments: random gain in +-gain_db dB (augmentation)
+        # A FrameTable of the clip set: segments then start on its hop grid and read its
+        # stored features (a gain changes the spectrum's floor, so gains read the frames).
+        self.table = table if not self.gain_db else None
         self.clipset = clipset
         self.clips = np.asarray(clips, dtype=np.int64)
         self.per_clip = int(per_clip)
@@ -78,6 +84,8 @@ class RandomCropSource:
         lengths = clipset.offsets[self.clips + 1] - clipset.offsets[self.clips]
         self._starts = clipset.offsets[self.clips]
         self._room = lengths - pre.min_samples + 1  # number of valid start positions per clip
+        if self.table is not None:  # valid starts on the hop grid, as multiples of hop
+            self._room = (lengths - pre.min_samples) // pre.step + 1
         self.y = np.repeat(clipset.labels[self.clips], self.per_clip)
         # Every window of the concatenated signals as a read-only strided view (no
         # copy): a crop is then one row index, and gathering rows copies 500 contiguous
@@ -92,15 +100,18 @@ class RandomCropSource:
         """Return (x, y): x float32 (n_clips * per_clip, D), crops in clip order (for
         segments, a lazy (n_clips * per_clip, T, D) set of them)."""
         offsets = (rng.random((len(self.clips), self.per_clip)) * self._room[:, None]).astype(np.int64)
-        starts = (self._starts[:, None] + offsets).ravel()
         pre = self.clipset.preprocessing
+        if self.table is not None:
+            offsets *= pre.step
+        starts = (self._starts[:, None] + offsets).ravel()
         if pre.segment_frames is not None:
             transform = self.transform or (lambda frames: frames)
             # Drawn only when asked, so runs without augmentation keep their random stream.
             gains = (10.0 ** (rng.uniform(-self.gain_db, self.gain_db, len(starts)) / 20.0)
                      if self.gain_db else None)
             return Segments(self.clipset.signals, starts, pre.window, pre.step,
-                            pre.segment_frames, transform, gains=gains), self.y
+                            pre.segment_frames, transform, gains=gains,
+                            table=self.table), self.y
         x = self._all_windows[starts]
         return (x if self.transform is None else self.transform(x)), self.y
 

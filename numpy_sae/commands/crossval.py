@@ -69,10 +69,12 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
             init_rng, train_rng = (np.random.default_rng(s)
                                    for s in np.random.SeedSequence(entropy).spawn(2))
             model = new_audio_model(settings, clipset, init_rng)
+            if k == 0 and member == 0:  # every fold reads the same frames: transform once
+                table = model.frame_table(clipset)
             if member == 0:  # every member reads the same inputs: cut them once
-                x_train, y_train, _ = model.windows(clipset, train)
-                validation = model.windows(clipset, val)[:2] if len(val) else None
-                x_test, y_test, song_test = model.windows(clipset, test)
+                x_train, y_train, _ = model.windows(clipset, train, table)
+                validation = model.windows(clipset, val, table)[:2] if len(val) else None
+                x_test, y_test, song_test = model.windows(clipset, test, table)
             model.network.fit_scaling(x_train)
             trainer = make_trainer(settings, model.network,
                                    training_source(settings, clipset, train, x_train, y_train,

@@ -332,12 +332,13 @@ def make_splits(clipset, settings, rng, model):
                           f"unreadable and left out: {', '.join(missing[:5])}"
                           + (" ..." if len(missing) > 5 else ""), stacklevel=2)
     elif settings.split == "segment":
-        x, y, song = model.windows(clipset)
+        x, y, song = model.windows(clipset, table=model.frame_table(clipset))
         parts = segment_split(len(y), rng, settings.fractions)
         return Splits(*[(x[p], y[p], song[p]) for p in parts], train_clips=None)
     else:
         clips = song_split(clipset.labels, rng, settings.fractions)
-    return Splits(*[model.windows(clipset, c) for c in clips], train_clips=clips[0],
+    table = model.frame_table(clipset)  # every frame transformed once, shared by the subsets
+    return Splits(*[model.windows(clipset, c, table) for c in clips], train_clips=clips[0],
                   missing=missing)
 
 
@@ -358,9 +359,11 @@ def training_source(settings, clipset, train_clips, x_train, y_train, transform,
             clipset = clipset.joined(unlabeled)
             train_clips = np.concatenate([train_clips, np.arange(len(clipset) - len(unlabeled),
                                                                  len(clipset))])
+        # The grid's frame table serves the crops too (not unlabeled clips, outside it).
+        table = getattr(x_train, "table", None) if unlabeled is None else None
         return RandomCropSource(clipset, train_clips, settings.crops, transform=transform,
                                 gain_db=settings.gain_db if clipset.preprocessing.segment_frames
-                                else 0.0)
+                                else 0.0, table=table)
     if unlabeled is not None:
         if unlabeled.preprocessing.segment_frames is not None:
             raise JobError("unlabeled audio joins a segment model's training as random "
