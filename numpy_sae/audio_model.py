@@ -12,7 +12,16 @@ import warnings
 
 import numpy as np
 
-from .data.audio import AudioError, downsample, frame, load_audio, peak_amplitude
+from .data.audio import (
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    AudioError,
+    downsample,
+    frame,
+    load_audio,
+    peak_amplitude,
+    resample,
+)
 from .data.descriptors import SEGMENT_SECONDS, segment_features
 from .data.features import INPUT_KINDS, feature_dim, make_features
 from .data.gtzan import ClipSet, Preprocessing
@@ -21,6 +30,43 @@ from .modelfile import ModelFileError, load_model_file, save_model_file
 
 
 SILENCE = 1e-4  # a file whose samples never pass -80 dB of full scale holds no music
+
+
+class Prediction:
+    """The genre of one song, and how sure the model is along it.
+
+    Attributes
+    ----------
+    source : str, the file (or the name given to predict_audio)
+    genre : str, the verdict: the genre of highest mean probability
+    probabilities : dict genre -> float, every genre's probability over the whole song
+        (the mean of the timeline's rows), most probable first
+    timeline : float32 (n_steps, n_genres), each window's or segment's probabilities
+    times : float64 (n_steps,), where each step starts in the song, in seconds
+    unit : "window" or "segment", what one step is
+    """
+
+    def __init__(self, source, genre_names, proba, timeline, seconds_per_step, unit):
+        self.source, self.genre_names, self.unit = source, list(genre_names), unit
+        self.proba, self.timeline = np.asarray(proba, dtype=np.float64), timeline
+        order = np.argsort(-self.proba, kind="stable")
+        self.genre = self.genre_names[order[0]]
+        self.probabilities = {self.genre_names[i]: float(self.proba[i]) for i in order}
+        self.seconds_per_step = float(seconds_per_step)
+        self.times = np.arange(len(timeline)) * self.seconds_per_step
+
+    def to_dict(self):
+        """JSON-able: file, genre, probabilities, and the timeline by genre."""
+        return {"file": self.source, "genre": self.genre, "probabilities": self.probabilities,
+                "unit": self.unit, "steps": len(self.timeline),
+                "seconds_per_step": self.seconds_per_step,
+                "timeline": {name: [round(float(v), 4) for v in self.timeline[:, i]]
+                             for i, name in enumerate(self.genre_names)}}
+
+    def __repr__(self):
+        ranked = ", ".join(f"{g} {p:.3f}" for g, p in list(self.probabilities.items())[:3])
+        return f"Prediction({self.source!r}: {self.genre}; {ranked}; {len(self.timeline)} " \
+               f"{self.unit}s)"
 
 
 class AudioModel:
@@ -100,12 +146,16 @@ class AudioModel:
         return FrameTable(clipset, self.features)
 
     def file_signal(self, path):
-        """One WAV/AU file, resampled and downsampled as the training data was: float32 (n,).
+        """One audio file, resampled and downsampled as the training data was: float32 (n,).
 
         Raises AudioError for unreadable files or files shorter than one window.
         """
         pre = self.preprocessing
         signal = downsample(load_audio(path, pre.sample_rate), pre.factor, pre.method)
+        return self._checked_length(signal, path)
+
+    def _checked_length(self, signal, path):
+        pre = self.preprocessing
         if len(signal) < pre.min_samples:
             raise AudioError(f"{path}: too short ({len(signal)} samples after downsampling, "
                              f"one {'segment' if self.segmented else 'window'} needs "
@@ -151,26 +201,74 @@ class AudioModel:
         return pre.step / pre.rate
 
     def predict_file(self, path):
-        """Song-level genre probabilities of one WAV/AU file.
+        """The genre of one audio file, judged on the whole song.
+
+        WAV and AU are read with NumPy and SciPy; MP3, FLAC, OGG, Opus, M4A, AIFF ... with
+        the ``[audio]`` extra. Any sample rate is resampled, any number of channels
+        averaged.
 
         Returns
         -------
-        proba : float64 (n_classes,), the mean of the window probabilities
-        window_proba : float32 (n_windows, n_classes)
+        Prediction : the verdict, every genre's probability (the mean over the song's
+            windows or segments) and their timeline
 
         Raises
         ------
-        AudioError for unreadable files or files shorter than one window.
+        AudioError for unreadable files, files shorter than one window or segment, or
+        a model that gives NaN or inf for them (no verdict).
         """
         if self.input_kind == "descriptors":
-            x = self.file_windows(path)
-        else:
-            signal = self.file_signal(path)
-            x = self.signal_windows(signal, path)
-            peak = peak_amplitude(signal)
-            if peak < SILENCE:
-                warnings.warn(f"{path} is silent or nearly (peak {peak:.1e}, below -80 dB): "
-                              "its genre verdict means nothing")
+            return self._prediction(self.file_windows(path), path)
+        return self._signal_prediction(self.file_signal(path), path)
+
+    def predict_audio(self, y, sr, name="audio"):
+        """The genre of audio already in memory (as ``librosa.load`` or ``soundfile.read``
+        return it), judged on all of it.
+
+        Parameters
+        ----------
+        y : float (n,) mono, or (n, channels) / (channels, n) with the shorter axis the
+            channels; nominally in [-1, 1]
+        sr : its sample rate in Hz (resampled to the model's)
+        name : what messages call it
+
+        Returns
+        -------
+        Prediction
+        """
+        y = np.asarray(y)
+        if y.ndim == 2:  # channels are averaged, on whichever axis is the shorter
+            y = y.mean(axis=int(np.argmin(y.shape)), dtype=np.float32)
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.number) or \
+                np.issubdtype(y.dtype, np.complexfloating):
+            raise AudioError(f"{name}: expected real samples of shape (n,) or (n, channels), "
+                             f"got {y.dtype} {np.shape(y)}")
+        if not (isinstance(sr, (int, np.integer)) or float(sr).is_integer()) or \
+                not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+            raise AudioError(f"{name}: sample rate must be a whole number of Hz from "
+                             f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}, got {sr!r}")
+        y = y.astype(np.float32, copy=False)
+        if len(y) == 0 or not np.isfinite(y).all():
+            raise AudioError(f"{name}: holds no samples, or NaN or inf")
+        pre = self.preprocessing
+        signal = resample(y, int(sr), pre.sample_rate)
+        if self.input_kind == "descriptors":
+            shortest = int(SEGMENT_SECONDS * pre.sample_rate / 2)
+            if len(signal) < shortest:
+                raise AudioError(f"{name}: too short ({len(signal)} samples; a descriptor "
+                                 f"segment needs at least {shortest})")
+            return self._prediction(segment_features(signal, pre.sample_rate), name)
+        return self._signal_prediction(self._checked_length(
+            downsample(signal, pre.factor, pre.method), name), name)
+
+    def _signal_prediction(self, signal, path):
+        peak = peak_amplitude(signal)
+        if peak < SILENCE:
+            warnings.warn(f"{path} is silent or nearly (peak {peak:.1e}, below -80 dB): "
+                          "its genre verdict means nothing")
+        return self._prediction(self.signal_windows(signal, path), path)
+
+    def _prediction(self, x, path):
         try:
             with self.network.finite_forward():
                 window_proba = self.network.predict_proba(x)
@@ -181,7 +279,9 @@ class AudioModel:
         if not np.isfinite(window_proba).all():
             raise AudioError(f"{path}: the model gives NaN or inf probabilities for it (its "
                              "weights or scaling are damaged); no verdict")
-        return window_proba.mean(axis=0, dtype=np.float64), window_proba
+        return Prediction(str(path), self.genre_names,
+                          window_proba.mean(axis=0, dtype=np.float64), window_proba,
+                          self.seconds_per_window, self.unit)
 
     # ----- files ----------------------------------------------------------------------
     def meta(self):

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .data.parallel import format_seconds
 from .data.segments import Segments
 from .encodings import MAX_ROWS, evenly_spaced
 from .metrics import accuracy
@@ -267,6 +268,7 @@ class Trainer:
         # time): Ctrl-C or a NaN in mid-epoch rolls back to it, so whatever is saved then
         # sits on an epoch boundary and resumes exactly.
         snapshot = self.state_dict()
+        fit_began, first_epoch = time.perf_counter(), self.epoch
         try:
             while self.epoch < epochs and not self.stopped_early:
                 began = time.perf_counter()
@@ -281,7 +283,8 @@ class Trainer:
                 for k in HISTORY_COLUMNS:
                     self.history[k].append(row[k])
                 self._early_stopping(row["val_loss"])
-                self.log(format_epoch(row, epochs))
+                per_epoch = (time.perf_counter() - fit_began) / (self.epoch - first_epoch)
+                self.log(format_epoch(row, epochs, left=per_epoch * (epochs - self.epoch)))
                 snapshot = self.state_dict()
                 if on_epoch_end is not None:
                     on_epoch_end(self)
@@ -327,8 +330,8 @@ class Trainer:
             params[k][...] = v
 
 
-def format_epoch(row, epochs):
-    """One printed line per epoch."""
+def format_epoch(row, epochs, left=None):
+    """One printed line per epoch; ``left``: the estimated seconds still to train."""
     width = len(str(epochs))
     line = (f"epoch {row['epoch']:>{width}}/{epochs}  rec {row['reconstruction']:.4f}  "
             f"ce {row['cross_entropy']:.4f}  loss {row['loss']:.4f}  "
@@ -337,4 +340,7 @@ def format_epoch(row, epochs):
         line += f"  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.3f}"
     if np.isfinite(row["val_r2"]):
         line += f"  val_r2 {row['val_r2']:.3f}"
-    return line + f"  {row['seconds']:.2f}s"
+    line += f"  {row['seconds']:.2f}s"
+    if left is not None and row["epoch"] < epochs:
+        line += f"  (about {format_seconds(left)} left)"
+    return line

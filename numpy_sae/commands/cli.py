@@ -155,9 +155,14 @@ def fractions(text):
 DEFAULTS = RunSettings()
 
 
-def _data_options(p, with_training=True, quick=False):
+# What train and cv train when no --model is given: the segment model, the best of the
+# kinds on real songs (docs/results.md); baselines and sweep compare the study's model.
+DEFAULT_MODEL = {"train": "segment", "cv": "segment"}
+
+
+def _data_options(p, with_training=True, quick=False, default_model="joint"):
     p.add_argument("--data", metavar="DIR", help="GTZAN folder (Kaggle Data/, genres_original/, "
-                   "Marsyas genres/ or any <genre>/*.wav|.au tree); default: $GTZAN_DIR, "
+                   "Marsyas genres/ or any <genre>/<audio files> tree); default: $GTZAN_DIR, "
                    "./Data/genres_original, ./data/gtzan, else the synthetic dataset")
     if with_training:
         p.add_argument("--model", choices=MODELS,
@@ -165,7 +170,9 @@ def _data_options(p, with_training=True, quick=False):
                                       + (f" (default {', '.join(f'{k} {v}' for k, v in kind.defaults.items())})"
                                          if kind.defaults else "")
                                       for kind in MODEL_KINDS.values())
-                       + f" (default: {DEFAULTS.model})")
+                       + f" (default: {default_model}"
+                       + ("; --study: the study's joint model)" if default_model != "joint"
+                          else ")"))
         p.add_argument("--unlabeled", metavar="DIR", help="a folder of audio without genres "
                        "(any layout): its windows train the reconstruction only, never the "
                        "classifier")
@@ -250,6 +257,17 @@ def _data_options(p, with_training=True, quick=False):
                    help=f"seed of every random choice ({DEFAULTS.seed})")
 
 
+def _quiet_option(p):
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress lines (generation, loading, epochs, folds); results and "
+                   "errors still print")
+
+
+def _json_option(p, what):
+    p.add_argument("--json", action="store_true",
+                   help=f"print {what} as one JSON document on stdout (messages go to stderr)")
+
+
 def build_parser():
     parser = _Parser(prog="numpy-sae", description="A deep softmax autoencoder for music genres, "
                      "in NumPy.")
@@ -261,7 +279,7 @@ def build_parser():
 
     p = sub.add_parser("train", help="train on GTZAN (or the synthetic default) and write a run "
                        "folder", description="The main job: data -> trained model, report, plots.")
-    _data_options(p, quick=True)
+    _data_options(p, quick=True, default_model=DEFAULT_MODEL["train"])
     p.add_argument("--split", choices=SPLITS, default=DEFAULTS.split,
                    help="'song': whole songs in train/validation/test (honest, default); "
                    "'segment': the study's random split of windows (leaky); 'filtered': the "
@@ -284,21 +302,27 @@ def build_parser():
                    f"({DEFAULTS.checkpoint_every}) and at the end")
     p.add_argument("--quick", action="store_true", help="a run that finishes in seconds: a small "
                    "synthetic set and 15 epochs")
+    _quiet_option(p)
 
     p = sub.add_parser("evaluate", help="score a model file on a data folder",
                        description="Window- and song-level metrics of a model on every clip of "
                        "its genres under DIR.")
     p.add_argument("model", help="model.npz or a run folder")
     p.add_argument("--data", required=True, metavar="DIR", help="folder of music, as for train")
+    _json_option(p, "the figures")
+    _quiet_option(p)
     p.add_argument("--no-cache", action="store_true", help="rebuild the arrays; write no cache")
     p.add_argument("--cache-dir", metavar="DIR", help="where arrays are cached (default: "
                    "$NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
 
-    p = sub.add_parser("predict", help="genre probabilities of your own WAV/AU files",
+    p = sub.add_parser("predict", help="genre probabilities of your own music (any format)",
                        description="Averages the window probabilities of each file (song level).")
     p.add_argument("model", help="model.npz or a run folder")
-    p.add_argument("files", nargs="+", metavar="FILE", help=".wav or .au files")
+    p.add_argument("files", nargs="+", metavar="FILE_OR_DIR",
+                   help="audio files, or folders searched for them at any depth: WAV and AU; "
+                   "MP3, FLAC, OGG, Opus, M4A, AIFF ... with pip install \"numpy_sae[audio]\"")
     p.add_argument("--force", action="store_true", help="replace existing --plot pictures")
+    _json_option(p, "each file's genre, probabilities and timeline")
     p.add_argument("--plot", metavar="PNG", help="draw the genre probabilities along each song "
                    "(window by window) with the song-level verdict; one file per song when "
                    "several are given")
@@ -341,11 +365,16 @@ def build_parser():
     p = sub.add_parser("cv", help="song-level K-fold cross-validation",
                        description="Stratified song-level folds; per-fold and mean +- std "
                        "accuracy, pooled confusion matrix and per-genre scores.")
-    _data_options(p)
+    _data_options(p, default_model=DEFAULT_MODEL["cv"])
     p.add_argument("--folds", type=positive_int, default=5, help="number of folds (5)")
     p.add_argument("--ensemble", type=ensemble_size, default=1, metavar="K",
                    help="train K networks per fold from different seeds and average their "
                    "probabilities (1: a single network)")
+    p.add_argument("--out", metavar="DIR", help="also write DIR/folds.csv (one row per fold) "
+                   "and DIR/summary.json")
+    p.add_argument("--force", action="store_true", help="replace existing --out files")
+    _json_option(p, "the summary and every fold")
+    _quiet_option(p)
 
     p = sub.add_parser("sweep", help="cross-validation per code size: R^2 and accuracy",
                        description="Song-level cross-validation once per code size; writes "
@@ -364,7 +393,7 @@ def build_parser():
                        "names, for use as features elsewhere.")
     p.add_argument("model", help="model.npz or a run folder")
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
-                   help=".wav/.au files, or folders searched for them at any depth")
+                   help="audio files, or folders searched for them at any depth")
     p.add_argument("--out", required=True, metavar="CODES", help="codes.npz or codes.csv")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
@@ -452,7 +481,8 @@ def build_parser():
                        description="Writes the decoded signal and, beside it as "
                        "<name>.original.wav, the downsampled original, at the downsampled rate.")
     p.add_argument("model", help="model.npz or a run folder")
-    p.add_argument("song", help="a .wav or .au file")
+    p.add_argument("song", help="an audio file (WAV, AU; compressed formats with the [audio] "
+                   "extra)")
     p.add_argument("--out", required=True, metavar="WAV", help="where to write, e.g. rec.wav")
     p.add_argument("--force", action="store_true",
                    help="replace existing output files (never the song itself)")
@@ -471,8 +501,9 @@ def _run_settings(args):
     """RunSettings from the options: our defaults, then --study / --quick, then explicit values."""
     quick = getattr(args, "quick", False)
     split = getattr(args, "split", DEFAULTS.split)
+    model = args.model or ("joint" if args.study else DEFAULT_MODEL.get(args.command, "joint"))
     settings = RunSettings(
-        data=args.data, model=args.model or DEFAULTS.model, unlabeled=args.unlabeled,
+        data=args.data, model=model, unlabeled=args.unlabeled,
         genres=args.genres or list(DEFAULTS.genres),
         split=split,
         split_files=getattr(args, "split_files", None),
@@ -536,25 +567,39 @@ def cmd_train(args):
         except JobError as exc:
             raise CommandError(str(exc)) from None
     settings = _run_settings(args)
+    progress = (lambda line: None) if args.quiet else None
     if args.resume:
         settings.epochs = args.epochs  # None keeps the stored number
         # Two resumes of one run would train from the same state and mix their files.
         with folder_lock(args.resume):
-            job.run_training(settings, resume=args.resume, figures=not args.no_figures)
+            job.run_training(settings, resume=args.resume, figures=not args.no_figures,
+                             progress=progress)
         return 0
-    job.run_training(settings, resume=args.resume, figures=not args.no_figures)
+    job.run_training(settings, resume=args.resume, figures=not args.no_figures,
+                     progress=progress)
     return 0
+
+
+def _progress(args):
+    """Where progress lines go: stderr with --json (stdout holds the document), nowhere
+    with -q, else stdout."""
+    if getattr(args, "quiet", False):
+        return lambda line: None
+    if getattr(args, "json", False):
+        return lambda line: print(line, file=sys.stderr)
+    return print
 
 
 def cmd_evaluate(args):
     predict.run_evaluate(args.model, args.data, cache_dir=args.cache_dir,
-                         use_cache=not args.no_cache)
+                         use_cache=not args.no_cache, as_json=args.json,
+                         progress=_progress(args))
     return 0
 
 
 def cmd_predict(args):
     return EXIT_FAILED if predict.run_predict(args.model, args.files, plot=args.plot,
-                                              force=args.force) else 0
+                                              force=args.force, as_json=args.json) else 0
 
 
 def cmd_synth(args):
@@ -602,7 +647,9 @@ def _check_folds(args):
 
 def cmd_cv(args):
     _check_folds(args)
-    crossval.run_cv_command(_run_settings(args), folds=args.folds, ensemble=args.ensemble)
+    crossval.run_cv_command(_run_settings(args), folds=args.folds, ensemble=args.ensemble,
+                            progress=_progress(args), as_json=args.json, out_dir=args.out,
+                            force=args.force)
     return 0
 
 

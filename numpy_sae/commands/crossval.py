@@ -6,10 +6,14 @@ rest. Results are reported per fold, as mean +- std, and pooled over all
 held-out songs (one confusion matrix, per-genre precision / recall / F1).
 """
 
+import csv
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
+from ..data.parallel import format_seconds
 from ..data.splits import song_folds
 from ..encodings import reconstruction_r2
 from ..metrics import (
@@ -19,8 +23,9 @@ from ..metrics import (
     expected_calibration_error,
     song_accuracies,
 )
-from .experiment import load_dataset, make_trainer, new_audio_model, training_source
+from .experiment import JobError, load_dataset, make_trainer, new_audio_model, training_source
 from .models import describe_settings
+from .outputs import check_new_files, written_output
 from .report import collapse_warning
 
 
@@ -55,6 +60,7 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
     fold_ids = song_folds(clipset.labels, folds, rng)
     n_classes = len(clipset.genre_names)
     out = {"window": [], "song": [], "n_songs": [], "n_windows": [], "r2_autoencoder": [],
+           "epochs": [],
            "r2_pca": [], "collapsed": [], "song_logmean": [], "song_vote": [], "ece": [],
            "front_drift": [],
            "window_cm": np.zeros((n_classes, n_classes), dtype=np.int64),
@@ -98,12 +104,15 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
         out["r2_autoencoder"].append(r2["autoencoder"])
         out["r2_pca"].append(r2["pca"])
         unit = model.unit
+        left = (time.perf_counter() - began) / (k + 1) * (folds - k - 1)
         log(f"fold {k + 1}/{folds}: {unit} {out['window'][-1]:.3f} ({out['n_windows'][-1]} "
             f"{unit}s), song {out['song'][-1]:.3f} ({out['n_songs'][-1]} songs), "
             + (f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
                if model.network.reconstructs else "")
             + (f"filters moved {out['front_drift'][-1]:.4f}, " if front is not None else "")
-            + f"{trainer.epoch} epochs")
+            + f"{trainer.epoch} epochs"
+            + (f" (about {format_seconds(left)} left)" if k + 1 < folds else ""))
+        out["epochs"].append(trainer.epoch)
         if on_fold is not None:
             on_fold({"fold": k + 1, "window": out["window"][-1], "song": out["song"][-1],
                      "song_logmean": rules["logmean"], "song_vote": rules["vote"],
@@ -153,14 +162,83 @@ def format_cv(result, genre_names):
     return "\n".join(lines)
 
 
-def run_cv_command(settings, folds=5, log=print, ensemble=1):
-    """The ``numpy-sae cv`` command: data, folds, printed summary."""
-    dataset = load_dataset(settings, log)
+FOLD_COLUMNS = ("fold", "songs", "rows", "row_accuracy", "song_accuracy", "song_logmean",
+                "song_vote", "ece", "r2_autoencoder", "r2_pca", "epochs")
+
+
+def fold_rows(result):
+    """The per-fold table of a cross_validate result: one dict per fold, FOLD_COLUMNS."""
+    return [{"fold": k + 1, "songs": result["n_songs"][k], "rows": result["n_windows"][k],
+             "row_accuracy": result["window"][k], "song_accuracy": result["song"][k],
+             "song_logmean": result["song_logmean"][k], "song_vote": result["song_vote"][k],
+             "ece": result["ece"][k], "r2_autoencoder": result["r2_autoencoder"][k],
+             "r2_pca": result["r2_pca"][k], "epochs": result["epochs"][k]}
+            for k in range(len(result["window"]))]
+
+
+def summary(result, genre_names, settings):
+    """A JSON-able summary: mean and std of each figure, the folds, pooled confusions."""
+    def plain(v):
+        return None if isinstance(v, float) and not np.isfinite(v) else v
+    return {"model": settings.model, "seed": settings.seed, "unit": result["unit"],
+            "genre_names": list(genre_names), "chance": 1 / len(genre_names),
+            **{f"{name}_{stat}": plain(result[f"{name}_{stat}"])
+               for name in ("window", "song", "song_logmean", "song_vote", "ece",
+                            "r2_autoencoder", "r2_pca") for stat in ("mean", "std")},
+            "seconds": result["seconds"],
+            "folds": [{k: plain(float(v)) if isinstance(v, (float, np.floating)) else int(v)
+                       for k, v in row.items()} for row in fold_rows(result)],
+            "collapsed_folds": list(result["collapsed"]),
+            "window_confusion": result["window_cm"].tolist(),
+            "song_confusion": result["song_cm"].tolist()}
+
+
+def write_cv_outputs(out_dir, result, genre_names, settings, force=False):
+    """``folds.csv`` (one row per fold) and ``summary.json`` in ``out_dir``; neither
+    replaces an existing file without ``force``. Returns the two paths."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JobError(f"cannot create --out {out_dir}: {exc.strerror or exc}") from None
+    table, document = out_dir / "folds.csv", out_dir / "summary.json"
+    check_new_files([table, document], force=force)
+    with written_output(table, force) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, FOLD_COLUMNS)
+            writer.writeheader()
+            for row in fold_rows(result):
+                writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v
+                                 for k, v in row.items()})
+    with written_output(document, force) as tmp:
+        tmp.write_text(json.dumps(summary(result, genre_names, settings), indent=1))
+    return table, document
+
+
+def run_cv_command(settings, folds=5, log=print, ensemble=1, progress=None, as_json=False,
+                   out_dir=None, force=False):
+    """The ``numpy-sae cv`` command: data, folds, printed summary.
+
+    progress : where loading and fold lines go (default ``log``)
+    as_json : print the summary as one JSON document on ``log`` instead of the text
+    out_dir : write folds.csv and summary.json there
+    """
+    progress = progress or log
+    if out_dir is not None:  # refused before hours of training, not after
+        check_new_files([Path(out_dir) / "folds.csv", Path(out_dir) / "summary.json"],
+                        force=force)
+    dataset = load_dataset(settings, progress)
     clipset = dataset.clipset
-    log(f"{folds}-fold song-level cross-validation on {len(clipset)} clips "
-        f"({dataset.describe()}); {describe_settings(settings)}")
-    result = cross_validate(clipset, settings, folds, log, dataset.unlabeled,
+    progress(f"{folds}-fold song-level cross-validation on {len(clipset)} clips "
+             f"({dataset.describe()}); {describe_settings(settings)}")
+    result = cross_validate(clipset, settings, folds, progress, dataset.unlabeled,
                             ensemble=ensemble)
-    log("")
-    log(format_cv(result, clipset.genre_names))
+    if out_dir is not None:
+        written = write_cv_outputs(out_dir, result, clipset.genre_names, settings, force)
+        progress(f"wrote {written[0]} and {written[1]}")
+    if as_json:
+        log(json.dumps(summary(result, clipset.genre_names, settings), indent=1))
+    else:
+        log("")
+        log(format_cv(result, clipset.genre_names))
     return result

@@ -22,7 +22,7 @@ from ..data.features import hann
 from ..encodings import r2_score
 from .experiment import JobError
 from .outputs import check_new_files, written_output
-from .predict import expand_inputs, model_path, read_each
+from .predict import EMPTY_FOLDER, expand_inputs, model_path, read_each
 
 CODE_FORMATS = (".npz", ".csv")
 
@@ -49,7 +49,9 @@ def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
     if out.suffix.lower() not in CODE_FORMATS:
         raise JobError(f"--out must end in {' or '.join(CODE_FORMATS)}, got {out}")
     model = _autoencoder(model_dir)
-    files = list(expand_inputs(inputs))
+    expanded = list(expand_inputs(inputs, err, "encode"))
+    files = [f for f in expanded if f is not EMPTY_FOLDER]
+    empty = len(expanded) - len(files)
     check_new_files([out], [model_path(model_dir), *files], force)
     network = model.network
     names, codes, file_codes, segment_codes = [], [], [], []
@@ -58,7 +60,7 @@ def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
         x = model.file_windows(path)
         return x, network.encode(x)
     done = read_each(files, read, "encode", err)
-    failed = len(files) - len(done)
+    failed = len(files) - len(done) + empty
     for _, path, (x, window_codes) in done:
         if model.segmented:  # (segments, frames, code) -> one row per frame
             segment_codes.append(network.pooled_codes(x))
@@ -67,7 +69,8 @@ def run_encode(model_dir, inputs, out, log=print, err=None, force=False):
         codes.append(window_codes)
         file_codes.append(window_codes.mean(axis=0))
     if not names:
-        raise JobError("no file could be encoded; nothing written")
+        raise JobError(f"no file could be encoded ({failed} failed, each named above); "
+                       "nothing written")
     window_file = np.repeat(np.arange(len(codes)), [len(c) for c in codes])
     unit = "frames" if model.segmented else "windows"
     if out.suffix.lower() == ".npz":

@@ -18,6 +18,7 @@ import numpy as np
 from ..data.audio import DOWNSAMPLING_METHODS
 from ..data.descriptors import build_featureset
 from ..data.features import SIGNAL_INPUTS
+from ..data.parallel import progress_lines
 from ..data.gtzan import (
     DEFAULT_GENRES,
     GENRES,
@@ -47,11 +48,13 @@ SYNTH_QUICK = {"clips_per_genre": 12, "duration": 10.0}
 SPLITS = ("song", "segment", "filtered")
 MAX_SEGMENT_FRAMES = 100_000  # Preprocessing's own bound on segment_frames
 
-# The study's training settings, as --study reproduces them: Adam at 1e-4 for 200 epochs
-# on the fixed grid of 25 windows per clip, gamma 0.9, no weight decay, no early stopping.
-STUDY_SETTINGS = {"lr": 1e-4, "epochs": 200, "batch_size": 512, "gamma": 0.9, "crops": 0,
-                  "weight_decay": 0.0, "patience": None, "input": "waveform", "optimizer": "adam",
-                  "code_dim": 64, "code_activation": "tanh", "decoder": "mirror"}
+# The study's model and training settings, as --study reproduces them: the joint window
+# model, Adam at 1e-4 for 200 epochs on the fixed grid of the first 25 windows per clip,
+# gamma 0.9, no weight decay, no early stopping.
+STUDY_SETTINGS = {"model": "joint", "lr": 1e-4, "epochs": 200, "batch_size": 512,
+                  "gamma": 0.9, "crops": 0, "weight_decay": 0.0, "patience": None,
+                  "input": "waveform", "optimizer": "adam", "code_dim": 64,
+                  "code_activation": "tanh", "decoder": "mirror", "max_windows": 25}
 
 
 class JobError(RuntimeError):
@@ -104,7 +107,7 @@ class RunSettings:
     front_anchor: float = 0.0
     front_warmup: int = 0  # epochs the filterbank stays frozen before it learns
     front_lr_scale: float = 1.0  # its learning rate, as a factor of --lr, once it learns
-    max_windows: int | None = 25
+    max_windows: int | None = None  # windows per song on a window model's grid (None: all)
     seed: int = 0
     out: str = "runs"
     name: str | None = None
@@ -253,7 +256,8 @@ def locate_data(settings, log):
         log(f"generating {len(genres)} x {synth['clips_per_genre']} synthetic clips of "
             f"{synth['duration']:g} s into {root} (once; later runs reuse them) ...")
         began = time.perf_counter()
-        generate_dataset(root, genres=genres, seed=settings.seed, **synth)
+        generate_dataset(root, genres=genres, seed=settings.seed,
+                         progress=progress_lines("generating", "clips", log), **synth)
         log(f"generated in {time.perf_counter() - began:.1f} s")
     return root, True
 

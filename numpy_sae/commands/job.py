@@ -10,6 +10,7 @@ The CLI and examples/train_gtzan.py call it.
 import contextlib
 import importlib.util
 import os
+import shlex
 import signal
 import threading
 import time
@@ -33,7 +34,7 @@ from .experiment import (
 )
 from .models import describe_settings
 from .outputs import check_name, new_folder, release_if_unused
-from .report import write_results, written_files
+from .report import model_lines, write_results, written_files
 
 
 class JobInterrupted(JobError):
@@ -140,7 +141,7 @@ def _check_same_songs(stored, now, run_dir):
                        "Start a new run instead")
 
 
-def run_training(settings, resume=None, log=print, figures=True):
+def run_training(settings, resume=None, log=print, figures=True, progress=None):
     """Run the main job.
 
     Parameters
@@ -148,8 +149,10 @@ def run_training(settings, resume=None, log=print, figures=True):
     settings : RunSettings; when resuming, the stored ones are used, except
         ``epochs`` when it is not None
     resume : path of a run folder to continue, or None
-    log : callable taking one line
+    log : callable taking one line: what the run is, its report, where it wrote
     figures : False writes no PNG figures (train --no-figures)
+    progress : callable taking one line of progress (generation, loading, epochs, with
+        the time left), or None for ``log``; ``lambda line: None`` silences it (train -q)
 
     Returns
     -------
@@ -172,7 +175,10 @@ def run_training(settings, resume=None, log=print, figures=True):
         settings = replace(settings, **{k: str(Path(getattr(settings, k)).expanduser().resolve())
                                         for k in ("data", "unlabeled", "cache_dir")
                                         if getattr(settings, k)})
-    dataset = load_dataset(settings, log)
+    progress = progress or log
+    for line in model_lines(settings):
+        log(line)
+    dataset = load_dataset(settings, progress)
     clipset = dataset.clipset
     split_rng, init_rng, train_rng = (np.random.default_rng(s)
                                       for s in np.random.SeedSequence(settings.seed).spawn(3))
@@ -180,8 +186,8 @@ def run_training(settings, resume=None, log=print, figures=True):
         model = new_audio_model(settings, clipset, init_rng)
     splits = make_splits(clipset, settings, split_rng, model)
     x_train, y_train, _ = splits.train
-    log(f"{model.unit}s: train {len(y_train)}, validation {len(splits.validation[1])}, "
-        f"test {len(splits.test[1])} (split: {settings.split_name()})")
+    progress(f"{model.unit}s: train {len(y_train)}, validation {len(splits.validation[1])}, "
+             f"test {len(splits.test[1])} (split: {settings.split_name()})")
     if len(splits.validation[1]) == 0:
         raise DataError("the validation split is empty: use more clips or other fractions")
     songs = subset_songs(clipset, splits, resolve_root(dataset.root))
@@ -200,7 +206,8 @@ def run_training(settings, resume=None, log=print, figures=True):
     network = model.network
     source = training_source(settings, clipset, splits.train_clips, x_train, y_train,
                              model.features, dataset.unlabeled)
-    trainer = make_trainer(settings, network, source, splits.validation[:2], train_rng, log)
+    trainer = make_trainer(settings, network, source, splits.validation[:2], train_rng,
+                           progress)
     if resume:
         trainer.load_state_dict(trainer_state)
     meta = {"job": asdict(settings), "synthetic": dataset.synthetic,
@@ -246,4 +253,6 @@ def run_training(settings, resume=None, log=print, figures=True):
     log(f"wrote {run_dir}/: {', '.join(written_files(network, figures))}")
     if collapse:
         log(collapse)
+    log(f"next: numpy-sae predict {shlex.quote(str(run_dir))} your_song.mp3   (files or "
+        "folders; --json, --plot)")
     return run_dir

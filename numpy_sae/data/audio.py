@@ -17,7 +17,10 @@ import numpy as np
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
-AUDIO_EXTENSIONS = (".wav", ".au")
+from .decoders import COMPRESSED_EXTENSIONS, decode_audio
+
+NATIVE_EXTENSIONS = (".wav", ".au")  # read with NumPy and SciPy alone
+AUDIO_EXTENSIONS = NATIVE_EXTENSIONS + COMPRESSED_EXTENSIONS  # the rest need the [audio] extra
 DOWNSAMPLING_METHODS = ("mean", "poly")
 MAX_SAMPLE_RATE = 768_000  # the highest rate audio interfaces record; beyond it, a bad header
 MIN_SAMPLE_RATE = 1_000  # below any rate audio is stored at (telephony: 8000 Hz)
@@ -205,7 +208,8 @@ def peak_amplitude(signal):
 
 
 def load_audio(path, sr=22050):
-    """Load a WAV or AU file as float32 mono at ``sr`` Hz.
+    """Load an audio file as float32 mono at ``sr`` Hz: WAV or AU with NumPy and SciPy,
+    MP3, FLAC, OGG, Opus, M4A, AIFF ... with the ``[audio]`` extra (``data.decoders``).
 
     Parameters
     ----------
@@ -233,8 +237,11 @@ def load_audio(path, sr=22050):
         samples, rate = read_wav(path)
     elif suffix == ".au":
         samples, rate = read_au(path)
+    elif suffix in COMPRESSED_EXTENSIONS:
+        return _checked(decode_audio(path, sr, AudioError), path)
     else:
-        raise AudioError(f"{path}: unsupported file type {suffix!r} (expected .wav or .au)")
+        raise AudioError(f"{path}: unsupported file type {suffix!r} (expected "
+                         f"{', '.join(AUDIO_EXTENSIONS)})")
     if samples.shape[0] == 0:
         raise AudioError(f"{path}: contains no samples")
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
@@ -243,13 +250,18 @@ def load_audio(path, sr=22050):
                          f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz (a corrupt file)")
     # Channels are averaged: GTZAN is mono, and a genre does not depend on panning.
     signal = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+    return resample(_checked(signal, path), rate, sr)
+
+
+def _checked(signal, path):
+    """The signal, once it is known to hold finite samples of audio's range."""
     if not np.isfinite(signal).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
-    peak = peak_amplitude(signal)
+    peak = peak_amplitude(signal) if len(signal) else 0.0
     if peak > MAX_AMPLITUDE:
         raise AudioError(f"{path}: samples reach {peak:.3g}, far outside the [-1, 1] of audio "
-                         "(a corrupt float WAV)")
-    return resample(signal, rate, sr)
+                         "(a corrupt float file)")
+    return signal
 
 
 def downsample(x, factor, method="mean"):

@@ -27,8 +27,9 @@ from .audio import (
     load_audio,
     n_windows,
 )
+from .decoders import AUDIO_EXTRA, needs_extra
 from .npzio import atomic_savez
-from .parallel import map_in_workers
+from .parallel import map_in_workers, progress_lines
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop",
           "jazz", "metal", "pop", "reggae", "rock")  # GTZAN's ten
@@ -199,7 +200,7 @@ def resolve_root(root):
 
     Accepts the Kaggle tree (``Data/genres_original/<genre>``; the root may be the
     parent of ``Data``, ``Data`` or ``genres_original``), the Marsyas tree
-    (``genres/<genre>``) or any ``<root>/<genre>/*.wav|.au``.
+    (``genres/<genre>``) or any ``<root>/<genre>/<audio files>``.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -245,7 +246,8 @@ def find_clips(root, genres=DEFAULT_GENRES, min_genres=2):
     if genres == "all" or list(genres) == ["all"]:
         genre_names = present
         if not genre_names:
-            raise DataError(f"no genre folders with .wav or .au files under {genre_root}")
+            raise DataError(f"no genre folders with audio files under {genre_root} "
+                            f"({', '.join(AUDIO_EXTENSIONS)})")
     else:
         genre_names = list(dict.fromkeys(genres))
         missing = [g for g in genre_names if g not in present]
@@ -257,7 +259,22 @@ def find_clips(root, genres=DEFAULT_GENRES, min_genres=2):
     files = [(path, label) for label, genre in enumerate(genre_names)
              for path in one_file_per_song(sorted(filter(_is_audio,
                                                          (genre_root / genre).iterdir())))]
-    return genre_root, files, genre_names
+    return genre_root, readable_with_installed_decoders(files, genre_root), genre_names
+
+
+def readable_with_installed_decoders(files, root):
+    """``files`` as they are, after a check that some can be read: when every file needs
+    the ``[audio]`` extra and it is missing, DataError names the extra; when some do, one
+    warning counts them (each is then skipped and named with its reason)."""
+    blocked = [path for path, _ in files if needs_extra(path)]
+    if blocked and len(blocked) == len(files):
+        raise DataError(f"the {len(files)} audio file(s) under {root} are "
+                        f"{', '.join(sorted({p.suffix.lower() for p in blocked}))}: "
+                        f"{needs_extra(blocked[0])}")
+    if blocked:
+        warnings.warn(f"{len(blocked)} of the {len(files)} files under {root} need the "
+                      f"[audio] extra ({AUDIO_EXTRA}) and are skipped", stacklevel=3)
+    return files
 
 
 def one_file_per_song(paths):
@@ -411,7 +428,8 @@ def build_unlabeled(root, preprocessing=Preprocessing(), cache_dir=None, use_cac
     """
     files = [(path, UNLABELED) for path in find_audio(root)]
     if not files:
-        raise DataError(f"no .wav or .au files under {root}")
+        raise DataError(f"no audio files under {root} ({', '.join(AUDIO_EXTENSIONS)})")
+    files = readable_with_installed_decoders(files, root)
     clipset = _build(Path(root).expanduser(), files, [], preprocessing, cache_dir, use_cache,
                      workers, log)
     if len(clipset) == 0:
@@ -496,7 +514,7 @@ def cached_build(root, files, work, assemble, save, load, kind, key, cache_dir, 
     if workers is None:
         workers = min(os.cpu_count() or 1, 2) if len(files) >= parallel_from else 1
     paths = [path for path, _ in files]
-    results = map_in_workers(work, paths, workers)
+    results = map_in_workers(work, paths, workers, progress=progress_lines("reading", "files", log))
     kept, skipped = [], []
     for (path, label), (result, reason) in zip(files, results):
         rel = str(path.relative_to(root))

@@ -9,6 +9,7 @@ needs an ``if __name__ == "__main__":`` guard, which tests catch on Linux.
 
 import multiprocessing
 import signal
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 
@@ -18,20 +19,57 @@ def _ignore_interrupts():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def map_in_workers(work, items, workers, chunksize=8):
+def map_in_workers(work, items, workers, chunksize=8, progress=None):
     """``[work(item) for item in items]``, in ``workers`` spawned processes when workers > 1.
 
     work : a picklable callable (a module-level function, or a functools.partial of one)
     items : list of picklable arguments
+    progress : callable(done, total) or None, called as each result arrives
     """
+    def collected(results):
+        done = []
+        for result in results:
+            done.append(result)
+            if progress is not None:
+                progress(len(done), len(items))
+        return done
+
     if workers <= 1 or len(items) <= 1:
-        return [work(item) for item in items]
+        return collected(work(item) for item in items)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_ignore_interrupts)
     try:
-        return list(pool.map(work, items, chunksize=chunksize))
+        return collected(pool.map(work, items, chunksize=chunksize))
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)  # the chunks running finish, no more
         raise
     finally:
         pool.shutdown(wait=True)
+
+
+def progress_lines(what, unit, log, every=5.0):
+    """A ``progress(done, total)`` callable that logs a line such as "reading: 120 of 400
+    files (30%), about 25 s left" at most every ``every`` seconds, and at the end."""
+    began = time.perf_counter()
+    last = [began]
+
+    def progress(done, total):
+        now = time.perf_counter()
+        if done < total and now - last[0] < every:
+            return
+        last[0] = now
+        left = (now - began) / done * (total - done)
+        log(f"{what}: {done} of {total} {unit} ({100 * done // total}%)"
+            + (f", about {format_seconds(left)} left" if done < total else
+               f" in {format_seconds(now - began)}"))
+    return progress
+
+
+def format_seconds(seconds):
+    """A duration as people read it: "45 s", "3 min 20 s", "1 h 05 min"."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

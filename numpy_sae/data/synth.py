@@ -384,7 +384,7 @@ def _write_one(task):
 
 
 def generate_dataset(root, genres=DEFAULT_GENRES, clips_per_genre=100,
-                     duration=30.0, seed=0, workers=None):
+                     duration=30.0, seed=0, workers=None, progress=None):
     """Write a GTZAN-shaped tree ``root/genres_original/<genre>/<genre>.000NN.wav``.
 
     Parameters
@@ -395,6 +395,7 @@ def generate_dataset(root, genres=DEFAULT_GENRES, clips_per_genre=100,
     duration : float, seconds per clip
     seed : int; the same seed writes byte-identical files
     workers : int or None, processes (both cores by default for large trees)
+    progress : callable(clips written, total) or None
 
     Returns
     -------
@@ -434,7 +435,7 @@ def generate_dataset(root, genres=DEFAULT_GENRES, clips_per_genre=100,
     if workers is None:
         workers = min(os.cpu_count() or 1, 2) if len(tasks) >= 16 else 1
     try:
-        map_in_workers(_write_one, tasks, workers)
+        map_in_workers(_write_one, tasks, workers, progress=progress)
         (staging / "SYNTHETIC.json").write_text(json.dumps(
             {"generator": "numpy_sae.synth", "seed": seed, "genres": list(genres),
              "clips_per_genre": clips_per_genre, "duration": duration}, indent=1))
