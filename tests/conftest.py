@@ -121,8 +121,8 @@ def pytest_collection_finish(session):
     env = {k: v for k, v in os.environ.items() if k != "GTZAN_DIR"}
     if wanted["segment"]:
         _start("segment", [sys.executable, "-c", "import sys; from numpy_sae.commands.cli "
-                           "import main; sys.exit(main(sys.argv[1:]))", "train", "--model",
-                           "segment", "--epochs", "1", "--crops", "1", "--patience", "1",
+                           "import main; sys.exit(main(sys.argv[1:]))", "train",
+                           "--epochs", "2", "--crops", "1", "--patience", "1",
                            "--name", "first",
                            "--no-cache"], work, cwd=segment,
                env={**env, "NUMPY_SAE_CACHE": str(work / "cache"),

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import shutil
 
 import numpy as np
@@ -26,7 +27,7 @@ def tree(tmp_path_factory):
 def train(tree, out, *extra, figures=False):
     # 8 training songs x 3 random crops = 24 windows: 3 batches of 8 per epoch. Figures
     # (about a second per run) only where a test looks at them.
-    return main(["train", "--data", str(tree), "--genres", "classical,metal", "--epochs", "2",
+    return main(["train", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--epochs", "2",
                  "--batch-size", "8", "--crops", "3", "--out", str(out), *extra,
                  *(() if figures else ("--no-figures",))])
 
@@ -124,13 +125,13 @@ def test_predict_and_evaluate(tree, tmp_path, capsys):
 
 
 def test_study_and_segment_options(tree, tmp_path, capsys):
-    assert main(["train", "--data", str(tree), "--genres", "classical,metal", "--study",
+    assert main(["train", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--study",
                  "--epochs", "1", "--split", "segment", "--out", str(tmp_path), "--name", "study"]) == 0
     out = capsys.readouterr().out
     assert "lr 0.0001, weight decay 0, patience off, gamma 0.9" in out
     assert "crops off (fixed grid)" in out
     assert "segment split puts windows of one song on both sides" in out
-    assert main(["train", "--data", str(tree), "--genres", "classical,metal", "--split", "segment",
+    assert main(["train", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--split", "segment",
                  "--crops", "2", "--out", str(tmp_path), "--name", "bad"]) == 1
     assert "random crops need a song-level split" in capsys.readouterr().err
 
@@ -233,10 +234,10 @@ def test_unlabeled_audio_trains_the_reconstruction_only(tree, tmp_path, capsys):
     (unlabeled / "notes.txt").write_text("not audio")
     assert train(tree, tmp_path, "--name", "u", "--unlabeled", str(tmp_path / "unlabeled")) == 0
     assert "2 unlabeled clips from" in capsys.readouterr().out
-    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
                  "--batch-size", "8", "--crops", "2", "--folds", "2",
                  "--unlabeled", str(tmp_path / "unlabeled")]) == 0
-    assert main(["train", "--data", str(tree), "--genres", "classical,metal",
+    assert main(["train", "--model", "joint", "--data", str(tree), "--genres", "classical,metal",
                  "--unlabeled", str(tmp_path / "nowhere")]) == 1
     assert "folder of unlabeled audio not found" in capsys.readouterr().err
 
@@ -304,7 +305,7 @@ def test_the_fault_filtered_split_end_to_end(tmp_path, capsys):
         (root / entry).parent.mkdir(parents=True, exist_ok=True)
         wavfile.write(root / entry, 22050, (rng.standard_normal(22050) * 3000).astype(np.int16))
     (root / "metal" / "metal.99999.wav").write_bytes((root / listed[-1]).read_bytes())  # unlisted
-    assert main(["train", "--data", str(tmp_path / "gtzan"), "--genres", "classical,metal",
+    assert main(["train", "--model", "joint", "--data", str(tmp_path / "gtzan"), "--genres", "classical,metal",
                  "--split", "filtered", "--epochs", "1", "--crops", "2", "--out", str(tmp_path),
                  "--name", "f"]) == 0
     out = capsys.readouterr()
@@ -349,7 +350,7 @@ def test_other_models_train_predict_and_evaluate(tree, tmp_path, capsys, model, 
     assert (tmp_path / "t.png").read_bytes().startswith(PNG_MAGIC)
     assert main(["evaluate", str(tmp_path / "m"), "--data", str(tree)]) == 0
     assert "all clips set, song level" in capsys.readouterr().out
-    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
                  "--folds", "2", "--model", model]) == 0
 
 
@@ -361,7 +362,7 @@ def test_models_that_do_not_fit_a_command(tree, tmp_path, capsys):
 
 
 def test_headers_name_only_the_settings_of_the_chosen_model(tree, tmp_path, capsys):
-    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--model",
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--model",
                  "features-logistic", "--epochs", "1", "--folds", "2"]) == 0
     header = next(line for line in capsys.readouterr().out.splitlines() if "cross-validation" in line)
     assert "model features-logistic: epochs 1, batch size 64" in header
@@ -424,14 +425,14 @@ def test_the_segment_model_end_to_end(tree, tmp_path, capsys):
 
 
 def test_segment_model_in_cv_and_sweep(tree, capsys):
-    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
                  "--folds", "2", *SEGMENT]) == 0
     out = capsys.readouterr().out
     assert "fold 2/2: segment" in out and "R^2 autoencoder" in out
     assert main(["sweep", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
                  "--folds", "2", "--code-dims", "2", "--name", "segsweep", *SEGMENT]) == 0
     assert "| 2 |" in capsys.readouterr().out
-    assert main(["cv", "--data", str(tree), "--model", "segment", "--study"]) == 2
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--model", "segment", "--study"]) == 2
     assert "--study reproduces the study's joint model" in capsys.readouterr().err
 
 
@@ -454,11 +455,11 @@ def test_segment_model_validates_over_several_chunks_in_every_command(tree, tmp_
     monkeypatch.setattr(network_module, "_CHUNK", 256)
     assert train(tree, tmp_path, "--name", "segval", *SEGMENT, "--patience", "1") == 0
     assert "val_acc" in capsys.readouterr().out
-    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "2",
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--epochs", "2",
                  "--folds", "3", "--patience", "1", *SEGMENT]) == 0
     assert "fold 3/3: segment" in capsys.readouterr().out
     # Two folds would leave nothing to train on once one validates: said in one line.
-    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--folds", "2",
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--folds", "2",
                  "--patience", "1", *SEGMENT]) == 2
     assert "needs --folds 3 or more" in capsys.readouterr().err
     assert main(["baselines", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
@@ -473,14 +474,24 @@ def test_segment_model_on_the_default_synthetic_data():
     # validation set of 600 segments spans five inference chunks. The command runs as a
     # subprocess started with the session (conftest.py), in a folder of its own;
     # --no-cache: the test's own cache would be a 1 GB file written for nothing.
+    # No --model: the default main job trains the segment model, and says so first.
     status, out, work = finished("segment")
     assert status == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("model: segment (log spectra") and "--model joint" in lines[0]
     assert "SYNTHETIC DATA" in out
+    # Progress with the time left: generating the clips, then each epoch but the last.
+    assert re.search(r"generating: \d+ of 400 clips \(\d+%\), about \d+", out), out
+    assert re.search(r"epoch 1/2 .* \(about \d+ (s|min)", out), out
     assert "segments: train 2800, validation 600, test 600" in out
-    assert "epoch 1/1" in out and "val_acc" in out
-    metrics = json.loads((work / "segment" / "runs" / "first" / "metrics.json").read_text())
+    assert "epoch 2/2" in out and "val_acc" in out
+    run = work / "segment" / "runs" / "first"
+    metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["validation"]["window"]["n"] == 600 and metrics["test"]["song"]["n"] == 60
     assert metrics["model"] == "segment" and 0.25 < metrics["test"]["song"]["accuracy"] <= 1
+    report = (run / "report.txt").read_text().splitlines()
+    assert report[1].startswith("model: segment") and "0.912" in report[1]
+    assert lines[-1].startswith("next: numpy-sae predict runs/first ")
 
 
 FRONT = ("--input", "waveform", "--front-end", "filterbank", "--front-filters", "16")
@@ -517,7 +528,7 @@ def test_the_filterbank_front_end_in_every_command(tree, tmp_path, capsys):
     frozen = load_model_file(tmp_path / "fb-frozen" / "model.npz")[0]
     assert frozen.front.drift() == 0.0 and not any(k.startswith("front.")
                                                    for k in frozen.parameters())
-    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
                  "--folds", "2", *SEGMENT, *FRONT, "--front-init", "random"]) == 0
     assert main(["baselines", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
                  *SEGMENT, *FRONT]) == 0
@@ -544,7 +555,7 @@ def test_an_option_the_model_ignores_is_named(tree, tmp_path, capsys):
 
 
 def test_cv_ensembles_and_reports_song_rules_and_calibration(tree, capsys):
-    assert main(["cv", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
                  "--folds", "2", "--ensemble", "2", "--gain-db", "6", *SEGMENT]) == 0
     out = capsys.readouterr().out
     assert "songs by mean log-probability" in out and "calibration error (ECE)" in out

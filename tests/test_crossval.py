@@ -31,9 +31,9 @@ def test_cv_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NUMPY_SAE_CACHE", str(tmp_path / "cache"))
     root = generate_dataset(tmp_path / "d", genres=("jazz", "rock"), clips_per_genre=3,
                             duration=2.0, seed=4)
-    assert main(["cv", "--data", str(root), "--genres", "all", "--folds", "3", "--epochs", "1",
+    assert main(["cv", "--model", "joint", "--data", str(root), "--genres", "all", "--folds", "3", "--epochs", "1",
                  "--batch-size", "8"]) == 0
     out = capsys.readouterr().out
     assert "3-fold song-level cross-validation on 6 clips" in out and "fold 3/3" in out
-    assert main(["cv", "--data", str(root), "--genres", "all", "--folds", "4"]) == 1
+    assert main(["cv", "--model", "joint", "--data", str(root), "--genres", "all", "--folds", "4"]) == 1
     assert "4 folds need at least 4 songs per genre" in capsys.readouterr().err

@@ -60,7 +60,7 @@ def test_diagnose_writes_its_figures(tmp_path, monkeypatch, capsys):
     from numpy_sae.data.synth import generate_dataset
     generate_dataset(tmp_path / "data", genres=("pop", "metal"), clips_per_genre=5,
                      duration=2.0, seed=0)
-    assert main(["train", "--data", str(tmp_path / "data"), "--genres", "pop,metal",
+    assert main(["train", "--model", "joint", "--data", str(tmp_path / "data"), "--genres", "pop,metal",
                  "--epochs", "1", "--batch-size", "8", "--crops", "2", "--out",
                  str(tmp_path), "--name", "r"]) == 0
     assert main(["diagnose", str(tmp_path / "r"), "--epochs", "2"]) == 0

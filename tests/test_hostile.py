@@ -44,7 +44,7 @@ def tree(source, tmp_path):
 
 def train(tree, out, *extra):
     # No figures (about a second per run): no test here looks at them.
-    return main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
+    return main(["train", "--model", "joint", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
                  "--batch-size", "8", "--crops", "2", "--out", str(out), *extra,
                  "--no-figures"])
 
@@ -96,7 +96,7 @@ def test_a_run_never_overwrites_files_it_did_not_create(tree, tmp_path, capsys):
 
 
 def test_data_that_is_a_file_says_so(tree, tmp_path, capsys):
-    assert main(["train", "--data", str(tree / "blues" / "blues.00000.wav")]) == 1
+    assert main(["train", "--model", "joint", "--data", str(tree / "blues" / "blues.00000.wav")]) == 1
     one_line_error(capsys, "data folder not found", "(it is a file)")
 
 
@@ -115,7 +115,7 @@ def test_dangling_links_and_loops_are_named_as_skipped(tree, tmp_path, capsys):
 def test_resume_refuses_changed_data_and_works_from_elsewhere(tree, tmp_path, capsys,
                                                              monkeypatch):
     relative = os.path.relpath(tree, tmp_path)
-    assert main(["train", "--data", relative, "--genres", "blues,jazz", "--epochs", "1",
+    assert main(["train", "--model", "joint", "--data", relative, "--genres", "blues,jazz", "--epochs", "1",
                  "--batch-size", "8", "--crops", "2", "--name", "r"]) == 0
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -410,7 +410,7 @@ def test_ctrl_c_during_cv_is_one_line_and_exit_130(tree, capsys, monkeypatch):
     def interrupted(self):
         raise KeyboardInterrupt
     monkeypatch.setattr(train_module.Trainer, "_train_one_epoch", interrupted)
-    assert main(["cv", "--data", str(tree), "--genres", "blues,jazz", "--folds", "2"]) == 130
+    assert main(["cv", "--model", "joint", "--data", str(tree), "--genres", "blues,jazz", "--folds", "2"]) == 130
     assert "interrupted" in capsys.readouterr().err
 
 

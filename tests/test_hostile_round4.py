@@ -31,14 +31,14 @@ def joint_run(tree, tmp_path_factory):
     """One trained joint model (its run folder), shared by the tests that only read it."""
     out = tmp_path_factory.mktemp("joint")
     cache = tmp_path_factory.mktemp("cache")
-    assert main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
+    assert main(["train", "--model", "joint", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
                  "--out", str(out), "--name", "m", "--cache-dir", str(cache)]) == 0
     return out / "m"
 
 
 def train(tree, out, *extra):
     # No figures (about a second per run): no test here looks at them.
-    return main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
+    return main(["train", "--model", "joint", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
                  "--out", str(out), *extra, "--no-figures"])
 
 
@@ -315,7 +315,7 @@ def test_a_run_that_fails_before_saving_gives_its_name_back(tree, tmp_path, caps
 def test_out_that_is_a_file_is_named(tree, tmp_path, capsys):
     (tmp_path / "song.wav").write_text("not a folder")
     for out in (tmp_path / "song.wav", tmp_path / "song.wav" / "sub"):
-        assert main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
+        assert main(["train", "--model", "joint", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
                      "--out", str(out)]) == 1
         one_line_error(capsys, "is (or is inside) a file, not a folder")
 

@@ -47,21 +47,21 @@ def map_in_workers(work, items, workers, chunksize=8, progress=None):
         pool.shutdown(wait=True)
 
 
-def progress_lines(what, unit, log, every=5.0):
+def progress_lines(what, unit, log):
     """A ``progress(done, total)`` callable that logs a line such as "reading: 120 of 400
-    files (30%), about 25 s left" at most every ``every`` seconds, and at the end."""
+    files (30%), about 25 s left" at every tenth of the work, and one at the end."""
     began = time.perf_counter()
-    last = [began]
+    shown = [0]
 
     def progress(done, total):
-        now = time.perf_counter()
-        if done < total and now - last[0] < every:
+        tenth = 10 * done // total
+        if done < total and tenth <= shown[0]:
             return
-        last[0] = now
-        left = (now - began) / done * (total - done)
+        shown[0] = tenth
+        elapsed = time.perf_counter() - began
         log(f"{what}: {done} of {total} {unit} ({100 * done // total}%)"
-            + (f", about {format_seconds(left)} left" if done < total else
-               f" in {format_seconds(now - began)}"))
+            + (f", about {format_seconds(elapsed / done * (total - done))} left"
+               if done < total else f" in {format_seconds(elapsed)}"))
     return progress
 
 
