@@ -126,8 +126,11 @@ def test_bad_wav_files(tmp_path):
     wavfile.write(tmp_path / "zero.wav", SR, np.zeros(0, dtype=np.int16))
     with pytest.raises(AudioError, match="no samples"):
         load_audio(tmp_path / "zero.wav")
-    (tmp_path / "x.mp3").write_bytes(b"ID3")
-    with pytest.raises(AudioError, match="unsupported file type"):
+    (tmp_path / "x.xyz").write_bytes(b"ID3")
+    with pytest.raises(AudioError, match="unsupported file type '.xyz'"):
+        load_audio(tmp_path / "x.xyz")
+    (tmp_path / "x.mp3").write_bytes(b"ID3")  # a compressed file that is not one
+    with pytest.raises(AudioError, match="x.mp3: (not readable as audio|.mp3 files need)"):
         load_audio(tmp_path / "x.mp3")
 
 

@@ -56,8 +56,9 @@ def test_train_writes_a_complete_run_folder(tree, tmp_path, capsys):
     assert model.predict(x).shape == (3,)
     # --no-figures: the same run folder without its PNG files, and the log says so.
     assert train(tree, tmp_path / "runs", "--name", "r2") == 0
-    wrote = capsys.readouterr().out.strip().splitlines()[-1]
+    *_, wrote, next_step = capsys.readouterr().out.strip().splitlines()
     assert wrote.startswith("wrote ") and ".png" not in wrote and "metrics.json" in wrote
+    assert next_step.startswith(f"next: numpy-sae predict {tmp_path / 'runs' / 'r2'} ")
     assert not list((tmp_path / "runs" / "r2").glob("*.png"))
     assert (tmp_path / "runs" / "r2" / "report.txt").exists()
 
@@ -67,8 +68,8 @@ def test_a_collapsed_classifier_ends_the_run_with_a_warning(tree, tmp_path, caps
     # which on this data answer one genre for nearly every window.
     assert train(tree, tmp_path, "--name", "collapsed", "--gamma", "1", "--code-activation",
                  "tanh", "--decoder", "mirror") == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("WARNING: the classifier collapsed") and "--gamma" in last
+    warning = capsys.readouterr().out.strip().splitlines()[-2]  # before the next step
+    assert warning.startswith("WARNING: the classifier collapsed") and "--gamma" in warning
     assert json.loads((tmp_path / "collapsed" / "metrics.json").read_text())["collapsed"]
 
 

@@ -160,6 +160,17 @@ DEFAULTS = RunSettings()
 DEFAULT_MODEL = {"train": "segment", "cv": "segment"}
 
 
+def _by_model(name):
+    """A setting's default for the joint and the segment model, as --help says it."""
+    def shown(value):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    joint = getattr(DEFAULTS, name)
+    segment = MODEL_KINDS["segment"].defaults.get(name, joint)
+    if segment == joint:
+        return shown(joint)
+    return f"joint {shown(joint)}, segment {shown(segment)}"
+
+
 def _data_options(p, with_training=True, quick=False, default_model="joint"):
     p.add_argument("--data", metavar="DIR", help="GTZAN folder (Kaggle Data/, genres_original/, "
                    "Marsyas genres/ or any <genre>/<audio files> tree); default: $GTZAN_DIR, "
@@ -187,31 +198,32 @@ def _data_options(p, with_training=True, quick=False, default_model="joint"):
     if not with_training:
         return
     p.add_argument("--epochs", type=positive_int,
-                   help=f"training epochs (default {DEFAULTS.epochs}"
+                   help=f"training epochs ({_by_model('epochs')}"
                    + ("; --quick 15)" if quick else ")"))
-    p.add_argument("--batch-size", type=positive_int, help=f"minibatch size ({DEFAULTS.batch_size})")
+    p.add_argument("--batch-size", type=positive_int, help=f"minibatch size ({_by_model('batch_size')})")
     p.add_argument("--lr", type=positive_float, help=f"learning rate ({DEFAULTS.lr:g})")
     p.add_argument("--gamma", type=unit_float, help=f"weight of the reconstruction term in "
-                   f"[0, 1] ({DEFAULTS.gamma:g}; the study: 0.9)")
+                   f"[0, 1] ({_by_model('gamma')}; the study: 0.9)")
     p.add_argument("--code-dim", type=code_size, help=f"code size ({DEFAULTS.code_dim})")
     p.add_argument("--code-activation", choices=CODE_ACTIVATIONS,
-                   help=f"activation of the code layer ({DEFAULTS.code_activation}; the study: tanh)")
+                   help=f"activation of the code layer ({_by_model('code_activation')}; the "
+                   "study: tanh)")
     p.add_argument("--decoder", choices=DECODERS,
                    help=f"'mirror': the encoder's hidden layers reversed (the study); 'linear': "
                    f"one linear layer from the code ({DEFAULTS.decoder})")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
                    help=f"optimizer ({DEFAULTS.optimizer})")
     p.add_argument("--weight-decay", type=non_negative_float,
-                   help=f"decoupled weight decay for adam (AdamW) ({DEFAULTS.weight_decay:g})")
+                   help=f"decoupled weight decay for adam (AdamW) ({_by_model('weight_decay')})")
     p.add_argument("--patience", type=positive_int,
                    help="early stopping: epochs without a lower validation loss (off by default)")
     p.add_argument("--input", choices=SIGNAL_INPUTS,
                    help="network input: raw 'waveform' windows (default, the study's premise) "
                    "or the log-magnitude 'spectrum' of each window (an ablation)")
     p.add_argument("--factor", type=factor_int, help=f"downsampling factor before windows are "
-                   f"cut ({DEFAULTS.factor}: 551 Hz; the segment model: 1, full rate)")
+                   f"cut ({_by_model('factor')}: 551 Hz and full rate)")
     p.add_argument("--window", type=window_int, help=f"samples per window, or per frame of a "
-                   f"segment model ({DEFAULTS.window}; the segment model: 2048)")
+                   f"segment model ({_by_model('window')})")
     p.add_argument("--hop", type=window_int, help="samples between the frames of a segment "
                    "model (default: half its --window)")
     p.add_argument("--segment-seconds", type=segment_float, metavar="S",
@@ -248,7 +260,7 @@ def _data_options(p, with_training=True, quick=False, default_model="joint"):
                    "gain in +-DB decibels (0: off)")
     p.add_argument("--crops", type=crop_count, metavar="N",
                    help=f"draw N windows per training clip at random offsets every epoch "
-                   f"(augmentation; 0 = the study's fixed grid; default {DEFAULTS.crops})")
+                   f"(augmentation; 0 = the study's fixed grid; {_by_model('crops')})")
     p.add_argument("--study", action="store_true",
                    help="the study's exact training settings: " + ", ".join(
                        f"{k} {v}" for k, v in STUDY_SETTINGS.items()) + " (explicit options "

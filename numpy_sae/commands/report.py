@@ -159,7 +159,8 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds, f
                                          errors="surrogateescape")
     metrics = {"run": run_dir.name, "synthetic": dataset.synthetic,
                "data_root": str(dataset.root), "genre_names": names, "chance": chance,
-               "majority": majority, "model": settings.model,
+               "majority": majority, "model": settings.model, "seed": settings.seed,
+               "versions": _versions(),
                "settings": used_settings(settings), "train_window_accuracy": train_acc,
                "epochs_run": trainer.epoch, "train_seconds": seconds,
                "reconstruction_r2": reconstruction, "collapsed": collapse is not None,
@@ -209,6 +210,17 @@ def _draw_figures(run_dir, model, trainer, results, shown, x_eval, y_eval, front
     if front is not None:
         plots.plot_filterbank(front.initial_filters(), front.filters(),
                               network.front_end["sample_rate"], run_dir / "filters.png")
+
+
+def _versions():
+    """What produced a run: numpy_sae's, NumPy's, SciPy's and Python's versions."""
+    import platform
+
+    import scipy
+
+    from .. import __version__
+    return {"numpy_sae": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "python": platform.python_version()}
 
 
 def written_files(network, figures=True):

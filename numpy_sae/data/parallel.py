@@ -49,7 +49,10 @@ def map_in_workers(work, items, workers, chunksize=8, progress=None):
 
 def progress_lines(what, unit, log):
     """A ``progress(done, total)`` callable that logs a line such as "reading: 120 of 400
-    files (30%), about 25 s left" at every tenth of the work, and one at the end."""
+    files (30%), about 25 s left" at every tenth of the work, and one at the end; None
+    when ``log`` is None (nothing to report to)."""
+    if log is None:
+        return None
     began = time.perf_counter()
     shown = [0]
 
