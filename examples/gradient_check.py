@@ -6,7 +6,7 @@
     python examples/gradient_check.py --dtype float32      # why checks need float64
 
 Bugs to break on purpose: tanh-derivative, code-sum, batch-mean, bias-sum
-(see numpy_sae/teaching.py). Same as ``numpy-sae gradcheck``.
+(see numpy_sae/teaching/gradcheck_demo.py). Same as ``numpy-sae gradcheck``.
 """
 
 import sys

@@ -1,11 +1,13 @@
-"""The main job: train the deep softmax autoencoder on GTZAN and write a run folder.
+"""The main job: train the softmax autoencoder's segment model on GTZAN, write a run folder.
 
     python examples/train_gtzan.py                   # GTZAN if found, else synthetic audio
     python examples/train_gtzan.py --data ~/gtzan/Data --genres all
-    python examples/train_gtzan.py --quick           # a small run that ends in seconds
+    python examples/train_gtzan.py --model joint     # the study's window model
+    python examples/train_gtzan.py --study           # the study's exact settings
+    python examples/train_gtzan.py --quick           # a small run
     python examples/train_gtzan.py --help            # every option
 
-Same as ``numpy-sae train``: see numpy_sae/job.py for the steps it takes.
+Same as ``numpy-sae train``: see numpy_sae/commands/job.py for the steps it takes.
 """
 
 import sys

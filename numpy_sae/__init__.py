@@ -7,7 +7,7 @@ files, the audio model and the estimator, and ``commands`` on top (the main
 job, baselines, cross-validation, predict, the CLI). ``nn`` gives a reading order.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from .estimator import SoftmaxAutoencoder  # noqa: E402  (after __version__, which cli reads)
 from .nn.model import LossTerms, SoftmaxAutoencoderNetwork, SoftmaxClassifier  # noqa: E402
