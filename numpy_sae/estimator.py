@@ -302,8 +302,10 @@ class SoftmaxAutoencoder:
         return network.reconstruct(X)
 
     def score(self, X, y):
-        """Window-level accuracy on (X (N, n_features), y (N,))."""
-        return accuracy(np.asarray(y), self.predict(X))
+        """Window-level accuracy on (X (N, n_features), y (N,)); y is checked as in ``fit``
+        (a column vector is raveled with a warning, never broadcast)."""
+        predicted = self.predict(X)
+        return accuracy(_as_labels(y, len(predicted), "score"), predicted)
 
     # ----- files ----------------------------------------------------------------------
     def save(self, path, meta=None):

@@ -561,6 +561,9 @@ def test_cv_ensembles_and_reports_song_rules_and_calibration(tree, capsys):
     out = capsys.readouterr().out
     assert "songs by mean log-probability" in out and "calibration error (ECE)" in out
     assert "gain db 6" in out
+    # Round 5, W8: the settings name the ensemble, and R^2 is the members' mean.
+    assert "an ensemble of 2 networks per fold" in out
+    assert out.count("(mean of 2 members)") == 2
 
 
 def test_the_filterbank_can_wait_frozen_then_learn_slowly(tree, tmp_path, capsys):

@@ -217,3 +217,16 @@ def test_object_labels_keep_their_type_and_unfitted_use_is_named(rng):
         small().predict(x)
     with pytest.raises(ValueError, match="X has 11 features, but SoftmaxAutoencoder is expecting"):
         est.transform(x[:, :11])
+
+
+def test_score_takes_a_column_vector_y_as_fit_does():
+    # Round 5, W7: (N, 1) against (N,) broadcast to N x N comparisons and gave 0.5.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 12)).astype(np.float32)
+    y = np.array([0, 1] * 20)
+    est = SoftmaxAutoencoder(epochs=1, encoder_hidden=(8,), code_dim=3, random_state=0).fit(X, y)
+    flat = est.score(X, y)
+    with pytest.warns(UserWarning, match="column-vector y"):
+        assert est.score(X, y.reshape(-1, 1)) == flat
+    with pytest.raises(ValueError, match="shape"):
+        est.score(X, y[:10])

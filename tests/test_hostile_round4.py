@@ -495,3 +495,33 @@ def test_a_damaged_song_record_and_a_full_disk_at_the_report_are_named(tree, tmp
     assert train(tree, tmp_path, "--name", "full") == 1
     one_line_error(capsys, "cannot write", "history.csv: No space left on device",
                    "the trained model is saved in")
+
+
+# ----- round 5: L2, U1: one folder-claiming rule for new runs and resumes ------------------
+def test_a_resume_is_refused_while_the_new_run_is_still_writing(tree, tmp_path, capsys,
+                                                               monkeypatch):
+    from numpy_sae.commands import job
+    answers = []
+    real = job.write_results
+
+    def meanwhile(run_dir, *args, **kwargs):  # the model file is saved; the run goes on
+        answers.append(main(["train", "--resume", str(run_dir), "--epochs", "3"]))
+        return real(run_dir, *args, **kwargs)
+    monkeypatch.setattr(job, "write_results", meanwhile)
+    assert train(tree, tmp_path, "--name", "busy") == 0
+    assert answers == [1]
+    assert "is being trained by another command" in capsys.readouterr().err
+    assert not (tmp_path / "busy" / LOCK).exists()  # released when the run ended
+
+
+def test_a_new_run_that_fails_after_claiming_its_folder_gives_the_name_back(tree, tmp_path,
+                                                                           monkeypatch):
+    from numpy_sae.commands import job
+
+    def broken(*args, **kwargs):
+        raise ValueError("no trainer today")
+    monkeypatch.setattr(job, "make_trainer", broken)
+    assert train(tree, tmp_path, "--name", "again") == 1
+    assert not (tmp_path / "again").exists()
+    monkeypatch.undo()
+    assert train(tree, tmp_path, "--name", "again") == 0

@@ -6,8 +6,10 @@ import importlib.metadata
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import ROOT
 from numpy_sae.data.gtzan import Preprocessing, build_clipset
@@ -52,3 +54,44 @@ def test_the_main_job_example_runs_where_workers_spawn(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "runs" / "spawned" / "report.txt").exists()
+
+
+def _marked_processes(mark):
+    """Pids of live processes whose environment holds ``mark`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    status = (entry / "status").read_text()
+                    if "\nState:\tZ" not in status:  # a zombie has ended
+                        found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_spawned_workers_end_with_their_parent(tmp_path, how):
+    # Round 5, C4: SIGTERM (or SIGKILL) during loading left the spawned workers idle forever.
+    import signal
+    import time
+    import uuid
+    mark = f"NUMPY_SAE_TEST_MARK={uuid.uuid4().hex}"
+    code = ("import time; from numpy_sae.data.parallel import map_in_workers; "
+            "print('ready', flush=True); map_in_workers(time.sleep, [30] * 4, 2, chunksize=1)")
+    env = {**os.environ, mark.split("=")[0]: mark.split("=")[1]}
+    child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    deadline = time.time() + 30
+    while len(_marked_processes(mark)) < 3 and time.time() < deadline:  # parent + 2 workers
+        time.sleep(0.2)
+    assert len(_marked_processes(mark)) >= 3
+    child.send_signal(getattr(signal, how))
+    child.wait(timeout=30)
+    deadline = time.time() + 15
+    while _marked_processes(mark) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not _marked_processes(mark), "workers outlived their parent"

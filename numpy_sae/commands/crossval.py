@@ -70,6 +70,7 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
         val = fold_ids[(k + 1) % folds] if settings.patience else np.array([], dtype=np.int64)
         train = np.setdiff1d(np.arange(len(clipset)), np.concatenate([test, val]))
         proba = 0.0
+        members = []  # each member's own figures: R^2, filter drift, training accuracy
         for member in range(ensemble):
             entropy = [settings.seed, k] if member == 0 else [settings.seed, k, member]
             init_rng, train_rng = (np.random.default_rng(s)
@@ -88,26 +89,36 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
                                    validation, train_rng)
             trainer.fit(settings.epochs)
             proba = proba + model.network.predict_proba(x_test) / ensemble
+            network = model.network
+            front = getattr(network, "front", None)
+            members.append({
+                "r2": (reconstruction_r2(network, x_train, x_test) if network.reconstructs
+                       else {"autoencoder": float("nan"), "pca": float("nan")}),
+                "drift": front.drift() if front is not None else np.nan,
+                "train_accuracy": accuracy(y_train, network.predict(x_train)),
+                "epochs": trainer.epoch})
         result = evaluate_predictions(proba, y_test, song_test, clipset.genre_names)
         rules = song_accuracies(proba, song_test, y_test)
         out["song_logmean"].append(rules["logmean"])
         out["song_vote"].append(rules["vote"])
         out["ece"].append(expected_calibration_error(proba, y_test))
-        front = getattr(model.network, "front", None)
-        out["front_drift"].append(front.drift() if front is not None else np.nan)
+        # An ensemble's R^2 and filter drift are its members' means (the accuracy above is
+        # the averaged probabilities').
+        out["front_drift"].append(float(np.mean([m["drift"] for m in members])))
         for level in ("window", "song"):
             out[level].append(result[level]["accuracy"])
             out[f"n_{level}s"].append(result[level]["n"])
             out[f"{level}_cm"] += np.array(result[level]["confusion_matrix"])
-        r2 = (reconstruction_r2(model.network, x_train, x_test) if model.network.reconstructs
-              else {"autoencoder": float("nan"), "pca": float("nan")})
+        r2 = {key: float(np.mean([m["r2"][key] for m in members]))
+              for key in ("autoencoder", "pca")}
         out["r2_autoencoder"].append(r2["autoencoder"])
         out["r2_pca"].append(r2["pca"])
         unit = model.unit
         left = (time.perf_counter() - began) / (k + 1) * (folds - k - 1)
         log(f"fold {k + 1}/{folds}: {unit} {out['window'][-1]:.3f} ({out['n_windows'][-1]} "
             f"{unit}s), song {out['song'][-1]:.3f} ({out['n_songs'][-1]} songs), "
-            + (f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}, "
+            + (f"R^2 autoencoder {r2['autoencoder']:.3f} / PCA {r2['pca']:.3f}"
+               + (f" (mean of {ensemble} members)" if ensemble > 1 else "") + ", "
                if model.network.reconstructs else "")
             + (f"filters moved {out['front_drift'][-1]:.4f}, " if front is not None else "")
             + f"{trainer.epoch} epochs"
@@ -119,11 +130,14 @@ def cross_validate(clipset, settings, folds=5, log=print, unlabeled=None, on_fol
                      "ece": out["ece"][-1],
                      "r2_autoencoder": r2["autoencoder"], "r2_pca": r2["pca"],
                      "epochs": trainer.epoch})
-        collapse = collapse_warning(accuracy(y_train, model.network.predict(x_train)), n_classes,
-                                    model.network.reconstructs)
-        if collapse:
-            out["collapsed"].append(k + 1)
-            log(f"fold {k + 1}: {collapse}")
+        for member, figures in enumerate(members):
+            collapse = collapse_warning(figures["train_accuracy"], n_classes,
+                                        model.network.reconstructs)
+            if collapse:
+                if k + 1 not in out["collapsed"]:
+                    out["collapsed"].append(k + 1)
+                log(f"fold {k + 1}" + (f", member {member + 1}" if ensemble > 1 else "")
+                    + f": {collapse}")
     for name in ("window", "song", "r2_autoencoder", "r2_pca", "song_logmean", "song_vote",
                  "ece"):
         out[f"{name}_mean"] = float(np.mean(out[name]))
@@ -230,7 +244,9 @@ def run_cv_command(settings, folds=5, log=print, ensemble=1, progress=None, as_j
     dataset = load_dataset(settings, progress)
     clipset = dataset.clipset
     progress(f"{folds}-fold song-level cross-validation on {len(clipset)} clips "
-             f"({dataset.describe()}); {describe_settings(settings)}")
+             f"({dataset.describe()}); {describe_settings(settings)}"
+             + (f"; an ensemble of {ensemble} networks per fold, probabilities averaged"
+                if ensemble > 1 else ""))
     result = cross_validate(clipset, settings, folds, progress, dataset.unlabeled,
                             ensemble=ensemble)
     if out_dir is not None:

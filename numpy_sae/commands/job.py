@@ -33,7 +33,7 @@ from .experiment import (
     training_source,
 )
 from .models import describe_settings
-from .outputs import check_name, new_folder, release_if_unused
+from .outputs import check_name, folder_lock, new_folder, release_if_unused
 from .report import model_lines, write_results, written_files
 
 
@@ -142,6 +142,15 @@ def _check_same_songs(stored, now, run_dir):
 
 
 def run_training(settings, resume=None, log=print, figures=True, progress=None):
+    """Run the main job (see :func:`_run_training`): a new run holds its folder's lock
+    from the moment it claims the folder until it has written its last file, so a
+    ``--resume`` of it meanwhile is refused; a new run that fails before it saved
+    anything gives its folder (and ``--name``) back."""
+    with contextlib.ExitStack() as held:
+        return _run_training(settings, resume, log, figures, progress, held)
+
+
+def _run_training(settings, resume, log, figures, progress, held):
     """Run the main job.
 
     Parameters
@@ -203,6 +212,9 @@ def run_training(settings, resume=None, log=print, figures=True, progress=None):
     else:
         model.network.fit_scaling(x_train)
         run_dir = _new_run_dir(settings, dataset)
+        # Exits run last-in first-out: the lock goes, then an unused folder is released.
+        held.enter_context(_released_on_failure(run_dir))
+        held.enter_context(folder_lock(run_dir))
     network = model.network
     source = training_source(settings, clipset, splits.train_clips, x_train, y_train,
                              model.features, dataset.unlabeled)
@@ -228,7 +240,7 @@ def run_training(settings, resume=None, log=print, figures=True, progress=None):
         f"{describe_settings(settings)}")
     train_began = time.perf_counter()
     try:
-        with sigterm_as_interrupt(), _released_on_failure(None if resume else run_dir):
+        with sigterm_as_interrupt():
             trainer.fit(settings.epochs, on_epoch_end=periodic)
     except TrainingInterrupted:
         checkpoint(trainer)

@@ -7,16 +7,43 @@ work function must be importable by name, and a script that reaches this code
 needs an ``if __name__ == "__main__":`` guard, which tests catch on Linux.
 """
 
+import contextlib
 import multiprocessing
+import os
 import signal
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 
-def _ignore_interrupts():
+def _worker_start(parent):
     # Ctrl-C reaches every process of the terminal's group: the workers leave it to the
     # parent, which stops the pool cleanly (no worker dies mid-task holding a semaphore).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (SIGKILL, a crash) cannot stop its workers: each one
+    # watches for it and ends itself once its parent is gone.
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+
+
+def _end_with(parent):
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM acts like Ctrl-C in the block (main thread only), so the pool is stopped
+    and its workers ended instead of being left behind."""
+    previous = None
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def map_in_workers(work, items, workers, chunksize=8, progress=None):
@@ -37,11 +64,16 @@ def map_in_workers(work, items, workers, chunksize=8, progress=None):
     if workers <= 1 or len(items) <= 1:
         return collected(work(item) for item in items)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_ignore_interrupts)
+                               initializer=_worker_start, initargs=(os.getpid(),))
     try:
-        return collected(pool.map(work, items, chunksize=chunksize))
+        with _sigterm_as_interrupt():
+            return collected(pool.map(work, items, chunksize=chunksize))
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)  # the chunks running finish, no more
+        # Ctrl-C or SIGTERM: no chunk is started any more, and the running ones are ended
+        # (a worker's result would be thrown away; its files are written atomically).
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         pool.shutdown(wait=True)
