@@ -525,3 +525,33 @@ def test_a_new_run_that_fails_after_claiming_its_folder_gives_the_name_back(tree
     assert not (tmp_path / "again").exists()
     monkeypatch.undo()
     assert train(tree, tmp_path, "--name", "again") == 0
+
+
+def test_a_failure_after_the_claim_is_the_same_on_the_rerun(tree, tmp_path, capsys):
+    # Round 5, U1: the error raised by training_source left a claimed empty folder.
+    for _ in range(2):
+        assert train(tree, tmp_path, "--model", "joint", "--split", "segment", "--crops", "5",
+                     "--name", "s5") == 1
+        assert "random crops need a song-level split" in capsys.readouterr().err
+    assert not (tmp_path / "s5").exists()
+
+
+def test_a_run_folder_that_cannot_be_made_says_why(tree, tmp_path, capsys):
+    # Round 5, U2: every failure was "already exists and is not empty".
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF")
+    assert main(["train", "--model", "joint", "--data", str(tree), "--genres", "blues,jazz",
+                 "--epochs", "1", "--out", str(song), "--name", "x", "--no-figures"]) == 1
+    err = capsys.readouterr().err
+    assert "is (or is inside) a file" in err and "not empty" not in err
+
+
+def test_a_write_error_names_the_output_not_its_temporary_file(tmp_path):
+    # Round 5, U3: a full or read-only disk named '.c.tmp<pid>-0.npz', or no file.
+    import errno
+    target = tmp_path / "c.npz"
+    with pytest.raises(JobError) as caught:
+        with written_output(target) as tmp:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+    assert str(caught.value) == f"cannot write {target}: No space left on device"
+    assert os.listdir(tmp_path) == []

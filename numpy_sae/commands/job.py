@@ -98,6 +98,8 @@ def _new_run_dir(settings, dataset):
     try:
         return new_folder(settings.out, settings.name)
     except JobError:
+        if not (run_dir.is_dir() and any(run_dir.iterdir())):
+            raise  # the real cause: --out is a file, a read-only disk, ...
         # A run never overwrites files it did not create.
         raise JobError(f"run folder {run_dir} already exists and is not empty; pick another "
                        f"--name" + (f" or continue it with --resume {run_dir}"

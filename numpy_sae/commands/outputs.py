@@ -104,14 +104,18 @@ def written_output(path, force=False):
     disk or Ctrl-C leaves no truncated output that would block the rerun.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}-{next(_TEMP_NUMBERS)}{path.suffix}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         if force:
             os.replace(tmp, path)
         else:
             _claim(tmp, path)
+    except OSError as exc:
+        # A full or read-only disk: name the output the user asked for, not the
+        # temporary file beside it.
+        raise JobError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
