@@ -22,7 +22,7 @@ import numpy as np
 
 from numpy_sae.commands.cli import _run_settings, build_parser
 from numpy_sae.commands.crossval import cross_validate
-from numpy_sae.commands.experiment import load_dataset
+from script_support import cached_dataset, check_new, run_main
 
 FIELDS = ("row", "seed", "fold", "segment", "song", "song_logmean", "song_vote", "ece")
 
@@ -34,22 +34,39 @@ def parse_row(text):
     return name.strip(), shlex.split(options)
 
 
-def run(rows, seeds, folds, common, csv_path, log=print):
-    """Per-fold figures of every row and seed: {row: {"segment": (seeds, folds), "song": ...}}."""
+def row_settings(rows, seeds, folds, common):
+    """Every (row, seed)'s parsed options, checked before anything is trained: a row's
+    own --folds must be the table's (the rows are paired fold by fold)."""
+    parsed = {}
+    for seed in seeds:
+        for name, options in rows:
+            args = build_parser().parse_args(["cv", *common, *options, "--seed", str(seed)])
+            asked = any(o == "--folds" or o.startswith("--folds=") for o in options)
+            if asked and args.folds != folds:
+                raise ValueError(f"row {name!r} asks for --folds {args.folds}; every row uses "
+                                 f"the table's --folds {folds} (rows are paired fold by fold)")
+            parsed[name, seed] = (args, _run_settings(args))
+    return parsed
+
+
+def run(rows, seeds, folds, common, csv_path, log=print, force=False):
+    """Per-fold figures of every row and seed: {row: {"segment": (seeds, folds), "song": ...}}.
+
+    Each row is scored on its own data (its --data, --genres and preprocessing)."""
+    if folds < 2:
+        raise ValueError(f"--folds must be at least 2, got {folds}")
+    parsed = row_settings(rows, seeds, folds, common)
+    check_new([csv_path], force)
     out = {name: {"segment": np.full((len(seeds), folds), np.nan),
                   "song": np.full((len(seeds), folds), np.nan)} for name, _ in rows}
-    clipsets = {}
-    with open(csv_path, "w", newline="") as handle:
+    datasets = {}
+    with open(csv_path, "w" if force else "x", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)
         writer.writeheader()
         for s, seed in enumerate(seeds):
             for name, options in rows:
-                args = build_parser().parse_args(["cv", *common, *options, "--seed", str(seed)])
-                settings = _run_settings(args)
-                key = (repr(settings.preprocessing()), settings.uses_descriptors(),
-                       settings.unlabeled)
-                dataset = clipsets.get(key) or load_dataset(settings, log=lambda line: None)
-                clipsets[key] = dataset
+                args, settings = parsed[name, seed]
+                dataset = cached_dataset(datasets, settings)
 
                 def on_fold(fold, name=name, seed=seed, s=s):
                     k = fold["fold"] - 1
@@ -113,7 +130,13 @@ def read_csvs(paths):
     out = {}
     for path in paths:
         with open(path, newline="") as handle:
-            for r in csv.DictReader(handle):
+            reader = csv.DictReader(handle)
+            missing = [f for f in ("row", "seed", "fold", "segment", "song")
+                       if f not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path} has no column {', '.join(missing)}: not a per-fold "
+                                 "CSV of this script")
+            for r in reader:
                 key = (int(r["seed"]), int(r["fold"]))
                 for level in ("segment", "song"):
                     cell = out.setdefault(r["row"], {"segment": {}, "song": {}})[level]
@@ -137,7 +160,9 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--csv", type=Path, default=Path("compare_models.csv"),
-                        help="per-fold figures, written as they finish")
+                        help="per-fold figures, written as they finish (an existing file is "
+                        "not replaced without --force)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --csv")
     args, common = parser.parse_known_args(argv)
     if args.table:
         merged = read_csvs(args.table)
@@ -151,11 +176,11 @@ def main(argv=None):
     names = [name for name, _ in args.row]
     if len(set(names)) != len(names):
         raise SystemExit("error: two rows share a name")
-    out = run(args.row, seeds, args.folds, common, args.csv)
+    out = run(args.row, seeds, args.folds, common, args.csv, force=args.force)
     print(f"\n{args.folds} song-level folds x seeds {args.seeds}; per-fold figures in {args.csv}")
     print(table(out, names[0]))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -39,6 +39,7 @@ from numpy_sae.encodings import PCA, evenly_spaced
 from numpy_sae.metrics import evaluate_predictions
 from numpy_sae.nn.model import UNLABELED, LogisticRegression
 from numpy_sae.train import WindowSource
+from script_support import check_new, run_main
 
 MODELS = ("segment, gamma 0", "segment, gamma G", "PCA codes + LR", "descriptors + LR")
 
@@ -138,7 +139,7 @@ def write_outputs(rows, out, gamma, labeled_counts):
                          if seg else "")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     Path(f"{out}.md").write_text("\n".join(lines) + "\n")
-    fig, axes = plots.plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plots.subplots(1, 2, figsize=(11, 4))
     for ax, level, title in ((axes[0], 0, "segments"), (axes[1], 1, "songs")):
         for name in names:
             means = [np.mean(table[(name, L)][level]) if (name, L) in table else np.nan
@@ -153,7 +154,6 @@ def write_outputs(rows, out, gamma, labeled_counts):
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(f"{out}.png", dpi=100)
-    plots.plt.close(fig)
     return "\n".join(lines)
 
 
@@ -165,8 +165,20 @@ def main(argv=None):
     parser.add_argument("--out", default="label_efficiency", help="OUT.csv, OUT.md, OUT.png")
     parser.add_argument("--redraw", action="store_true",
                         help="write OUT.md and OUT.png again from OUT.csv, training nothing")
+    parser.add_argument("--force", action="store_true",
+                        help="replace existing OUT.csv, OUT.md and OUT.png")
     args, common = parser.parse_known_args(argv)
-    labeled_counts = [int(v) for v in args.labeled.split(",")]
+    try:
+        labeled_counts = [int(v) for v in args.labeled.split(",")]
+    except ValueError:
+        labeled_counts = []
+    if not labeled_counts or min(labeled_counts) < 1:
+        raise ValueError(f"--labeled takes labeled songs per genre, whole numbers >= 1, like "
+                         f"1,2,4,8; got {args.labeled!r}")
+    if args.folds < 2:
+        raise ValueError(f"--folds must be at least 2, got {args.folds}")
+    outputs = [f"{args.out}.md", f"{args.out}.png"] + ([] if args.redraw else [f"{args.out}.csv"])
+    check_new(outputs, args.force or args.redraw)  # --redraw exists to redraw them
     if args.redraw:
         with open(f"{args.out}.csv", newline="") as handle:
             rows = [{**r, "labeled": int(r["labeled"]), "segment": float(r["segment"]),
@@ -184,7 +196,7 @@ def main(argv=None):
     clipset = load_dataset(segment, log=lambda line: None).clipset
     featureset = load_dataset(lr_settings, log=lambda line: None).clipset
     rows = []
-    with open(f"{args.out}.csv", "w", newline="") as handle:
+    with open(f"{args.out}.csv", "w" if args.force else "x", newline="") as handle:
         writer = csv.DictWriter(handle, ("seed", "fold", "labeled", "model", "segment", "song"))
         writer.writeheader()
         for seed in seeds:
@@ -219,4 +231,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -14,13 +14,14 @@ procedure (choice included). Prints figures; asserts nothing.
 import argparse
 import csv
 import shlex
+import sys
 
 import numpy as np
 
 from numpy_sae.commands.cli import build_parser, _run_settings
 from numpy_sae.commands.crossval import cross_validate
-from numpy_sae.commands.experiment import load_dataset
 from numpy_sae.data.splits import song_folds
+from script_support import cached_dataset, run_main
 
 
 def outer_from_csv(paths, rows, seed, folds):
@@ -45,7 +46,7 @@ def outer_from_csv(paths, rows, seed, folds):
     return out
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidate", action="append", required=True,
                         help="extra cv options of one candidate ('' for the defaults)")
@@ -59,18 +60,27 @@ def main():
     parser.add_argument("--csv", help="append the nested figures per fold (compare_models' "
                         "columns), to join its table")
     parser.add_argument("--row-name", default="nested choice", help="their row's name")
-    args, common = parser.parse_known_args()
-    settings = [_run_settings(build_parser().parse_args(["cv", *common, *shlex.split(c)]))
-                for c in args.candidate]
-    dataset = load_dataset(settings[0], log=lambda line: None)
-    clips = dataset.clipset
+    args, common = parser.parse_known_args(argv)
+    parsed = [build_parser().parse_args(["cv", *common, *shlex.split(c)])
+              for c in args.candidate]
+    settings = [_run_settings(a) for a in parsed]
+    ensembles = [a.ensemble for a in parsed]
+    # Every candidate reads its own data (its window, hop, segment length, model kind);
+    # the folds are the same song folds for all, from the songs every candidate kept.
+    datasets = {}
+    clipsets = [cached_dataset(datasets, s).clipset for s in settings]
+    if len({tuple(c.paths) for c in clipsets}) > 1:
+        raise ValueError("the candidates keep different songs (one skips a song another "
+                         "reads), so their folds would differ; give them the same data")
+    clips = clipsets[0]
     rng = np.random.default_rng(np.random.SeedSequence(settings[0].seed).spawn(1)[0])
     outer = song_folds(clips.labels, args.folds, rng)  # cross_validate's own folds
     picks = []
     for k in range(args.folds):
-        training = clips.subset(np.setdiff1d(np.arange(len(clips)), outer[k]))
-        inner = [cross_validate(training, s, args.inner_folds, log=lambda line: None)
-                 for s in settings]
+        kept = np.setdiff1d(np.arange(len(clips)), outer[k])
+        inner = [cross_validate(c.subset(kept), s, args.inner_folds, log=lambda line: None,
+                                ensemble=e)
+                 for c, s, e in zip(clipsets, settings, ensembles)]
         scores = [r["window_mean"] for r in inner]
         picks.append(int(np.argmax(scores)))
         print(f"outer fold {k + 1}: inner accuracy " + ", ".join(
@@ -80,7 +90,8 @@ def main():
     if args.outer_csv:
         full = outer_from_csv(args.outer_csv, args.outer_row, settings[0].seed, args.folds)
     else:
-        full = [cross_validate(clips, s, args.folds, log=lambda line: None) for s in settings]
+        full = [cross_validate(c, s, args.folds, log=lambda line: None, ensemble=e)
+                for c, s, e in zip(clipsets, settings, ensembles)]
     chosen_window = [full[best]["window"][k] for k, best in enumerate(picks)]
     chosen_song = [full[best]["song"][k] for k, best in enumerate(picks)]
     if args.csv:
@@ -96,7 +107,8 @@ def main():
     print(f"nested (choice made on training folds): {np.mean(chosen_window):.3f} +- "
           f"{np.std(chosen_window):.3f} / song {np.mean(chosen_song):.3f} +- "
           f"{np.std(chosen_song):.3f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from .encodings import PCA
 
 
-def _subplots(*grid, figsize, **options):
+def subplots(*grid, figsize, **options):
     """A figure and its axes made without pyplot: no backend is chosen or changed globally,
     so importing this module leaves a notebook's inline plots (and a student's plt.show())
     working, and figures written to files are never left open."""
@@ -32,7 +32,7 @@ def pca_2d(x):
 def plot_history(history, path):
     """Loss terms and accuracies per epoch, train vs validation."""
     epochs = history["epoch"]
-    fig, axes = _subplots(1, 3, figsize=(15, 4))
+    fig, axes = subplots(1, 3, figsize=(15, 4))
     panels = (("reconstruction", "Reconstruction ||x - g(f(x))||²"),
               ("cross_entropy", "Cross-entropy"), ("accuracy", "Accuracy"))
     for ax, (key, title) in zip(axes, panels):
@@ -50,7 +50,7 @@ def plot_history(history, path):
 def plot_confusion(cm, class_names, path, title="Confusion matrix"):
     """Confusion matrix with counts in every cell."""
     cm = np.asarray(cm)
-    fig, ax = _subplots(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
+    fig, ax = subplots(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
     ax.imshow(cm, cmap="Blues")
     ticks = np.arange(len(class_names))
     ax.set_xticks(ticks, class_names, rotation=45, ha="right")
@@ -77,7 +77,7 @@ def plot_pca(views, y, class_names, path, max_points=3000, rng=None):
     rng = rng if rng is not None else np.random.default_rng(0)
     keep = np.arange(len(y)) if len(y) <= max_points else rng.choice(len(y), max_points,
                                                                      replace=False)
-    fig, axes = _subplots(1, len(views), figsize=(5 * len(views), 4.5))
+    fig, axes = subplots(1, len(views), figsize=(5 * len(views), 4.5))
     axes = np.atleast_1d(axes)
     colors = matplotlib.colormaps.get_cmap("tab10")
     for ax, (title, data) in zip(axes, views.items()):
@@ -98,7 +98,7 @@ def plot_pca(views, y, class_names, path, max_points=3000, rng=None):
 def plot_reconstructions(originals, reconstructions, titles, path):
     """Original vs reconstructed windows, one panel each. Arrays (k, D)."""
     k = len(originals)
-    fig, axes = _subplots(k, 1, figsize=(10, 1.8 * k), squeeze=False)
+    fig, axes = subplots(k, 1, figsize=(10, 1.8 * k), squeeze=False)
     for ax, x, x_hat, title in zip(axes[:, 0], originals, reconstructions, titles):
         ax.plot(x, lw=0.8, label="original")
         ax.plot(x_hat, lw=0.8, label="reconstruction")
@@ -117,7 +117,7 @@ def plot_sweep(rows, chance, path):
         r2_autoencoder, r2_pca, window and song (as cross-validation returns them)
     """
     dims = [r["code_dim"] for r in rows]
-    fig, axes = _subplots(1, 2, figsize=(11, 4))
+    fig, axes = subplots(1, 2, figsize=(11, 4))
     panels = ((axes[0], (("r2_autoencoder", "autoencoder"), ("r2_pca", "PCA, same size")),
                "Reconstruction R² on held-out songs"),
               (axes[1], (("window", "window accuracy"), ("song", "song accuracy")),
@@ -141,7 +141,7 @@ def plot_sweep(rows, chance, path):
 def plot_layer_curves(diagnostics, key, path, title, log_scale=False):
     """One curve per layer of ``diagnostics.records[layer][key]`` against the epoch."""
     epochs = diagnostics.records["epochs"]
-    fig, ax = _subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for name in diagnostics.layers(key):
         values = np.array(diagnostics.records[name][key], dtype=float)
         ax.plot(epochs, values, marker="o", ms=3, label=name)
@@ -158,7 +158,7 @@ def plot_layer_curves(diagnostics, key, path, title, log_scale=False):
 def plot_variants(variants, path):
     """Side by side, per variant (name -> TrainingDiagnostics): gradient norm of each weight
     matrix at the first and last recorded epoch, and the flat share of each hidden layer."""
-    fig, axes = _subplots(1, 2, figsize=(13, 4.5))
+    fig, axes = subplots(1, 2, figsize=(13, 4.5))
     for i, (label, diag) in enumerate(variants.items()):
         color = matplotlib.colormaps.get_cmap("tab10")(i)
         weights = diag.layers("gradient_norm")
@@ -193,7 +193,7 @@ def plot_timeline(window_proba, genre_names, seconds_per_window, title, path):
     # full-width bar rather than a zero-width point.
     edges = np.arange(len(window_proba) + 1) * seconds_per_window
     t = np.repeat(edges, 2)[1:-1]
-    fig, ax = _subplots(figsize=(10, 3.8))
+    fig, ax = subplots(figsize=(10, 3.8))
     colors = [matplotlib.colormaps.get_cmap("tab10")(i % 10) for i in range(len(genre_names))]
     ax.stackplot(t, np.repeat(window_proba, 2, axis=0).T, labels=genre_names, colors=colors,
                  alpha=0.85)
@@ -222,7 +222,7 @@ def filter_responses(W, n_fft=None):
 def plot_filterbank(W_initial, W_trained, sample_rate, path):
     """The filters' frequency responses before and after training, one row per band, and
     each band's peak frequency before against after."""
-    fig, axes = _subplots(1, 3, figsize=(16, 4.5))
+    fig, axes = subplots(1, 3, figsize=(16, 4.5))
     nyquist = sample_rate / 2
     peaks = []
     for ax, W, title in ((axes[0], W_initial, "filters at the start"),

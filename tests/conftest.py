@@ -1,5 +1,6 @@
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 # One BLAS thread per process, set before NumPy loads: the suite's matrices are small, and
@@ -67,7 +68,12 @@ def load_example():
                     if (folder / f"{name}.py").exists())
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        # As when it runs as a script: its own folder is on the path (script_support).
+        sys.path.insert(0, str(path.parent))
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(path.parent))
         return module
     return load
 
