@@ -574,3 +574,17 @@ def test_the_filterbank_can_wait_frozen_then_learn_slowly(tree, tmp_path, capsys
             "front_end_drift"]
         assert (drift > 0) == moved
     assert "front warmup 1, front lr scale 0.1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("options, message", [
+    (("--front-learning", "frozen", "--front-anchor", "5", "--front-warmup", "3",
+      "--front-lr-scale", "0.1"), "--front-anchor, --front-warmup, --front-lr-scale have no "
+                                  "effect with --front-learning frozen"),
+    (("--front-warmup", "10", "--epochs", "3"), "keeps it frozen for all 3 epochs"),
+    (("--front-lr-scale", "0",), "--front-lr-scale 0 gives it no learning rate"),
+])
+def test_filterbank_options_that_cannot_take_effect_are_named(options, message, capsys):
+    # Round 5, W6: they were accepted silently and the settings line said they applied.
+    from numpy_sae.commands.cli import _run_settings, build_parser
+    with pytest.warns(UserWarning, match=re.escape(message)):
+        _run_settings(build_parser().parse_args(["train", *SEGMENT, *FRONT, *options]))

@@ -60,7 +60,8 @@ def test_diagnose_writes_its_figures(tmp_path, monkeypatch, capsys):
     from numpy_sae.data.synth import generate_dataset
     generate_dataset(tmp_path / "data", genres=("pop", "metal"), clips_per_genre=5,
                      duration=2.0, seed=0)
-    assert main(["train", "--model", "joint", "--data", str(tmp_path / "data"), "--genres", "pop,metal",
+    assert main(["train", "--model", "joint", "--data", str(tmp_path / "data"), "--genres",
+                 "pop,metal",
                  "--epochs", "1", "--batch-size", "8", "--crops", "2", "--out",
                  str(tmp_path), "--name", "r"]) == 0
     assert main(["diagnose", str(tmp_path / "r"), "--epochs", "2"]) == 0
@@ -70,3 +71,15 @@ def test_diagnose_writes_its_figures(tmp_path, monkeypatch, capsys):
     records = json.loads((out / "diagnostics.json").read_text())
     assert len(records) == 4 and all(r["epochs"] == [0, 1, 2] for r in records.values())
     assert "tanh, naive N(0, 1)" in capsys.readouterr().out
+    # Round 5, L3: a second diagnose replaces nothing without --force, and --force
+    # replaces a link itself, never the file it points to.
+    before = (out / "variants.png").read_bytes()
+    assert main(["diagnose", str(tmp_path / "r"), "--epochs", "1"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "variants.png").read_bytes() == before
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    (out / "diagnostics.json").unlink()
+    (out / "diagnostics.json").symlink_to(notes)
+    assert main(["diagnose", str(tmp_path / "r"), "--epochs", "1", "--force"]) == 0
+    assert notes.read_text() == "my notes" and not (out / "diagnostics.json").is_symlink()

@@ -488,6 +488,8 @@ def build_parser():
                        "gradient norms and update ratios per layer; writes RUN_DIR/diagnose/.")
     p.add_argument("model", help="a run folder (or its model.npz)")
     p.add_argument("--epochs", type=positive_int, default=20, help="epochs per variant (20)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the files of an earlier diagnose (never what a link points to)")
 
     p = sub.add_parser("reconstruct", help="decode a song to listen to what the code keeps",
                        description="Writes the decoded signal and, beside it as "
@@ -538,6 +540,7 @@ def _run_settings(args):
     given = {k: getattr(args, k) for k in TRAINING_OPTIONS if getattr(args, k) is not None}
     _refuse_unused(given, settings.model)
     settings = replace(settings, **given)
+    _warn_idle_filterbank(settings, given)
     if settings.weight_decay and settings.optimizer != "adam":
         raise CommandError(f"--weight-decay is implemented for adam only, not "
                            f"--optimizer {settings.optimizer}")
@@ -557,6 +560,25 @@ def _refuse_unused(given, model):
             if name.startswith("front_") and name != "front_end":
                 raise CommandError(f"--{name.replace('_', '-')} sets the filterbank: add "
                                    "--front-end filterbank")
+
+
+def _warn_idle_filterbank(settings, given):
+    """Filterbank options that cannot take effect are named, never listed as applying."""
+    if settings.front_end == "none":
+        return
+    if settings.front_learning == "frozen":
+        idle = [f"--{n.replace('_', '-')}" for n in ("front_anchor", "front_warmup",
+                                                     "front_lr_scale") if n in given]
+        if idle:
+            warnings.warn(f"{', '.join(idle)} {'has' if len(idle) == 1 else 'have'} no effect "
+                          "with --front-learning frozen (the filterbank never learns): "
+                          "ignored")
+    elif settings.front_warmup >= settings.epochs or settings.front_lr_scale == 0:
+        why = (f"--front-warmup {settings.front_warmup} keeps it frozen for all "
+               f"{settings.epochs} epochs" if settings.front_warmup >= settings.epochs
+               else "--front-lr-scale 0 gives it no learning rate")
+        warnings.warn(f"the filterbank never learns: {why} (say --front-learning frozen "
+                      "if that is meant)")
 
 
 RESUME_KEEPS = ("data", "model", "unlabeled", "genres", "split_files", "fractions", "name",
@@ -719,7 +741,7 @@ def cmd_exercises(args):
 
 
 def cmd_diagnose(args):
-    diagnose.run_diagnose(args.model, epochs=args.epochs)
+    diagnose.run_diagnose(args.model, epochs=args.epochs, force=args.force)
     return 0
 
 

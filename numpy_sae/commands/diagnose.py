@@ -24,6 +24,7 @@ from .experiment import (
     make_trainer,
     training_source,
 )
+from .outputs import check_new_files, written_output
 from .predict import model_path
 
 # label -> what changes from the run's own network
@@ -57,8 +58,12 @@ def diagnose(dataset, settings, config, epochs, probe_size=512, log=print):
     return results
 
 
-def run_diagnose(run, epochs=20, log=print):
-    """The ``numpy-sae diagnose RUN_DIR`` command; returns the folder it wrote."""
+def run_diagnose(run, epochs=20, log=print, force=False):
+    """The ``numpy-sae diagnose RUN_DIR`` command; returns the folder it wrote.
+
+    Its files in RUN_DIR/diagnose/ are written as every output is (complete or not at
+    all); existing ones are refused before any training, unless ``force``, which
+    replaces a link itself, never the file it points to."""
     from .. import plots  # matplotlib is imported only when figures are drawn
 
     path = model_path(run)
@@ -74,24 +79,30 @@ def run_diagnose(run, epochs=20, log=print):
     except (KeyError, TypeError, ValueError) as exc:
         raise JobError(f"{path}: has no run settings to retrain with ({exc}); models written "
                        "by numpy-sae train have them") from None
+    out = path.parent / "diagnose"
+    names = [*FIGURES, "diagnostics.json"]
+    check_new_files([out / name for name in names], [path], force)
     dataset = load_dataset(settings, log)
     if stored.unlabeled:
         log(f"the run's unlabeled audio ({stored.unlabeled}) is not used by diagnose")
     log(f"retraining the run's network and {len(VARIANTS) - 1} variants for {epochs} epochs "
         "each, recording every layer ...")
     results = diagnose(dataset, settings, model.network.config(), epochs, log=log)
-    out = path.parent / "diagnose"
-    out.mkdir(exist_ok=True)
     own = next(iter(results.values()))
-    plots.plot_layer_curves(own, "saturation", out / "saturation.png",
-                            "Share of saturated units (|tanh| > 0.97), per layer")
-    plots.plot_layer_curves(own, "gradient_norm", out / "gradient_norms.png",
-                            "Gradient norm per weight matrix", log_scale=True)
-    plots.plot_layer_curves(own, "update_ratio", out / "update_ratios.png",
-                            "Update size per epoch, ||W_new - W_old|| / ||W_old||",
-                            log_scale=True)
-    plots.plot_variants(results, out / "variants.png")
-    (out / "diagnostics.json").write_text(json.dumps(
-        {label: d.records for label, d in results.items()}, indent=1))
+    drawings = {
+        "saturation.png": lambda to: plots.plot_layer_curves(
+            own, "saturation", to, "Share of saturated units (|tanh| > 0.97), per layer"),
+        "gradient_norms.png": lambda to: plots.plot_layer_curves(
+            own, "gradient_norm", to, "Gradient norm per weight matrix", log_scale=True),
+        "update_ratios.png": lambda to: plots.plot_layer_curves(
+            own, "update_ratio", to, "Update size per epoch, ||W_new - W_old|| / ||W_old||",
+            log_scale=True),
+        "variants.png": lambda to: plots.plot_variants(results, to),
+        "diagnostics.json": lambda to: to.write_text(json.dumps(
+            {label: d.records for label, d in results.items()}, indent=1)),
+    }
+    for name in names:
+        with written_output(out / name, force) as tmp:
+            drawings[name](tmp)
     log(f"wrote {out}/: {', '.join(FIGURES)}, diagnostics.json")
     return out
