@@ -555,3 +555,28 @@ def test_a_write_error_names_the_output_not_its_temporary_file(tmp_path):
             raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
     assert str(caught.value) == f"cannot write {target}: No space left on device"
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("option", [("--seed", "5"), ("--split", "segment"),
+                                    ("--method", "poly"), ("--out", "elsewhere"),
+                                    ("--cache-dir", "c")])
+def test_a_resume_refuses_every_option_it_would_ignore(tmp_path, option, capsys):
+    # Round 5, U4: these were ignored without a word.
+    (tmp_path / "r").mkdir()
+    assert main(["train", "--resume", str(tmp_path / "r"), "--epochs", "3", *option]) == 2
+    assert f"not {option[0]}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("--front-warmup", "100001000"), "--front-warmup: expected a number of epochs"),
+    (("--front-filters", "0"), "--front-filters: expected a number of filters"),
+    (("--lr", "1e4"), "--lr: expected a learning rate in (0, 1000]"),
+    (("--epochs", "10000001"), "--epochs: expected a number of epochs"),
+    (("--weight-decay", "1e7"), "--weight-decay: expected a weight decay"),
+    (("--front-anchor", "1e10"), "--front-anchor: expected a weight"),
+    (("--front-lr-scale", "1e4"), "--front-lr-scale: expected a factor of --lr"),
+])
+def test_bounds_name_the_option_and_are_usage_errors(argv, message, capsys):
+    # Round 5, U8: wrong nouns, or exit 1 with "setting lr is 10000.0".
+    assert main(["train", *argv]) == 2
+    assert message in capsys.readouterr().err

@@ -77,6 +77,18 @@ clip_count = _number(int, lambda v: 1 <= v <= 10_000, "a number of clips from 1 
 clip_seconds = _number(float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
 ensemble_size = _number(int, lambda v: 1 <= v <= 100, "an ensemble size from 1 to 100")
 segment_float = _number(float, lambda v: 0 < v <= 600, "a number of seconds in (0, 600]")
+# The same bounds as RunSettings.check, so a value out of range is a usage error (exit 2)
+# that names the option, not a failed run.
+epoch_count = _number(int, lambda v: 1 <= v <= 10_000_000, "a number of epochs from 1 to "
+                      "10000000")
+warmup_epochs = _number(int, lambda v: 0 <= v <= 10_000_000, "a number of epochs from 0 to "
+                        "10000000")
+batch_count = _number(int, lambda v: 1 <= v <= 10_000_000, "a batch size from 1 to 10000000")
+learning_rate = _number(float, lambda v: 0 < v <= 1e3, "a learning rate in (0, 1000]")
+decay_float = _number(float, lambda v: 0 <= v <= 1e6, "a weight decay from 0 to 1000000")
+anchor_float = _number(float, lambda v: 0 <= v <= 1e9, "a weight from 0 to 1e9")
+scale_float = _number(float, lambda v: 0 <= v <= 1e3, "a factor of --lr from 0 to 1000")
+filter_count = _number(int, lambda v: 1 <= v <= 100_000, "a number of filters from 1 to 100000")
 
 
 def code_dims(text):
@@ -190,18 +202,18 @@ def _data_options(p, with_training=True, quick=False, default_model="joint"):
     p.add_argument("--genres", type=genre_list, default=None, metavar="A,B,...",
                    help="genres to use, comma-separated, or 'all' for every genre folder found "
                    f"(default: {','.join(DEFAULT_GENRES)})")
-    p.add_argument("--method", choices=DOWNSAMPLING_METHODS, default=DEFAULTS.method,
+    p.add_argument("--method", choices=DOWNSAMPLING_METHODS, default=None,
                    help="downsampling: 'mean' of blocks (the study) or anti-aliased 'poly'")
     p.add_argument("--no-cache", action="store_true", help="rebuild the arrays; write no cache")
     p.add_argument("--cache-dir", metavar="DIR", help="where arrays and synthetic data are cached "
                    "(default: $NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
     if not with_training:
         return
-    p.add_argument("--epochs", type=positive_int,
+    p.add_argument("--epochs", type=epoch_count,
                    help=f"training epochs ({_by_model('epochs')}"
                    + ("; --quick 15)" if quick else ")"))
-    p.add_argument("--batch-size", type=positive_int, help=f"minibatch size ({_by_model('batch_size')})")
-    p.add_argument("--lr", type=positive_float, help=f"learning rate ({DEFAULTS.lr:g})")
+    p.add_argument("--batch-size", type=batch_count, help=f"minibatch size ({_by_model('batch_size')})")
+    p.add_argument("--lr", type=learning_rate, help=f"learning rate ({DEFAULTS.lr:g})")
     p.add_argument("--gamma", type=unit_float, help=f"weight of the reconstruction term in "
                    f"[0, 1] ({_by_model('gamma')}; the study: 0.9)")
     p.add_argument("--code-dim", type=code_size, help=f"code size ({DEFAULTS.code_dim})")
@@ -213,7 +225,7 @@ def _data_options(p, with_training=True, quick=False, default_model="joint"):
                    f"one linear layer from the code ({DEFAULTS.decoder})")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS),
                    help=f"optimizer ({DEFAULTS.optimizer})")
-    p.add_argument("--weight-decay", type=non_negative_float,
+    p.add_argument("--weight-decay", type=decay_float,
                    help=f"decoupled weight decay for adam (AdamW) ({_by_model('weight_decay')})")
     p.add_argument("--patience", type=positive_int,
                    help="early stopping: epochs without a lower validation loss (off by default)")
@@ -241,18 +253,18 @@ def _data_options(p, with_training=True, quick=False, default_model="joint"):
                    help="the filterbank's start: 'fourier' (rfft bins and a Hann window), "
                    "'mel' (mel-spaced bins, one Hann window; default), 'gabor' (mel-spaced "
                    "bands, each as wide as its mel band) or 'random' (free Glorot rows)")
-    p.add_argument("--front-filters", type=window_int, metavar="K",
+    p.add_argument("--front-filters", type=filter_count, metavar="K",
                    help=f"number of filter pairs, i.e. bands ({DEFAULTS.front_filters})")
     p.add_argument("--front-learning", choices=FRONT_LEARNING,
                    help="what of the filterbank learns: 'free' (every weight; default), "
                    "'parametric' (centre frequencies and one window) or 'frozen' (nothing)")
-    p.add_argument("--front-anchor", type=non_negative_float, metavar="A",
+    p.add_argument("--front-anchor", type=anchor_float, metavar="A",
                    help="L2-SP: weight decay of the filterbank toward its start, not toward "
                    f"zero ({DEFAULTS.front_anchor:g})")
-    p.add_argument("--front-warmup", type=crop_count, metavar="E",
+    p.add_argument("--front-warmup", type=warmup_epochs, metavar="E",
                    help="epochs the filterbank stays frozen while the layers above adapt to "
                    "it, before it learns (0)")
-    p.add_argument("--front-lr-scale", type=non_negative_float, metavar="F",
+    p.add_argument("--front-lr-scale", type=scale_float, metavar="F",
                    help="the filterbank's learning rate as a factor of --lr once it learns "
                    "(1; 0 keeps it frozen)")
     p.add_argument("--gain-db", type=gain_float, metavar="DB",
@@ -265,7 +277,7 @@ def _data_options(p, with_training=True, quick=False, default_model="joint"):
                    help="the study's exact training settings: " + ", ".join(
                        f"{k} {v}" for k, v in STUDY_SETTINGS.items()) + " (explicit options "
                    "still override)")
-    p.add_argument("--seed", type=seed_int, default=DEFAULTS.seed,
+    p.add_argument("--seed", type=seed_int, default=None,
                    help=f"seed of every random choice ({DEFAULTS.seed})")
 
 
@@ -292,7 +304,7 @@ def build_parser():
     p = sub.add_parser("train", help="train on GTZAN (or the synthetic default) and write a run "
                        "folder", description="The main job: data -> trained model, report, plots.")
     _data_options(p, quick=True, default_model=DEFAULT_MODEL["train"])
-    p.add_argument("--split", choices=SPLITS, default=DEFAULTS.split,
+    p.add_argument("--split", choices=SPLITS, default=None,
                    help="'song': whole songs in train/validation/test (honest, default); "
                    "'segment': the study's random split of windows (leaky); 'filtered': the "
                    "fault-filtered GTZAN split the field reports (443/197/290 clips; needs "
@@ -301,7 +313,7 @@ def build_parser():
                    help="a published split: three text files of relative paths")
     p.add_argument("--fractions", type=fractions, default=None,
                    help="train,validation,test fractions (song: 0.7,0.15,0.15; segment: 0.8,0.2,0)")
-    p.add_argument("--out", default=DEFAULTS.out, metavar="DIR",
+    p.add_argument("--out", default=None, metavar="DIR",
                    help=f"parent of the run folder ({DEFAULTS.out})")
     p.add_argument("--name", help="run folder name (default: date-time and data name)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly "
@@ -514,7 +526,7 @@ TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "gamma", "code_dim", "code_act
 def _run_settings(args):
     """RunSettings from the options: our defaults, then --study / --quick, then explicit values."""
     quick = getattr(args, "quick", False)
-    split = getattr(args, "split", DEFAULTS.split)
+    split = getattr(args, "split", None) or DEFAULTS.split
     model = args.model or ("joint" if args.study else DEFAULT_MODEL.get(args.command, "joint"))
     settings = RunSettings(
         data=args.data, model=model, unlabeled=args.unlabeled,
@@ -523,7 +535,9 @@ def _run_settings(args):
         split_files=getattr(args, "split_files", None),
         fractions=getattr(args, "fractions", None) or ([0.8, 0.2, 0.0] if split == "segment"
                                                        else list(DEFAULTS.fractions)),
-        method=args.method, seed=args.seed, out=getattr(args, "out", None) or DEFAULTS.out,
+        method=args.method or DEFAULTS.method,
+        seed=DEFAULTS.seed if args.seed is None else args.seed,
+        out=getattr(args, "out", None) or DEFAULTS.out,
         name=getattr(args, "name", None),
         checkpoint_every=getattr(args, "checkpoint_every", DEFAULTS.checkpoint_every),
         cache_dir=args.cache_dir, use_cache=not args.no_cache, quick=quick)
@@ -582,6 +596,7 @@ def _warn_idle_filterbank(settings, given):
 
 
 RESUME_KEEPS = ("data", "model", "unlabeled", "genres", "split_files", "fractions", "name",
+                "seed", "split", "method", "out", "cache_dir",
                 *(k for k in TRAINING_OPTIONS if k != "epochs"))
 
 
