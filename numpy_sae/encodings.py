@@ -116,8 +116,11 @@ def evenly_spaced(x, max_rows=MAX_ROWS):
 def fit_pca_yardstick(network, x_train, max_rows=MAX_ROWS):
     """PCA with as many components as the network's code, fitted on its standardized
     training inputs (evenly spaced, at most ``max_rows`` rows): the yardstick of
-    :func:`reconstruction_r2`, fitted once for every subset it scores."""
-    return PCA(network.code_dim).fit(network.standardized(evenly_spaced(x_train, max_rows)))
+    :func:`reconstruction_r2`, fitted once for every subset it scores. A code at least as
+    wide as the input gets every component the input has (PCA then reconstructs it
+    exactly, and the comparison says so)."""
+    z = network.standardized(evenly_spaced(x_train, max_rows))
+    return PCA(min(network.code_dim, z.shape[1])).fit(z)
 
 
 def reconstruction_r2(network, x_train, x_eval, max_rows=MAX_ROWS, pca=None):
@@ -138,9 +141,10 @@ def reconstruction_r2(network, x_train, x_eval, max_rows=MAX_ROWS, pca=None):
 
     Returns
     -------
-    {"autoencoder": float, "pca": float, "code_dim": int}
+    {"autoencoder": float, "pca": float, "code_dim": int, "pca_components": int (the code's
+    size, or the input's width when the code is wider)}
     """
     pca = pca or fit_pca_yardstick(network, x_train, max_rows)
     z_eval, z_hat = network.reconstruction_pair(evenly_spaced(x_eval, max_rows))
     return {"autoencoder": r2_score(z_eval, z_hat), "pca": r2_score(z_eval, pca.reconstruct(z_eval)),
-            "code_dim": network.code_dim}
+            "code_dim": network.code_dim, "pca_components": pca.n_components}

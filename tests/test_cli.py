@@ -588,3 +588,23 @@ def test_filterbank_options_that_cannot_take_effect_are_named(options, message, 
     from numpy_sae.commands.cli import _run_settings, build_parser
     with pytest.warns(UserWarning, match=re.escape(message)):
         _run_settings(build_parser().parse_args(["train", *SEGMENT, *FRONT, *options]))
+
+
+def test_sweep_names_segments_and_pca_is_capped_at_the_inputs_width(tree, tmp_path):
+    # Round 5, U10: a segment model's sweep said "window accuracy"; U11: PCA was "64
+    # components" of a 4-dim input.
+    assert main(["sweep", "--data", str(tree), "--genres", "classical,metal", "--epochs", "1",
+                 "--folds", "2", "--code-dims", "2", "--out", str(tmp_path), "--name", "s",
+                 *SEGMENT]) == 0
+    assert "| segment accuracy |" in (tmp_path / "s" / "sweep.md").read_text()
+    from numpy_sae.commands.report import reconstruction_lines
+    from numpy_sae.encodings import reconstruction_r2
+    from numpy_sae.nn.model import SoftmaxAutoencoderNetwork
+    network = SoftmaxAutoencoderNetwork(input_dim=4, n_classes=2, code_dim=8,
+                                        encoder_hidden=(6,), seed=0)
+    x = np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32)
+    network.fit_scaling(x)
+    scores = reconstruction_r2(network, x, x)
+    assert scores["pca_components"] == 4 and scores["code_dim"] == 8
+    line, = reconstruction_lines({"test": scores})
+    assert "PCA with 4 components" in line and "PCA keeps all of it" in line

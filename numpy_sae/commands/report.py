@@ -75,7 +75,10 @@ def reconstruction_lines(scores, rows="windows"):
     """Report lines for {subset: reconstruction_r2(...)}: the autoencoder next to PCA;
     ``rows`` names what is reconstructed ("windows", or a segment model's "frames")."""
     return [f"{subset} reconstruction R^2: autoencoder {r['autoencoder']:.3f}, PCA with "
-            f"{r['code_dim']} components {r['pca']:.3f} (fitted on the training {rows})"
+            f"{r.get('pca_components', r['code_dim'])} components {r['pca']:.3f} (fitted on "
+            f"the training {rows})"
+            + ("; the code is as wide as the input or wider, so PCA keeps all of it"
+               if r.get("pca_components", r["code_dim"]) < r["code_dim"] else "")
             for subset, r in scores.items()]
 
 

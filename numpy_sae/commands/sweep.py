@@ -12,7 +12,7 @@ from datetime import datetime
 
 from .crossval import cross_validate
 from .experiment import load_dataset
-from .models import describe_settings
+from .models import describe_settings, model_kind
 from .outputs import check_name, new_folder
 
 COLUMNS = ("r2_autoencoder", "r2_pca", "window", "song")
@@ -40,9 +40,9 @@ def sweep(dataset, settings, code_dims, folds=5, log=print, on_row=None, on_fold
     return rows
 
 
-def format_sweep(rows, chance):
-    """Markdown table of a sweep."""
-    lines = ["| code size | R^2 autoencoder | R^2 PCA | window accuracy | song accuracy |",
+def format_sweep(rows, chance, unit="window"):
+    """Markdown table of a sweep; ``unit`` names what one row of predictions is."""
+    lines = [f"| code size | R^2 autoencoder | R^2 PCA | {unit} accuracy | song accuracy |",
              "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['code_dim']} | " + " | ".join(
@@ -82,7 +82,8 @@ def run_sweep(settings, code_dims, folds=5, name=None, log=print):
                      on_row=lambda row: write(summary, row),
                      on_fold=lambda code_dim, fold: write(per_fold, {"code_dim": code_dim, **fold}))
     chance = 1.0 / len(dataset.clipset.genre_names)
-    table = format_sweep(rows, chance)
+    unit = "segment" if model_kind(settings.model).segmented else "window"
+    table = format_sweep(rows, chance, unit)
     (out / "sweep.md").write_text(table + "\n")
     plots.plot_sweep(rows, chance, out / "sweep.png")
     log("")
