@@ -10,6 +10,7 @@ from pathlib import Path
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -176,3 +177,10 @@ def executed_notebooks():
     status, output, work = finished("notebooks")
     assert status == 0, output
     return json.loads((work / "summary.json").read_text())
+
+
+# Property-based tests: a few dozen examples per property in the suite ("ci"), a thousand
+# in a nightly-style run (pytest --hypothesis-profile nightly, or NUMPY_SAE_HYPOTHESIS).
+hypothesis_settings.register_profile("ci", max_examples=30, deadline=None)
+hypothesis_settings.register_profile("nightly", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("NUMPY_SAE_HYPOTHESIS", "ci"))
