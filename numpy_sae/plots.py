@@ -29,18 +29,21 @@ def pca_2d(x):
     return pca.transform(x), pca.explained_variance_ratio_
 
 
-def plot_history(history, path):
-    """Loss terms and accuracies per epoch, train vs validation."""
+def plot_history(history, path, unit="window"):
+    """Loss terms and accuracies per epoch, train vs validation; ``unit`` names what the
+    accuracy counts ("window" or "segment")."""
     epochs = history["epoch"]
     fig, axes = subplots(1, 3, figsize=(15, 4))
-    panels = (("reconstruction", "Reconstruction ||x - g(f(x))||²"),
-              ("cross_entropy", "Cross-entropy"), ("accuracy", "Accuracy"))
-    for ax, (key, title) in zip(axes, panels):
+    panels = (("reconstruction", "Reconstruction ||x - g(f(x))||²", "squared error per row"),
+              ("cross_entropy", "Cross-entropy", "mean cross-entropy (nats)"),
+              ("accuracy", f"Accuracy per {unit}", f"share of {unit}s right"))
+    for ax, (key, title, ylabel) in zip(axes, panels):
         train_key = "train_accuracy" if key == "accuracy" else key
         ax.plot(epochs, history[train_key], label="train")
         ax.plot(epochs, history[f"val_{key}"], label="validation")
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -48,18 +51,21 @@ def plot_history(history, path):
 
 
 def plot_confusion(cm, class_names, path, title="Confusion matrix"):
-    """Confusion matrix with counts in every cell."""
+    """Confusion matrix: counts in every cell, colours by each true genre's share (recall),
+    with a colorbar."""
     cm = np.asarray(cm)
-    fig, ax = subplots(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
-    ax.imshow(cm, cmap="Blues")
+    fig, ax = subplots(figsize=(1.2 * len(class_names) + 3, 1.2 * len(class_names) + 1.5))
+    rows = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, label="share of the true genre's rows")
     ticks = np.arange(len(class_names))
     ax.set_xticks(ticks, class_names, rotation=45, ha="right")
     ax.set_yticks(ticks, class_names)
-    threshold = cm.max() / 2 if cm.size else 0
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > threshold else "black")
+                    color="white" if share[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
@@ -89,22 +95,27 @@ def plot_pca(views, y, class_names, path, max_points=3000, rng=None):
         ax.set_title(f"{title}\n(PC1 {explained[0]:.0%}, PC2 {explained[1]:.0%} of variance)")
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0].legend(markerscale=3, fontsize=8)
+        ax.set_xlabel("first principal component")
+        ax.set_ylabel("second principal component")
+        ax.legend(markerscale=3, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return fig
 
 
-def plot_reconstructions(originals, reconstructions, titles, path):
-    """Original vs reconstructed windows, one panel each. Arrays (k, D)."""
+def plot_reconstructions(originals, reconstructions, titles, path,
+                         xlabel="sample", ylabel="amplitude"):
+    """Original vs reconstructed rows, one panel each. Arrays (k, D); the axis labels say
+    what a row is (a waveform's samples, or a log spectrum's frequency bins)."""
     k = len(originals)
-    fig, axes = subplots(k, 1, figsize=(10, 1.8 * k), squeeze=False)
+    fig, axes = subplots(k, 1, figsize=(10, 2.0 * k), squeeze=False)
     for ax, x, x_hat, title in zip(axes[:, 0], originals, reconstructions, titles):
         ax.plot(x, lw=0.8, label="original")
         ax.plot(x_hat, lw=0.8, label="reconstruction")
         ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-    axes[0, 0].legend(fontsize=8, loc="upper right")
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.legend(fontsize=8, loc="upper right")
+    axes[-1, 0].set_xlabel(xlabel)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return fig

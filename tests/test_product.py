@@ -254,3 +254,9 @@ def test_stored_spectra_equal_the_frames_transformed_again(tree):
     fresh = model.features(crops._frames[crops.starts[picked][:, None]
                                          + crops._frame_offsets])
     np.testing.assert_allclose(crops[picked], fresh, atol=4e-3)
+
+
+def test_a_run_on_few_songs_says_its_figures_mean_little(runs):
+    # Audit G10: 2 test songs and a lopsided tree got no word of warning.
+    report = (runs["joint"] / "report.txt").read_text()
+    assert "note: the test set holds 2 songs (1 of some genre): one song is 50 points" in report

@@ -35,6 +35,30 @@ def model_lines(settings):
             f"model ({DEFAULT_MODEL_NOTE})"]
 
 
+def small_split_notes(splits, genre_names):
+    """Warnings for held-out sets too small or too lopsided to mean much: fewer than two
+    songs per genre, no songs at all, or one genre holding most of them."""
+    notes = []
+    for name in ("validation", "test"):
+        songs = np.unique(getattr(splits, name)[2])
+        y = getattr(splits, name)[1]
+        if len(songs) == 0:
+            notes.append(f"note: the {name} set holds no song, so it has no figures; use "
+                         "more songs, other --fractions, or numpy-sae cv")
+            continue
+        per_genre = np.bincount([y[getattr(splits, name)[2] == s][0] for s in songs],
+                                minlength=len(genre_names))
+        if per_genre.min() < 2:
+            notes.append(f"note: the {name} set holds {len(songs)} songs ({per_genre.min()} "
+                         f"of some genre): one song is {100 / len(songs):.0f} points of its "
+                         "song accuracy; numpy-sae cv gives a figure every song counts in")
+        if per_genre.max() > 2 * max(per_genre.mean(), 1):
+            notes.append(f"note: the {name} set is lopsided ({per_genre.max()} of its "
+                         f"{len(songs)} songs are {genre_names[int(per_genre.argmax())]}): "
+                         "compare its accuracy with the majority rate, not with chance")
+    return notes
+
+
 def evaluate_subsets(network, subsets, genre_names):
     """Metrics dict per named subset {name: (x, y, song)}; empty subsets are left out.
 
@@ -153,6 +177,7 @@ def write_results(run_dir, model, trainer, splits, dataset, settings, seconds, f
     if splits.missing:
         header.append(f"fault-filtered split: {len(splits.missing)} listed clip(s) missing or "
                       f"unreadable, left out: {', '.join(splits.missing)}")
+    header += small_split_notes(splits, names)
     if settings.split_name() == "segment":
         header.append("note: segment split puts windows of one song on both sides (leaky); "
                       "its accuracy overstates how well unseen songs are classified")
@@ -181,9 +206,9 @@ def _draw_figures(run_dir, model, trainer, results, shown, x_eval, y_eval, front
     """The run's PNG figures: curves, confusion, PCA views, reconstructions, filters."""
     from .. import plots  # matplotlib is imported only when figures are drawn
     network, names = model.network, model.genre_names
-    plots.plot_history(trainer.history, run_dir / "curves.png")
+    plots.plot_history(trainer.history, run_dir / "curves.png", model.unit)
     plots.plot_confusion(np.array(results[shown]["window"]["confusion_matrix"]), names,
-                         run_dir / "confusion.png", title=f"{shown} windows")
+                         run_dir / "confusion.png", title=f"{shown} {model.unit}s")
     if model.segmented:
         # A segment is what the classifier sees: its pooled codes, not its frames.
         views = {f"{2 * network.code_dim}-dim pooled codes ({network.pooling})":
@@ -196,8 +221,12 @@ def _draw_figures(run_dir, model, trainer, results, shown, x_eval, y_eval, front
     views[f"{len(names)}-dim logits"] = network.logits(x_eval)
     plots.plot_pca(views, y_eval, names, run_dir / "pca.png")
     if network.reconstructs:
-        pick = np.random.default_rng(0).choice(len(y_eval), size=min(4, len(y_eval)),
-                                               replace=False)
+        # One row of each genre first (up to four panels), so every genre is seen.
+        firsts = [int(np.flatnonzero(y_eval == c)[0]) for c in np.unique(y_eval)][:4]
+        rest = np.setdiff1d(np.arange(len(y_eval)), firsts)
+        extra = np.random.default_rng(0).choice(rest, size=min(4 - len(firsts), len(rest)),
+                                                replace=False)
+        pick = np.array(firsts + sorted(extra.tolist()), dtype=np.int64)
         shown_x = x_eval[pick]
         rebuilt = network.reconstruct(shown_x)
         if getattr(network, "front", None) is not None:
@@ -207,9 +236,16 @@ def _draw_figures(run_dir, model, trainer, results, shown, x_eval, y_eval, front
         if model.segmented:  # the middle frame of each segment
             middle = shown_x.shape[1] // 2
             shown_x, rebuilt = shown_x[:, middle], rebuilt[:, middle]
+        if getattr(network, "front", None) is not None:
+            axes = ("filterbank band", "log band energy")
+        elif model.input_kind == "spectrum":
+            axes = (f"frequency bin ({model.preprocessing.rate / model.preprocessing.window:g} "
+                    "Hz each)", "log magnitude")
+        else:
+            axes = (f"sample ({model.preprocessing.rate:g} Hz)", "amplitude")
         plots.plot_reconstructions(shown_x, rebuilt,
                                    [f"{names[y_eval[i]]} {'frame' if model.segmented else 'window'}"
-                                    for i in pick], run_dir / "reconstructions.png")
+                                    for i in pick], run_dir / "reconstructions.png", *axes)
     if front is not None:
         plots.plot_filterbank(front.initial_filters(), front.filters(),
                               network.front_end["sample_rate"], run_dir / "filters.png")
