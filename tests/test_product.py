@@ -260,3 +260,19 @@ def test_a_run_on_few_songs_says_its_figures_mean_little(runs):
     # Audit G10: 2 test songs and a lopsided tree got no word of warning.
     report = (runs["joint"] / "report.txt").read_text()
     assert "note: the test set holds 2 songs (1 of some genre): one song is 50 points" in report
+
+
+def test_the_cache_is_listed_and_cleared_and_nothing_else(tmp_path, capsys):
+    # Audit G13: nothing listed or cleared the cache (1.7 GB in one afternoon).
+    cache = tmp_path / "cache"
+    (cache / "synthetic-jazz-2x1s-seed0" / "genres_original").mkdir(parents=True)
+    (cache / "synthetic-jazz-2x1s-seed0" / "genres_original" / "a.wav").write_bytes(bytes(3000))
+    (cache / "clips-0123abcd.npz").write_bytes(bytes(2000))
+    (cache / "my-notes.txt").write_text("not numpy_sae's")
+    assert main(["cache", "--cache-dir", str(cache)]) == 0
+    out = capsys.readouterr().out
+    assert "2 entries, 0.0 MB" in out and "clips-0123abcd.npz" in out and "my-notes" not in out
+    assert main(["cache", "--cache-dir", str(cache), "--clear"]) == 0
+    assert sorted(p.name for p in cache.iterdir()) == ["my-notes.txt"]
+    assert main(["cache", "--cache-dir", str(cache)]) == 0
+    assert "no cached data" in capsys.readouterr().out

@@ -503,6 +503,14 @@ def build_parser():
     p.add_argument("--force", action="store_true",
                    help="replace the files of an earlier diagnose (never what a link points to)")
 
+    p = sub.add_parser("cache", help="list (or clear) the cached clips and synthetic data",
+                       description="What numpy_sae keeps in its cache folder: loaded clips, "
+                       "descriptors and synthetic datasets, with their sizes. Only its own "
+                       "entries are listed or removed.")
+    p.add_argument("--cache-dir", metavar="DIR", help="the cache folder (default: "
+                   "$NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
+    p.add_argument("--clear", action="store_true", help="remove every entry listed")
+
     p = sub.add_parser("reconstruct", help="decode a song to listen to what the code keeps",
                        description="Writes the decoded signal and, beside it as "
                        "<name>.original.wav, the downsampled original, at the downsampled rate.")
@@ -760,6 +768,12 @@ def cmd_diagnose(args):
     return 0
 
 
+def cmd_cache(args):
+    from .cache import run_cache
+    run_cache(args.cache_dir, clear=args.clear)
+    return 0
+
+
 def cmd_reconstruct(args):
     encode.run_reconstruct(args.model, args.song, args.out, force=args.force)
     return 0
@@ -768,7 +782,7 @@ def cmd_reconstruct(args):
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "synth": cmd_synth, "gradcheck": cmd_gradcheck, "baselines": cmd_baselines,
             "cv": cmd_cv, "sweep": cmd_sweep, "encode": cmd_encode,
-            "reconstruct": cmd_reconstruct, "exercises": cmd_exercises,
+            "reconstruct": cmd_reconstruct, "exercises": cmd_exercises, "cache": cmd_cache,
             "diagnose": cmd_diagnose}
 
 
