@@ -198,6 +198,7 @@ class SoftmaxAutoencoder:
         failed fit leaves a fitted estimator as it was.
         """
         self._check_settings()
+        names = _feature_names(X)
         X, y = _as_arrays(X, y, name=type(self).__name__)
         warm = self.warm_start and hasattr(self, "network_")
         classes = self.classes_ if warm else np.unique(y)
@@ -238,6 +239,10 @@ class SoftmaxAutoencoder:
                           log=print if self.verbose else None)
         history = trainer.fit(self.epochs)
         self.network_, self.classes_, self.n_features_in_ = network, classes, X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.history_ = history
         self.loss_curve_ = list(history["loss"])
         return self
@@ -272,11 +277,48 @@ class SoftmaxAutoencoder:
                              f"expecting {expected} features as input")
 
     def _network_and_X(self, X):
-        """The fitted network and X checked as scikit-learn checks what a fitted model reads."""
+        """The fitted network and X checked as scikit-learn checks what a fitted model reads:
+        columns named at fit must come with the same names in the same order."""
         network = self._fitted()
+        self._check_feature_names(X)
         X = _as_features(X)
         self._check_n_features(X)
         return network, X
+
+    def _check_feature_names(self, X):
+        fitted, given = getattr(self, "feature_names_in_", None), _feature_names(X)
+        if fitted is None or given is None:
+            if (fitted is None) != (given is None):
+                warnings.warn(f"X {'does not have' if given is None else 'has'} valid feature "
+                              f"names, but {type(self).__name__} was fitted "
+                              f"{'with' if given is None else 'without'} feature names")
+            return
+        if len(given) != len(fitted) or (given != fitted).any():
+            raise ValueError("The feature names should match those that were passed during "
+                             f"fit (in the same order): fitted with {list(fitted)[:5]}..., "
+                             f"given {list(given)[:5]}...")
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of ``transform``'s columns: the code units, ``code0`` ... ``code{k-1}``."""
+        self._fitted()
+        return np.array([f"code{i}" for i in range(self.network_.code_dim)], dtype=object)
+
+    def set_output(self, *, transform=None):
+        """``transform="pandas"`` makes ``transform`` return a DataFrame with the columns
+        of :meth:`get_feature_names_out` (scikit-learn's set_output API); "default" or None
+        keeps arrays."""
+        if transform not in (None, "default", "pandas"):
+            raise ValueError(f"transform must be 'default' or 'pandas', got {transform!r}")
+        if transform is not None:
+            self._output = transform
+        return self
+
+    def _as_output(self, codes, X):
+        if getattr(self, "_output", "default") != "pandas":
+            return codes
+        import pandas as pd
+        return pd.DataFrame(codes, columns=self.get_feature_names_out(),
+                            index=getattr(X, "index", None))
 
     def predict_proba(self, X):
         """Class probabilities (N, n_classes), columns in the order of ``classes_``."""
@@ -290,8 +332,8 @@ class SoftmaxAutoencoder:
 
     def transform(self, X):
         """Codes of the windows: (N, n_features) -> (N, code_dim), in the estimator's dtype."""
-        network, X = self._network_and_X(X)
-        return network.encode(X)
+        network, given = self._network_and_X(X)
+        return self._as_output(network.encode(given), X)
 
     def fit_transform(self, X, y, **fit_params):
         return self.fit(X, y, **fit_params).transform(X)
@@ -355,6 +397,16 @@ def _same(a, b):
 def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _feature_names(X):
+    """The column names of a DataFrame whose columns are all strings, else None (as
+    scikit-learn records ``feature_names_in_``)."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    return names if len(names) and all(isinstance(n, str) for n in names) else None
 
 
 def _as_features(X):

@@ -230,3 +230,44 @@ def test_score_takes_a_column_vector_y_as_fit_does():
         assert est.score(X, y.reshape(-1, 1)) == flat
     with pytest.raises(ValueError, match="shape"):
         est.score(X, y[:10])
+
+
+class _Frame:
+    """Just what a DataFrame shows the estimator: named columns, and its values."""
+
+    def __init__(self, values, columns):
+        self.values, self.columns = np.asarray(values), list(columns)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def __getitem__(self, columns):
+        return _Frame(self.values[:, [self.columns.index(c) for c in columns]], columns)
+
+
+def test_feature_names_are_kept_and_checked_as_scikit_learn_does():
+    # Audit G7: a DataFrame with reordered columns predicted silently.
+    rng = np.random.default_rng(0)
+    names = [f"f{i}" for i in range(6)]
+    frame = _Frame(rng.standard_normal((30, 6)).astype(np.float32), names)
+    y = np.array([0, 1, 2] * 10)
+    est = SoftmaxAutoencoder(epochs=1, encoder_hidden=(5,), code_dim=3).fit(frame, y)
+    assert est.feature_names_in_.tolist() == names
+    assert est.predict(frame).shape == (30,)
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.predict(frame[names[::-1]])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        est.predict(frame.values)
+    assert est.get_feature_names_out().tolist() == ["code0", "code1", "code2"]
+    assert est.set_output(transform="default") is est
+    with pytest.raises(ValueError, match="'default' or 'pandas'"):
+        est.set_output(transform="polars")
+
+
+def test_set_output_pandas_gives_a_dataframe_of_codes():
+    pd = pytest.importorskip("pandas", reason="pandas is not a test dependency")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.standard_normal((20, 4)), columns=list("abcd"))
+    est = SoftmaxAutoencoder(epochs=1, encoder_hidden=(5,), code_dim=2).fit(X, [0, 1] * 10)
+    codes = est.set_output(transform="pandas").transform(X)
+    assert list(codes.columns) == ["code0", "code1"] and (codes.index == X.index).all()
