@@ -275,3 +275,14 @@ def test_any_numeric_option_is_in_range_or_a_one_line_usage_error(option, text):
         assert "\n" not in str(exc)
         return
     settings.check()  # what was accepted is within the run settings' own bounds
+
+
+@pytest.mark.parametrize("text", [
+    '{"cells":[{"cell_type":"code","":"","metadata":null}]}',  # found by the nightly profile
+    '{"cells":[3]}', '{"cells":[{"cell_type":"code","source":[1,2],"metadata":{"tags":7}}]}'])
+def test_the_notebook_reader_takes_what_hypothesis_found(text):
+    from numpy_sae.teaching.assignment import notebook_to_source
+    try:
+        assert notebook_to_source(text).startswith("import numpy as np")
+    except ValueError as exc:
+        assert "not a Jupyter notebook" in str(exc)

@@ -209,13 +209,18 @@ def notebook_to_source(text):
     try:
         notebook = json.loads(text)
         cells = [c for c in notebook["cells"] if c.get("cell_type") == "code"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"not a Jupyter notebook ({exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a Jupyter notebook ({type(exc).__name__}: {exc})") from None
 
     def text_of(cell):
         body = cell.get("source", "")
-        return "".join(body) if isinstance(body, list) else str(body)
-    tagged = [text_of(c) for c in cells if TAG in c.get("metadata", {}).get("tags", [])]
+        return "".join(map(str, body)) if isinstance(body, list) else str(body)
+
+    def tags_of(cell):  # a hand-edited notebook may hold anything here
+        metadata = cell.get("metadata")
+        tags = metadata.get("tags") if isinstance(metadata, dict) else None
+        return tags if isinstance(tags, list) else []
+    tagged = [text_of(c) for c in cells if TAG in tags_of(c)]
     if not tagged:
         tagged = ["\n".join(line for line in text_of(c).splitlines()
                             if not line.lstrip().startswith(("%", "!")))
