@@ -64,7 +64,11 @@ class SoftmaxAutoencoder:
     batch_size : int (512)
     optimizer : "adam", "sgd" or "momentum"
     weight_decay : float, decoupled (AdamW) decay; 0 is off
-    patience : int or None, early stopping on the validation loss
+    patience : int or None, early stopping on the validation loss: of
+        ``fit(..., validation_data=)``, or else of ``validation_fraction`` of the
+        training rows held out (stratified by class), as MLPClassifier's early stopping
+    validation_fraction : float in (0, 1) (0.1), the rows held out when ``patience`` is
+        set and no validation data is given
     warm_start : bool (False). False: every ``fit`` starts from fresh weights
         and refits the input scaling; True: a second ``fit`` continues training
         the current network with its scaling.
@@ -85,7 +89,8 @@ class SoftmaxAutoencoder:
     def __init__(self, code_dim=64, encoder_hidden=(256, 192, 128), decoder_hidden=(),
                  classifier_hidden=128, gamma=0.03, activation="tanh", code_activation="identity",
                  lr=1e-3, epochs=200, batch_size=512, optimizer="adam", weight_decay=0.0,
-                 patience=None, warm_start=False, dtype=np.float32, random_state=0,
+                 patience=None, validation_fraction=0.1, warm_start=False,
+                 dtype=np.float32, random_state=0,
                  verbose=False):
         self.code_dim = code_dim
         self.encoder_hidden = encoder_hidden
@@ -100,6 +105,7 @@ class SoftmaxAutoencoder:
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.warm_start = warm_start
         self.dtype = dtype
         self.random_state = random_state
@@ -133,6 +139,7 @@ class SoftmaxAutoencoder:
     _ARCHITECTURE = ("code_dim", "encoder_hidden", "decoder_hidden", "classifier_hidden",
                      "gamma", "activation", "code_activation", "dtype")
     _TRAINING = ("lr", "epochs", "batch_size", "optimizer", "weight_decay", "patience",
+                 "validation_fraction",
                  "warm_start", "random_state", "verbose")
 
     # ----- scikit-learn's parameter protocol ------------------------------------------------
@@ -162,6 +169,10 @@ class SoftmaxAutoencoder:
         _positive_int(self.batch_size, "batch_size")
         if self.patience is not None:
             _positive_int(self.patience, "patience")
+        if not (isinstance(self.validation_fraction, numbers.Real)
+                and 0 < self.validation_fraction < 1):
+            raise ValueError(f"validation_fraction must be in (0, 1), got "
+                             f"{self.validation_fraction!r}")
         if not (isinstance(self.lr, numbers.Real) and 0 < self.lr < np.inf):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not (isinstance(self.weight_decay, numbers.Real) and 0 <= self.weight_decay < np.inf):
@@ -219,6 +230,9 @@ class SoftmaxAutoencoder:
             validation = (X_val, _encode(y_val, classes))
         rng = self._rng()
         init_rng, train_rng = rng.spawn(2)
+        if self.patience is not None and validation is None:
+            X, labels, validation = _held_out(X, labels, self.validation_fraction,
+                                              train_rng.spawn(1)[0])
         if warm:
             network = self.network_
         else:
@@ -397,6 +411,22 @@ def _same(a, b):
 def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _held_out(X, labels, fraction, rng):
+    """(X_train, labels_train, (X_val, labels_val)): ``fraction`` of each class's rows
+    (at least one, when the class has two or more) held out for early stopping."""
+    held = []
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        if len(rows) >= 2:
+            held.extend(rows[:max(1, int(round(fraction * len(rows))))])
+    if not held:
+        raise ValueError("early stopping without validation_data holds out part of each "
+                         "class, and no class has two rows: pass validation_data")
+    keep = np.ones(len(labels), dtype=bool)
+    keep[held] = False
+    return X[keep], labels[keep], (X[~keep], labels[~keep])
 
 
 def _feature_names(X):

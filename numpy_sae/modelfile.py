@@ -111,7 +111,9 @@ def _read_arrays(path):
             raise ModelFileError(f"{path}: contains pickled Python objects; refusing to load "
                                  "it (a model file holds only plain arrays)") from None
         raise ModelFileError(f"{path}: not a readable model file ({exc})") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, NotImplementedError) as exc:
+        # NotImplementedError: zipfile's word for a member whose declared zip version
+        # or compression method it does not know.
         raise ModelFileError(f"{path}: not a readable model file (damaged or truncated: "
                              f"{exc})") from None
 

@@ -271,3 +271,18 @@ def test_set_output_pandas_gives_a_dataframe_of_codes():
     est = SoftmaxAutoencoder(epochs=1, encoder_hidden=(5,), code_dim=2).fit(X, [0, 1] * 10)
     codes = est.set_output(transform="pandas").transform(X)
     assert list(codes.columns) == ["code0", "code1"] and (codes.index == X.index).all()
+
+
+def test_early_stopping_holds_out_rows_when_no_validation_data_is_given():
+    # Audit G8: patience needed validation_data, so GridSearchCV could not use it.
+    from sklearn.model_selection import GridSearchCV
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 8)).astype(np.float32)
+    y = np.array([0, 1, 2] * 40)
+    est = SoftmaxAutoencoder(epochs=30, patience=1, encoder_hidden=(6,), code_dim=3, lr=0.05)
+    est.fit(X, y)
+    assert np.isfinite(est.history_["val_loss"]).all() and len(est.history_["val_loss"]) <= 30
+    search = GridSearchCV(est, {"code_dim": [2, 3]}, cv=2, error_score="raise").fit(X, y)
+    assert search.best_params_["code_dim"] in (2, 3)
+    with pytest.raises(ValueError, match="validation_fraction must be in"):
+        SoftmaxAutoencoder(patience=1, validation_fraction=1.5).fit(X, y)

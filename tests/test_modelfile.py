@@ -72,6 +72,18 @@ def test_corrupted_bytes(trained):
         load_model_file(path)
 
 
+def test_a_zip_version_no_reader_knows_is_named(trained):
+    # Found by the nightly property run: a central-directory entry that declares zip
+    # version 6.4 made zipfile raise NotImplementedError through load_model_file.
+    _, _, path, _ = trained
+    raw = bytearray(path.read_bytes())
+    entry = raw.index(b"PK\x01\x02")
+    raw[entry + 6:entry + 8] = (64).to_bytes(2, "little")  # "version needed to extract"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match=r"model.npz: not a readable model file.*6\.4"):
+        load_model_file(path)
+
+
 def _rewrite(path, change):
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
