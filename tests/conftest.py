@@ -130,8 +130,9 @@ def pytest_collection_finish(session):
         _start("segment", [sys.executable, "-c", "import sys; from numpy_sae.commands.cli "
                            "import main; sys.exit(main(sys.argv[1:]))", "train",
                            "--epochs", "2", "--crops", "1", "--patience", "1",
-                           "--name", "first",
-                           "--no-cache"], work, cwd=segment,
+                           "--name", "first", "--no-cache",
+                           # One reading process: the suite's own process keeps the other core.
+                           "--jobs", "1"], work, cwd=segment,
                env={**env, "NUMPY_SAE_CACHE": str(work / "cache"),
                     "OPENBLAS_NUM_THREADS": "1"})
     if wanted["notebooks"]:

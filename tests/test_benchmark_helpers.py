@@ -83,7 +83,7 @@ def test_compare_models_scores_each_row_on_its_own_genres(load_example, three_ge
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--row", "A=--epochs -1"], "--epochs: expected a positive integer"),
+    (["--row", "A=--epochs -1"], "--epochs: expected a number of epochs from 1"),
     (["--folds", "0", "--row", "A=--model features-logistic"], "--folds must be at least 2"),
     (["--row", "A=--model features-logistic --folds 3"], "every row uses the table's --folds"),
 ])

@@ -48,7 +48,8 @@ def test_train_writes_a_complete_run_folder(tree, tmp_path, capsys):
     assert [r["epoch"] for r in rows] == ["1", "2"] and float(rows[1]["loss"]) > 0
     report = (run / "report.txt").read_text()
     assert "chance" in report and "test reconstruction R^2: autoencoder" in report
-    assert set(metrics["reconstruction_r2"]["test"]) == {"autoencoder", "pca", "code_dim"}
+    assert set(metrics["reconstruction_r2"]["test"]) == {"autoencoder", "pca", "pca_components",
+                                                            "code_dim"}
     assert -1 < float(rows[1]["val_r2"]) < 1
     model, meta, state = load_model_file(run / "model.npz")
     assert meta["genre_names"] == ["classical", "metal"] and state["epoch"] == 2
@@ -154,9 +155,9 @@ def test_synth_command(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["train", "--epochs", "-3"], "--epochs: expected a positive integer, got '-3'"),
+    (["train", "--epochs", "-3"], "--epochs: expected a number of epochs from 1 to 10000000, got '-3'"),
     (["train", "--gamma", "2"], "--gamma: expected a number in [0, 1], got '2'"),
-    (["train", "--lr", "nan"], "--lr: expected a positive number"),
+    (["train", "--lr", "nan"], "--lr: expected a learning rate in (0, 1000], got 'nan'"),
     (["train", "--data", "DATA", "--genres", "classical,polka"], "polka not found"),
     (["train", "--data", "/no/such/folder"], "data folder not found: /no/such/folder"),
     (["train", "--data", "EMPTY", "--genres", "all"], "no genre folders"),

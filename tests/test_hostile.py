@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 import pytest
+
+import numpy_sae
 from conftest import small_network
 from scipy.io import wavfile
 
@@ -310,7 +312,7 @@ def test_an_estimator_fit_on_nothing_leaves_the_model_usable(rng, tmp_path):
 def test_version_and_short_synth_warning(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
-    assert exit_.value.code == 0 and "numpy_sae 0.2.0" in capsys.readouterr().out
+    assert exit_.value.code == 0 and f"numpy_sae {numpy_sae.__version__}" in capsys.readouterr().out
     assert main(["synth", str(tmp_path / "s"), "--genres", "pop,rock", "--clips", "1",
                  "--duration", "0.01"]) == 0
     assert "shorter than one window" in capsys.readouterr().err

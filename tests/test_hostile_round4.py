@@ -60,7 +60,7 @@ def test_an_output_written_meanwhile_by_another_command_is_not_replaced(tmp_path
 
 def test_a_failed_write_leaves_nothing_and_blocks_no_rerun(tmp_path):
     out = tmp_path / "sub" / "r.json"
-    with pytest.raises(OSError):
+    with pytest.raises(JobError, match=r"cannot write .*r\.json: No space left on device"):
         with written_output(out) as tmp:
             tmp.write_text("half")
             raise OSError(28, "No space left on device")

@@ -50,7 +50,8 @@ def test_the_main_job_example_runs_where_workers_spawn(tmp_path):
     env = {**os.environ, "NUMPY_SAE_CACHE": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}
     env.pop("GTZAN_DIR", None)
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "train_gtzan.py"), "--quick",
-                           "--epochs", "1", "--out", str(tmp_path / "runs"), "--name", "spawned"],
+                           "--epochs", "1", "--out", str(tmp_path / "runs"), "--name", "spawned",
+                           "--no-figures"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "runs" / "spawned" / "report.txt").exists()

@@ -276,3 +276,35 @@ def test_the_cache_is_listed_and_cleared_and_nothing_else(tmp_path, capsys):
     assert sorted(p.name for p in cache.iterdir()) == ["my-notes.txt"]
     assert main(["cache", "--cache-dir", str(cache)]) == 0
     assert "no cached data" in capsys.readouterr().out
+
+
+def test_jobs_sets_the_processes_that_read_and_generate(tree, runs, tmp_path, monkeypatch,
+                                                        capsys):
+    # Audit G14: loading was fixed at min(cores, 2) workers; no flag changed it.
+    from numpy_sae.data import gtzan, synth
+    asked = []
+
+    def spy(module):
+        real = module.map_in_workers
+
+        def recorded(work, items, workers, **options):
+            asked.append((module.__name__.rsplit(".", 1)[-1], workers))
+            return real(work, items, 1, **options)  # the work itself, in this process
+        monkeypatch.setattr(module, "map_in_workers", recorded)
+    spy(gtzan)
+    spy(synth)
+    assert main(["synth", str(tmp_path / "s"), "--genres", "pop,rock", "--clips", "9",
+                 "--duration", "0.5", "--jobs", "3"]) == 0
+    assert main(["evaluate", str(runs["segment"]), "--data", str(tree), "--no-cache",
+                 "-j", "1", "-q"]) == 0
+    assert main(["train", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
+                 "--out", str(tmp_path / "r"), "--name", "j", "--no-figures", "--no-cache",
+                 "-q", "--jobs", "5", *SEGMENT]) == 0
+    assert asked == [("synth", 3), ("gtzan", 1), ("gtzan", 5)]
+    # A resume may read with other processes; nothing it trains changes.
+    assert main(["train", "--resume", str(tmp_path / "r" / "j"), "--epochs", "2", "--jobs", "2",
+                 "--no-figures", "-q"]) == 0
+    assert asked[-1] == ("gtzan", 2)
+    capsys.readouterr()
+    assert main(["train", "--jobs", "0"]) == 2
+    assert "--jobs: expected a number of processes from 1 to 256, got '0'" in capsys.readouterr().err

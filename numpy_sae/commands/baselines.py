@@ -148,7 +148,7 @@ def run_baselines(settings, log=print):
     dataset = load_dataset(settings, log)
     features = build_featureset(dataset.root, dataset.clipset.genre_names,
                                 settings.preprocessing(), cache_dir=settings.cache_dir,
-                                use_cache=settings.use_cache, log=log)
+                                use_cache=settings.use_cache, workers=settings.jobs, log=log)
     rows = compare(dataset.clipset, settings, log, features)
     log("")
     log(f"data: {dataset.describe()}; {len(dataset.clipset)} clips; seed {settings.seed}; "

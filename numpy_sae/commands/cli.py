@@ -30,7 +30,7 @@ from ..teaching.exercises import hint as exercise_hint
 from ..teaching.gradcheck_demo import BUGS, run_gradcheck_demo
 from ..train import TrainingInterrupted
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
-from .experiment import SPLITS, STUDY_SETTINGS, JobError, RunSettings
+from .experiment import MAX_JOBS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
 from .models import DECODERS, FRONT_ENDS, MODEL_KINDS, MODELS
 from .outputs import check_name, folder_lock
 
@@ -89,6 +89,7 @@ decay_float = _number(float, lambda v: 0 <= v <= 1e6, "a weight decay from 0 to 
 anchor_float = _number(float, lambda v: 0 <= v <= 1e9, "a weight from 0 to 1e9")
 scale_float = _number(float, lambda v: 0 <= v <= 1e3, "a factor of --lr from 0 to 1000")
 filter_count = _number(int, lambda v: 1 <= v <= 100_000, "a number of filters from 1 to 100000")
+job_count = _number(int, lambda v: 1 <= v <= MAX_JOBS, f"a number of processes from 1 to {MAX_JOBS}")
 
 
 def code_dims(text):
@@ -183,6 +184,11 @@ def _by_model(name):
     return f"joint {shown(joint)}, segment {shown(segment)}"
 
 
+JOBS_HELP = ("processes that read the audio files (or generate the synthetic clips); 1 "
+             "reads in this process (default: 2 cores when there are 64 or more files, "
+             "16 or more clips to generate)")
+
+
 def _data_options(p, with_training=True, quick=False, default_model="joint"):
     p.add_argument("--data", metavar="DIR", help="GTZAN folder (Kaggle Data/, genres_original/, "
                    "Marsyas genres/ or any <genre>/<audio files> tree); default: $GTZAN_DIR, "
@@ -207,6 +213,7 @@ def _data_options(p, with_training=True, quick=False, default_model="joint"):
     p.add_argument("--no-cache", action="store_true", help="rebuild the arrays; write no cache")
     p.add_argument("--cache-dir", metavar="DIR", help="where arrays and synthetic data are cached "
                    "(default: $NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
+    p.add_argument("-j", "--jobs", type=job_count, metavar="N", help=JOBS_HELP)
     if not with_training:
         return
     p.add_argument("--epochs", type=epoch_count,
@@ -338,6 +345,7 @@ def build_parser():
     p.add_argument("--no-cache", action="store_true", help="rebuild the arrays; write no cache")
     p.add_argument("--cache-dir", metavar="DIR", help="where arrays are cached (default: "
                    "$NUMPY_SAE_CACHE or ~/.cache/numpy_sae)")
+    p.add_argument("-j", "--jobs", type=job_count, metavar="N", help=JOBS_HELP)
 
     p = sub.add_parser("predict", help="genre probabilities of your own music (any format)",
                        description="Averages the window probabilities of each file (song level).")
@@ -362,6 +370,7 @@ def build_parser():
                    help="seconds per clip (30; at most 3600)")
     p.add_argument("--seed", type=seed_int, default=0,
                    help="seed of the generator; the same seed writes byte-identical files (0)")
+    p.add_argument("-j", "--jobs", type=job_count, metavar="N", help=JOBS_HELP)
 
     p = sub.add_parser("gradcheck", help="check every gradient of a model numerically",
                        description="Prints each parameter's shape and max relative error "
@@ -548,7 +557,7 @@ def _run_settings(args):
         out=getattr(args, "out", None) or DEFAULTS.out,
         name=getattr(args, "name", None),
         checkpoint_every=getattr(args, "checkpoint_every", DEFAULTS.checkpoint_every),
-        cache_dir=args.cache_dir, use_cache=not args.no_cache, quick=quick)
+        cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, quick=quick)
     if args.study:
         if settings.model != "joint":
             raise CommandError(f"--study reproduces the study's joint model; it does not apply "
@@ -650,7 +659,7 @@ def _progress(args):
 def cmd_evaluate(args):
     predict.run_evaluate(args.model, args.data, cache_dir=args.cache_dir,
                          use_cache=not args.no_cache, as_json=args.json,
-                         progress=_progress(args))
+                         progress=_progress(args), jobs=args.jobs)
     return 0
 
 
@@ -672,7 +681,7 @@ def cmd_synth(args):
     # SIGTERM acts like Ctrl-C, so the staging folder is removed either way.
     with job.sigterm_as_interrupt():
         root = generate_dataset(args.dir, genres=genres, clips_per_genre=args.clips,
-                                duration=args.duration, seed=args.seed)
+                                duration=args.duration, seed=args.seed, workers=args.jobs)
     print(f"wrote {len(genres) * args.clips} clips to {root}")
     return 0
 

@@ -46,6 +46,7 @@ SEARCH_PATHS = ("Data/genres_original", "data/gtzan")
 SYNTH_FULL = {"clips_per_genre": 100, "duration": 30.0}
 SYNTH_QUICK = {"clips_per_genre": 12, "duration": 10.0}
 SPLITS = ("song", "segment", "filtered")
+MAX_JOBS = 256  # --jobs: processes reading the clips
 MAX_SEGMENT_FRAMES = 100_000  # Preprocessing's own bound on segment_frames
 
 # The study's model and training settings, as --study reproduces them: the joint window
@@ -114,6 +115,7 @@ class RunSettings:
     checkpoint_every: int = 10
     cache_dir: str | None = None
     use_cache: bool = True
+    jobs: int | None = None  # processes that read (or generate) the clips; None: automatic
     quick: bool = False
 
     def preprocessing(self):
@@ -183,7 +185,7 @@ class RunSettings:
             "front_warmup": whole(0, 10_000_000), "front_lr_scale": number(0, 1e3),
             "max_windows": whole(1, 1_000_000, optional=True), "seed": whole(0, 2 ** 63 - 1),
             "out": text(), "name": text(optional=True), "checkpoint_every": whole(1),
-            "cache_dir": text(optional=True),
+            "cache_dir": text(optional=True), "jobs": whole(1, MAX_JOBS, optional=True),
             "use_cache": lambda v: isinstance(v, bool), "quick": lambda v: isinstance(v, bool),
         }
         for name, valid in rules.items():
@@ -256,7 +258,7 @@ def locate_data(settings, log):
         log(f"generating {len(genres)} x {synth['clips_per_genre']} synthetic clips of "
             f"{synth['duration']:g} s into {root} (once; later runs reuse them) ...")
         began = time.perf_counter()
-        generate_dataset(root, genres=genres, seed=settings.seed,
+        generate_dataset(root, genres=genres, seed=settings.seed, workers=settings.jobs,
                          progress=progress_lines("generating", "clips", log), **synth)
         log(f"generated in {time.perf_counter() - began:.1f} s")
     return root, True
@@ -272,7 +274,8 @@ def load_dataset(settings, log):
     began = time.perf_counter()
     build = build_featureset if settings.uses_descriptors() else build_clipset
     clipset = build(root, settings.genres, settings.preprocessing(),
-                    cache_dir=settings.cache_dir, use_cache=settings.use_cache, log=log)
+                    cache_dir=settings.cache_dir, use_cache=settings.use_cache,
+                    workers=settings.jobs, log=log)
     log(f"{len(clipset)} clips of {len(clipset.genre_names)} genres "
         f"({', '.join(clipset.genre_names)}) ready in {time.perf_counter() - began:.1f} s"
         + (" (engineered descriptors of 3 s segments)" if settings.uses_descriptors() else ""))
@@ -280,7 +283,7 @@ def load_dataset(settings, log):
     if settings.unlabeled:
         unlabeled = build_unlabeled(settings.unlabeled, settings.preprocessing(),
                                     cache_dir=settings.cache_dir, use_cache=settings.use_cache,
-                                    log=log)
+                                    workers=settings.jobs, log=log)
         unlabeled = _without_labeled_songs(unlabeled, settings.unlabeled, clipset, root, log)
         log(f"{len(unlabeled)} unlabeled clips from {settings.unlabeled}: they train the "
             "reconstruction only")

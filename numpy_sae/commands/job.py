@@ -158,7 +158,7 @@ def _run_training(settings, resume, log, figures, progress, held):
     Parameters
     ----------
     settings : RunSettings; when resuming, the stored ones are used, except
-        ``epochs`` when it is not None
+        ``epochs`` when it is not None, and ``jobs``
     resume : path of a run folder to continue, or None
     log : callable taking one line: what the run is, its report, where it wrote
     figures : False writes no PNG figures (train --no-figures)
@@ -176,7 +176,9 @@ def _run_training(settings, resume, log, figures, progress, held):
     stored_songs = None
     if resume:
         run_dir = Path(resume)
+        jobs = settings.jobs  # how the clips are read may change; what is trained may not
         model, settings, trainer_state, stored_songs = _stored_run(run_dir, settings.epochs)
+        settings = replace(settings, jobs=jobs)
         if settings.epochs <= trainer_state["epoch"]:
             raise JobError(f"{run_dir} has run {trainer_state['epoch']} epochs already; "
                            f"--epochs {settings.epochs} must be more to continue it")

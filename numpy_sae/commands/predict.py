@@ -137,9 +137,10 @@ def read_each(files, read, command, err):
 
 
 def run_evaluate(model, data, cache_dir=None, use_cache=True, out=print, as_json=False,
-                 progress=None):
+                 progress=None, jobs=None):
     """Score a model file on every clip of its genres under ``data``; print the report
-    (``as_json``: one JSON document); ``progress`` takes the loading lines."""
+    (``as_json``: one JSON document); ``progress`` takes the loading lines; ``jobs``
+    processes read the files (None: automatic)."""
     progress = progress or out
     model_file = model_path(model)
     audio_model, meta, _ = AudioModel.load(model_file)
@@ -154,7 +155,7 @@ def run_evaluate(model, data, cache_dir=None, use_cache=True, out=print, as_json
     # Whole songs, as predict reads them, whatever grid the model was trained on.
     whole_songs = replace(audio_model.preprocessing, max_windows=None)
     clipset = build(data, present, whole_songs, cache_dir=cache_dir,
-                    use_cache=use_cache, min_genres=1, log=progress)
+                    use_cache=use_cache, min_genres=1, workers=jobs, log=progress)
     clipset = replace(clipset, labels=np.array([names.index(present[i]) for i in clipset.labels],
                                                dtype=np.int64), genre_names=list(names))
     results = evaluate_subsets(audio_model.network, {"all clips": audio_model.windows(clipset)},

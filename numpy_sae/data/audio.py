@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.io import wavfile
-from scipy.signal import resample_poly
 
 from .decoders import COMPRESSED_EXTENSIONS, decode_audio
 
@@ -196,6 +195,8 @@ def resample(x, rate_in, rate_out):
     """Resample a 1-D signal by the exact rational ratio rate_out / rate_in (scipy resample_poly)."""
     if rate_in == rate_out:
         return x
+    from scipy.signal import resample_poly  # importing scipy.signal takes about 1 s
+
     g = math.gcd(int(rate_in), int(rate_out))
     return resample_poly(x, int(rate_out) // g, int(rate_in) // g).astype(np.float32)
 
@@ -294,6 +295,7 @@ def downsample(x, factor, method="mean"):
     if method == "mean":
         return x[:n * factor].reshape(n, factor).mean(axis=1, dtype=np.float32)
     if method == "poly":
+        from scipy.signal import resample_poly  # importing scipy.signal takes about 1 s
         return resample_poly(x, 1, factor)[:n].astype(np.float32)
     raise ValueError(f"unknown downsampling method {method!r} (expected 'mean' or 'poly')")
 

@@ -17,7 +17,6 @@ from functools import partial
 
 import numpy as np
 from scipy.fft import dct, rfft
-from scipy.signal import get_window
 
 from .audio import AudioError, load_audio
 from .gtzan import (
@@ -145,6 +144,8 @@ def _mel_filterbank_cached(sample_rate):
 
 @functools.lru_cache(maxsize=1)
 def _hann():
+    from scipy.signal import get_window  # importing scipy.signal takes about 1 s
+
     return get_window("hann", N_FFT).astype(np.float32)
 
 

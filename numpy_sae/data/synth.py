@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.io import wavfile
-from scipy.signal import lfilter
 
 from .gtzan import DEFAULT_GENRES, GENRES
 from .npzio import process_alive
@@ -330,6 +329,7 @@ def _master(song, parts):
     # A one-pole low-pass sets the recording's brightness, then tape-like hiss.
     cutoff = rng.uniform(*recipe.brightness)
     a = np.exp(-2 * np.pi * cutoff / SAMPLE_RATE)
+    from scipy.signal import lfilter  # importing scipy.signal takes about 1 s
     mix = lfilter([1 - a], [1, -a], mix).astype(np.float32)
     mix += rng.uniform(0.002, 0.02) * np.abs(mix).max() * rng.standard_normal(n).astype(np.float32)
     rms = np.sqrt(np.mean(mix.astype(np.float64) ** 2))
