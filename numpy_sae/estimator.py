@@ -165,6 +165,21 @@ class SoftmaxAutoencoder:
 
     # ----- fitting ----------------------------------------------------------------------
     def _check_settings(self):
+        for name in ("encoder_hidden", "decoder_hidden"):
+            sizes = getattr(self, name)
+            if name == "decoder_hidden" and sizes is None:
+                continue  # None mirrors the encoder
+            if (isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__")
+                    or not all(isinstance(h, numbers.Integral) and not isinstance(h, bool)
+                               and h >= 1 for h in sizes)):
+                raise ValueError(f"{name} must be a tuple of layer sizes (positive ints), "
+                                 f"such as (256, 128) or (), got {sizes!r}")
+        _positive_int(self.code_dim, "code_dim")
+        if (isinstance(self.classifier_hidden, bool)
+                or not isinstance(self.classifier_hidden, numbers.Integral)
+                or self.classifier_hidden < 0):
+            raise ValueError(f"classifier_hidden must be an int >= 0 (0: no hidden layer), "
+                             f"got {self.classifier_hidden!r}")
         _positive_int(self.epochs, "epochs")
         _positive_int(self.batch_size, "batch_size")
         if self.patience is not None:
@@ -210,7 +225,7 @@ class SoftmaxAutoencoder:
         """
         self._check_settings()
         names = _feature_names(X)
-        X, y = _as_arrays(X, y, name=type(self).__name__)
+        X, y = _as_arrays(X, y, name=type(self).__name__, dtype=self.dtype)
         warm = self.warm_start and hasattr(self, "network_")
         classes = self.classes_ if warm else np.unique(y)
         if len(classes) < 2:
@@ -225,7 +240,8 @@ class SoftmaxAutoencoder:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a pair (X_val, y_val)")
-            X_val, y_val = _as_arrays(*validation_data, name=type(self).__name__)
+            X_val, y_val = _as_arrays(*validation_data, name=type(self).__name__,
+                                      dtype=self.dtype)
             self._check_n_features(X_val, X.shape[1])
             validation = (X_val, _encode(y_val, classes))
         rng = self._rng()
@@ -295,7 +311,7 @@ class SoftmaxAutoencoder:
         columns named at fit must come with the same names in the same order."""
         network = self._fitted()
         self._check_feature_names(X)
-        X = _as_features(X)
+        X = _as_features(X, network.dtype)
         self._check_n_features(X)
         return network, X
 
@@ -378,8 +394,11 @@ class SoftmaxAutoencoder:
                     if k in self._TRAINING and k != "random_state"}
         settings["random_state"] = (self.random_state if isinstance(self.random_state, int)
                                     else None)
+        # The dtype keeps labels JSON alone would change (uint64 above 2**63 read back
+        # as float64, int8 as int64).
         save_model_file(path, network, {**(meta or {}), "estimator": settings,
-                                        "classes": self.classes_.tolist()})
+                                        "classes": self.classes_.tolist(),
+                                        "classes_dtype": self.classes_.dtype.str})
 
     @classmethod
     def load(cls, path):
@@ -391,14 +410,26 @@ class SoftmaxAutoencoder:
         estimator = cls(**{k: config[k] for k in cls._ARCHITECTURE if k in config}, **settings)
         estimator.dtype = network.dtype
         # The main job's files name their genres; the estimator's record its classes.
-        classes = np.asarray(meta.get("classes", meta.get("genre_names",
-                                                          np.arange(network.n_classes))))
+        classes = _stored_classes(path, meta, network.n_classes)
         if classes.shape != (network.n_classes,):
             raise ModelFileError(f"{path}: {len(classes)} class labels for a network with "
                                  f"{network.n_classes} classes")
         estimator.network_, estimator.classes_ = network, classes
         estimator.n_features_in_ = network.input_dim
         return estimator
+
+
+def _stored_classes(path, meta, n_classes):
+    """The class labels a model file records, in the dtype they were fitted with."""
+    labels = meta.get("classes", meta.get("genre_names", list(range(n_classes))))
+    kind = meta.get("classes_dtype")
+    try:
+        dtype = None if kind is None else np.dtype(kind)
+        if dtype is not None and dtype.kind not in "biufU":
+            raise TypeError(f"labels of dtype {dtype}")
+        return np.asarray(labels, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ModelFileError(f"{path}: its class labels cannot be read ({exc})") from None
 
 
 def _same(a, b):
@@ -439,8 +470,9 @@ def _feature_names(X):
     return names if len(names) and all(isinstance(n, str) for n in names) else None
 
 
-def _as_features(X):
-    """X as a 2-d array of real numbers, refused the way scikit-learn refuses it.
+def _as_features(X, dtype=np.float32):
+    """X as a 2-d array of real numbers that ``dtype`` holds, refused the way
+    scikit-learn refuses it.
 
     scikit-learn is not a dependency, so this is its ``check_array`` written with NumPy:
     the same conditions and the same messages, which its tools and checks look for.
@@ -468,6 +500,13 @@ def _as_features(X):
     if X.shape[1] == 0:
         raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
                          "is required.")
+    if X.dtype.kind == "f":
+        if np.isnan(X).any():
+            raise ValueError("Input X contains NaN.")
+        # Finite float64 beyond float32's range would become inf in training.
+        if not (np.abs(X) <= np.finfo(dtype).max).all():
+            raise ValueError(f"Input X contains infinity or a value too large for "
+                             f"dtype('{np.dtype(dtype).name}').")
     return X
 
 
@@ -514,8 +553,8 @@ def _object_labels(y):
                      "integers or strings")
 
 
-def _as_arrays(X, y, name="SoftmaxAutoencoder"):
-    X = _as_features(X)
+def _as_arrays(X, y, name="SoftmaxAutoencoder", dtype=np.float32):
+    X = _as_features(X, dtype)
     return X, _as_labels(y, len(X), name)
 
 

@@ -286,3 +286,44 @@ def test_early_stopping_holds_out_rows_when_no_validation_data_is_given():
     assert search.best_params_["code_dim"] in (2, 3)
     with pytest.raises(ValueError, match="validation_fraction must be in"):
         SoftmaxAutoencoder(patience=1, validation_fraction=1.5).fit(X, y)
+
+
+def test_labels_keep_their_dtype_through_a_file(rng, tmp_path):
+    # Round 5, W9: uint64 labels above 2**63 came back as float64 (2**64 - 1 -> 2**64).
+    x = rng.standard_normal((40, 12)).astype(np.float32)
+    for labels in (np.array([0, 2 ** 64 - 1], dtype=np.uint64), np.array([-3, 7], np.int8),
+                   np.array(["jazz", "pop"])):
+        y = labels[np.arange(40) % 2]
+        est = SoftmaxAutoencoder(epochs=1, encoder_hidden=(8,), code_dim=3).fit(x, y)
+        est.save(tmp_path / "u.npz")
+        again = SoftmaxAutoencoder.load(tmp_path / "u.npz")
+        assert again.classes_.dtype == labels.dtype
+        np.testing.assert_array_equal(again.classes_, labels)
+        np.testing.assert_array_equal(again.predict(x), est.predict(x))
+        assert set(again.predict(x)) <= set(labels.tolist())
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(X=np.full((40, 12), 1e39)), r"Input X contains infinity or a value too large for "
+                                      r"dtype\('float32'\)"),
+    (dict(X=np.full((40, 12), np.nan)), r"Input X contains NaN"),
+    (dict(encoder_hidden=8), r"encoder_hidden must be a tuple of layer sizes .* got 8"),
+    (dict(decoder_hidden=(8, "a")), r"decoder_hidden must be a tuple of layer sizes"),
+    (dict(classifier_hidden=-1), r"classifier_hidden must be an int >= 0"),
+])
+def test_estimator_messages_say_what_is_wrong(rng, change, message):
+    # Round 5, U14: finite float64 beyond float32's range was "x contains NaN or inf",
+    # encoder_hidden=8 a TypeError.
+    X = change.pop("X", rng.standard_normal((40, 12)))
+    y = np.array([0, 1] * 20)
+    with pytest.raises(ValueError, match=message):
+        SoftmaxAutoencoder(epochs=1, **change).fit(X, y)
+
+
+def test_saving_to_a_folder_names_it(rng, tmp_path):
+    x, y = blobs(rng)
+    est = small(epochs=1).fit(x, y)
+    with pytest.raises(IsADirectoryError, match=r"is a folder: give the file to write, such as"):
+        est.save(tmp_path)
+    with pytest.raises(IsADirectoryError, match=r"^\. is a folder"):
+        est.save(".")

@@ -69,8 +69,18 @@ def test_the_bundle_holds_what_gradescope_runs(bundle, tmp_path, capsys):
     assert 'requires-python = ">=3.10"' in pyproject and "numpy" in pyproject
     assert f'version = "{numpy_sae.__version__}"' in pyproject
     # Never replaced without --force; a bad weight is one line, exit 2.
+    # Round 5, U15: the whole zip was built, then "another command wrote it meanwhile".
     assert main(["exercises", "bundle", str(folder / "autograder.zip")]) == 1
-    assert "already exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "autograder.zip already exists; it is not replaced" in err and "meanwhile" not in err
+    # Round 5, C6: inf points reached config.json as Infinity; 1e308 crashed after the zip.
+    for argv in (["--points", "dense_forward=inf"],
+                 ["--points", "dense_forward=1e308,dense_backward=1e308"],
+                 ["--training-points", "1e308"]):
+        assert main(["exercises", "bundle", str(tmp_path / "x.zip"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert "from 0 to 1e+06" in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "x.zip").exists()
     assert main(["exercises", "bundle", str(tmp_path / "x.zip"), "--points", "nope=3"]) == 2
     assert "'nope=3'" in capsys.readouterr().err and not (tmp_path / "x.zip").exists()
 

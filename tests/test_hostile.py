@@ -456,11 +456,21 @@ def test_unlabeled_audio_never_includes_the_labeled_songs(tree, tmp_path, capsys
     one_line_error(capsys, "every file under", "is a song of the labeled data")
     extra = tmp_path / "extra"
     extra.mkdir()
-    shutil.copy(tree / "jazz" / "jazz.00002.wav", extra / "jazz.00002.wav")  # a copy
-    shutil.copy(tree / "jazz" / "jazz.00002.wav", extra / "other-song.wav")
+    song = tree / "jazz" / "jazz.00002.wav"
+    shutil.copy(song, extra / "jazz.00002.wav")  # a copy under its own name
+    # Round 5, W5: a copy under another name, a hard link and a lossless conversion to
+    # .au were kept, so a test song trained the encoder.
+    shutil.copy(song, extra / "copy of a song.wav")
+    os.link(tree / "blues" / "blues.00001.wav", extra / "linked.wav")
+    rate, samples = wavfile.read(song)
+    header = struct.pack(">6I", 0x2E736E64, 24, 2 * len(samples), 3, rate, 1)
+    (extra / "converted.au").write_bytes(header + samples.astype(">i2").tobytes())
+    other = generate_dataset(tmp_path / "other", genres=("jazz",), clips_per_genre=1,
+                             duration=2.0, seed=99)
+    shutil.copy(next(other.rglob("*.wav")), extra / "another song.wav")
     assert train(tree, tmp_path, "--name", "mixed", "--unlabeled", str(extra)) == 0
     out = capsys.readouterr().out
-    assert "left out 1 of the 2 unlabeled files" in out and "1 unlabeled clips" in out
+    assert "left out 4 of the 5 unlabeled files" in out and "1 unlabeled clips" in out
 
 
 def test_one_bad_file_is_named_and_the_batch_goes_on(tree, tmp_path, capsys):

@@ -580,3 +580,36 @@ def test_bounds_name_the_option_and_are_usage_errors(argv, message, capsys):
     # Round 5, U8: wrong nouns, or exit 1 with "setting lr is 10000.0".
     assert main(["train", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--name", "a\nb"], "run name 'a\\nb' must hold visible characters and no control"),
+    (["--name", " "], "run name ' ' must hold visible characters"),
+    (["--name", "tab\there"], "no control characters"),
+])
+def test_names_with_control_characters_or_only_blanks_are_refused(tree, tmp_path, capsys,
+                                                                   argv, message):
+    # Round 5, U16: --name $'a\nb' made a folder with a newline in its name, ' ' one named " ".
+    assert train(tree, tmp_path / "runs", *argv) != 0
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_an_empty_out_is_a_usage_error(capsys):
+    # Round 5, U16: --out '' wrote into ./runs without a word.
+    assert main(["train", "--out", ""]) == 2
+    assert "--out: expected a folder or file name, got ''" in capsys.readouterr().err
+
+
+def test_predict_prints_a_name_with_a_newline_on_one_line(joint_run, tree, tmp_path, capsys):
+    # Round 5, U16: "nl<newline>name.wav" printed its result over two lines.
+    song = tmp_path / "nl\nname.wav"
+    song.write_bytes((tree / "blues" / "blues.00000.wav").read_bytes())
+    bad = tmp_path / "bad\nfile.wav"
+    bad.write_bytes(b"RIFF")
+    capsys.readouterr()
+    assert main(["predict", str(joint_run), str(song), str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 1 and out.startswith(str(tmp_path / "nl\\nname.wav: "))
+    assert len(err.strip().splitlines()) == 1 and "bad\\nfile.wav" in err

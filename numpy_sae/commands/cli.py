@@ -68,7 +68,7 @@ code_size = _number(int, lambda v: 1 <= v <= 65_536, "a code size from 1 to 6553
 crop_count = _number(int, lambda v: 0 <= v <= 100_000, "a number of crops from 0 to 100000")
 seed_int = _number(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
 positive_float = _number(float, lambda v: 0 < v < math.inf, "a positive number")
-non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a number >= 0")
+points_float = _number(float, lambda v: 0 <= v <= 1e6, "a number of points from 0 to 1e+06")
 unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 factor_int = _number(int, lambda v: 1 <= v <= 10_000, "a downsampling factor from 1 to 10000")
 window_int = _number(int, lambda v: 1 <= v <= 100_000, "a number of samples from 1 to 100000")
@@ -105,7 +105,8 @@ def code_dims(text):
 
 
 def points_list(text):
-    """--points: FUNC=N,... into {function: points}."""
+    """--points: FUNC=N,... into {function: points}, each from 0 to MAX_POINTS."""
+    from .gradescope import MAX_POINTS
     _, graded, _ = _graded_names("")
     points = {}
     for item in filter(None, text.split(",")):
@@ -114,10 +115,10 @@ def points_list(text):
             number = float(value)
         except ValueError:
             number = -1.0
-        if name.strip() not in graded or not number >= 0 or number != number:
+        if name.strip() not in graded or not 0 <= number <= MAX_POINTS:
             raise argparse.ArgumentTypeError(
-                f"{item!r}: write FUNC=N with a graded function and N >= 0 "
-                f"({', '.join(sorted(graded))})")
+                f"{item!r}: write FUNC=N with a graded function and N from 0 to "
+                f"{MAX_POINTS:g} ({', '.join(sorted(graded))})")
         points[name.strip()] = int(number) if number.is_integer() else number
     return points
 
@@ -146,6 +147,14 @@ def function_list(text):
         raise argparse.ArgumentTypeError(f"expected graded function names ({', '.join(known)}), "
                                          f"got {text!r}")
     return names
+
+
+def output_path(text):
+    """A folder or file to write: never empty (an empty --out would write into the
+    current folder's default place without a word)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder or file name, got {text!r}")
+    return text
 
 
 def genre_list(text):
@@ -320,7 +329,7 @@ def build_parser():
                    help="a published split: three text files of relative paths")
     p.add_argument("--fractions", type=fractions, default=None,
                    help="train,validation,test fractions (song: 0.7,0.15,0.15; segment: 0.8,0.2,0)")
-    p.add_argument("--out", default=None, metavar="DIR",
+    p.add_argument("--out", type=output_path, default=None, metavar="DIR",
                    help=f"parent of the run folder ({DEFAULTS.out})")
     p.add_argument("--name", help="run folder name (default: date-time and data name)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly "
@@ -403,7 +412,8 @@ def build_parser():
     p.add_argument("--ensemble", type=ensemble_size, default=1, metavar="K",
                    help="train K networks per fold from different seeds and average their "
                    "probabilities (1: a single network)")
-    p.add_argument("--out", metavar="DIR", help="also write DIR/folds.csv (one row per fold) "
+    p.add_argument("--out", type=output_path, metavar="DIR",
+                   help="also write DIR/folds.csv (one row per fold) "
                    "and DIR/summary.json")
     p.add_argument("--force", action="store_true", help="replace existing --out files")
     _json_option(p, "the summary and every fold")
@@ -417,7 +427,7 @@ def build_parser():
     p.add_argument("--code-dims", type=code_dims, default=[4, 8, 16, 32, 64, 128],
                    metavar="K,K,...", help="code sizes to try (4,8,16,32,64,128)")
     p.add_argument("--folds", type=positive_int, default=5, help="number of folds (5)")
-    p.add_argument("--out", default=DEFAULTS.out, metavar="DIR",
+    p.add_argument("--out", type=output_path, default=DEFAULTS.out, metavar="DIR",
                    help=f"parent of the sweep folder ({DEFAULTS.out})")
     p.add_argument("--name", help="sweep folder name (default: sweep-<date-time>)")
 
@@ -427,7 +437,8 @@ def build_parser():
     p.add_argument("model", help="model.npz or a run folder")
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
                    help="audio files, or folders searched for them at any depth")
-    p.add_argument("--out", required=True, metavar="CODES", help="codes.npz or codes.csv")
+    p.add_argument("--out", type=output_path, required=True, metavar="CODES",
+                   help="codes.npz or codes.csv")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     p = sub.add_parser("exercises", help="backprop exercises: write a student file, grade it",
@@ -489,7 +500,7 @@ def build_parser():
     q.add_argument("--points", type=points_list, default={}, metavar="FUNC=N,...",
                    help="points of some functions (others: 1), e.g. "
                    "joint_network_loss=4,adam_step=2")
-    q.add_argument("--training-points", type=non_negative_float, default=2, metavar="N",
+    q.add_argument("--training-points", type=points_float, default=2, metavar="N",
                    help="points for 'the model learns with your functions' (2)")
     q.add_argument("--visibility", choices=("visible", "hidden", "after_due_date",
                                             "after_published"),
@@ -526,7 +537,8 @@ def build_parser():
     p.add_argument("model", help="model.npz or a run folder")
     p.add_argument("song", help="an audio file (WAV, AU; compressed formats with the [audio] "
                    "extra)")
-    p.add_argument("--out", required=True, metavar="WAV", help="where to write, e.g. rec.wav")
+    p.add_argument("--out", type=output_path, required=True, metavar="WAV",
+                   help="where to write, e.g. rec.wav")
     p.add_argument("--force", action="store_true",
                    help="replace existing output files (never the song itself)")
     return parser

@@ -7,6 +7,7 @@ from it); :func:`load_dataset` finds GTZAN or makes the synthetic set;
 main job, the baselines and cross-validation are all built from these.
 """
 
+import hashlib
 import os
 import time
 import warnings
@@ -290,15 +291,25 @@ def load_dataset(settings, log):
     return Dataset(clipset, root, synthetic, unlabeled)
 
 
+def _signal_fingerprints(clipset):
+    """One digest per clip of its decoded samples: equal for a copy, a hard link or a
+    lossless conversion (WAV to AU, FLAC) of the same song, whatever its name."""
+    return [hashlib.blake2b(clipset.signals[a:b].tobytes(), digest_size=16).digest()
+            for a, b in zip(clipset.offsets[:-1], clipset.offsets[1:])]
+
+
 def _without_labeled_songs(unlabeled, unlabeled_root, clipset, root, log):
-    """The unlabeled clips minus any song of the labeled data (the same file, or a file
-    of the same name: a copy): validation and test songs must never train the encoder."""
+    """The unlabeled clips minus any song of the labeled data (the same file, a file of the
+    same name, or the same samples under any name: a copy, a hard link, a lossless
+    conversion): validation and test songs must never train the encoder."""
     genre_root = resolve_root(root)
     labeled_files = {os.path.realpath(genre_root / p) for p in clipset.paths}
     labeled_names = {Path(p).stem.lower() for p in clipset.paths}
-    keep = [i for i, p in enumerate(unlabeled.paths)
+    labeled_samples = set(_signal_fingerprints(clipset))
+    keep = [i for i, (p, samples) in enumerate(zip(unlabeled.paths,
+                                                   _signal_fingerprints(unlabeled)))
             if os.path.realpath(Path(unlabeled_root).expanduser() / p) not in labeled_files
-            and Path(p).stem.lower() not in labeled_names]
+            and Path(p).stem.lower() not in labeled_names and samples not in labeled_samples]
     dropped = len(unlabeled) - len(keep)
     if dropped:
         log(f"left out {dropped} of the {len(unlabeled)} unlabeled files: they are songs of "

@@ -24,7 +24,7 @@ from .. import __version__
 from ..teaching import exercises
 from ..teaching.assignment import NOTEBOOK_NAME
 from .experiment import JobError
-from .outputs import written_output
+from .outputs import check_new_files, written_output
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 DEFAULT_CONFIG = {"points": {}, "training_points": 2, "visibility": None, "hidden": [],
@@ -92,6 +92,14 @@ include = ["numpy_sae*"]
 """
 
 
+MAX_POINTS = 1e6  # per function: the total stays a finite float, and JSON holds it
+
+
+def _points(weight):
+    return (isinstance(weight, (int, float)) and not isinstance(weight, bool)
+            and 0 <= weight <= MAX_POINTS)
+
+
 def check_config(config):
     """The bundle's settings, completed with the defaults; ValueError names a bad value."""
     if not isinstance(config or {}, dict):
@@ -105,11 +113,12 @@ def check_config(config):
         if name not in graded:
             raise ValueError(f"points for {name!r}: not a graded function "
                              f"(one of {', '.join(sorted(graded))})")
-        if not (isinstance(weight, (int, float)) and weight >= 0):
-            raise ValueError(f"points for {name}: {weight!r} is not a number >= 0")
-    if not (isinstance(config["training_points"], (int, float))
-            and config["training_points"] >= 0):
-        raise ValueError(f"training points {config['training_points']!r} is not a number >= 0")
+        if not _points(weight):
+            raise ValueError(f"points for {name}: {weight!r} is not a number from 0 to "
+                             f"{MAX_POINTS:g}")
+    if not _points(config["training_points"]):
+        raise ValueError(f"training points {config['training_points']!r} is not a number "
+                         f"from 0 to {MAX_POINTS:g}")
     unknown = [name for name in config["hidden"] if name not in graded | {"training"}]
     if not isinstance(config["hidden"], list) or unknown:
         raise ValueError(f"hidden: {unknown or config['hidden']!r} are not graded functions "
@@ -129,6 +138,7 @@ def write_bundle(target, config=None, force=False, log=print):
     package = Path(__file__).resolve().parents[1]
     files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                    and p.suffix not in (".pyc", ".pyo"))
+    check_new_files([target], force=force)  # before the work, not after it
     with written_output(target, force) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:
             for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):

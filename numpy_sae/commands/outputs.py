@@ -12,6 +12,7 @@ writing one file cannot both succeed.
 import contextlib
 import itertools
 import os
+import unicodedata
 from pathlib import Path
 
 from ..data.npzio import process_alive as _process_alive
@@ -21,12 +22,23 @@ CLAIM = ".numpy_sae-folder"  # the empty file that marks a folder as one command
 _TEMP_NUMBERS = itertools.count()
 
 
+def one_line(text):
+    """``text`` with its control characters escaped (a newline becomes ``\\n``), so a file
+    name holding one still prints on one line: ``file: genre`` stays parseable."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode()
+                   for c in str(text))
+
+
 def check_name(name, what="run"):
     """A run or sweep name is one plain folder name: never a path that could leave --out."""
     if (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
             or Path(name).is_absolute() or Path(name).name != name):
         raise JobError(f"{what} name {name!r} must be a single folder name (no '/', '..' or "
                        f"absolute path): the {what} folder is always inside --out")
+    if not name.strip() or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
+                               for c in name):
+        raise JobError(f"{what} name {name!r} must hold visible characters and no control "
+                       f"characters (newlines, tabs): it names a folder and is printed")
     return name
 
 

@@ -18,7 +18,7 @@ from ..audio_model import AudioModel
 from ..data.audio import AUDIO_EXTENSIONS, AudioError
 from ..data.descriptors import build_featureset
 from ..data.gtzan import DataError, build_clipset, find_audio, genres_present, resolve_root
-from .outputs import check_new_files, written_output
+from .outputs import check_new_files, one_line, written_output
 from .report import evaluate_subsets, format_report
 
 
@@ -101,7 +101,7 @@ def run_predict(model, files, out=print, err=None, plot=None, force=False, as_js
         ranked = "  ".join(f"{g} {p:.3f}" for g, p in prediction.probabilities.items())
         steps = f"{len(prediction.timeline)} {prediction.unit}s"
         if not as_json:
-            out(f"{path}: {prediction.genre}  ({ranked}; {steps})")
+            out(one_line(f"{path}: {prediction.genre}  ({ranked}; {steps})"))
         result = prediction.to_dict()
         if picture is not None:
             from .. import plots  # matplotlib is imported only when figures are drawn
@@ -130,9 +130,10 @@ def read_each(files, read, command, err):
             done.append((i, path, read(path)))
         except (AudioError, OSError, ValueError) as exc:
             named = str(exc) if os.fsdecode(path) in str(exc) else f"{path}: {exc}"
-            err(f"numpy-sae {command}: error: {named}")
+            err(one_line(f"numpy-sae {command}: error: {named}"))
         except MemoryError:
-            err(f"numpy-sae {command}: error: {path}: out of memory reading it (skipped)")
+            err(one_line(f"numpy-sae {command}: error: {path}: out of memory reading it "
+                         "(skipped)"))
     return done
 
 

@@ -38,7 +38,7 @@ def _wav_to_float(data, path):
     clip is 2.6 MB, and fresh allocations of that size cost page faults, which
     dominate the time of building a dataset.
     """
-    kind = data.dtype
+    kind = data.dtype.newbyteorder("=")  # RIFX files hold big-endian samples
     if kind in (np.float32, np.float64):
         return data.astype(np.float32, copy=False)
     # Scaling by a power of two is exact, so converting first and scaling second gives
@@ -80,6 +80,12 @@ def read_wav(path):
         warnings.simplefilter("always")
         try:
             rate, data = wavfile.read(path, mmap=False)
+        except UnboundLocalError:
+            # scipy's own slip when its walk over the chunks never meets the data chunk
+            # (a chunk of odd size written without its pad byte misaligns the rest).
+            raise AudioError(f"{path}: not a readable WAV file (no data chunk where the "
+                             "chunks lead: a chunk before it is damaged, or of odd size "
+                             "without its pad byte)") from None
         except Exception as exc:  # scipy raises ValueError, struct.error, EOFError...
             raise AudioError(f"{path}: not a readable WAV file ({exc})") from None
     for w in caught:

@@ -16,6 +16,9 @@ import numpy as np
 def atomic_savez(path, arrays):
     """Write ``arrays`` (dict name -> ndarray) to ``path`` as an uncompressed .npz, atomically."""
     path = Path(path)
+    if not path.name or path.is_dir():
+        raise IsADirectoryError(f"{str(path) or '.'} is a folder: give the file to write, "
+                                f"such as {path / 'model.npz'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temp_files(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
