@@ -7,6 +7,7 @@ the student's own functions to show that it learns. The exit status is 0 only
 when everything passes, so an instructor can grade in CI.
 """
 
+import ast
 import contextlib
 import json
 import os
@@ -23,7 +24,7 @@ import numpy as np
 from ..data.gtzan import Preprocessing, build_clipset
 from ..data.synth import generate_dataset
 from ..teaching import exercises
-from ..teaching.assignment import NOTEBOOK_NAME, assignment_notebook, notebook_to_source
+from ..teaching.assignment import NOTEBOOK_NAME, assignment_notebook, notebook_program
 from .experiment import (
     JobError,
     RunSettings,
@@ -53,14 +54,49 @@ def run_init(folder, solutions=False, bug=None, log=print, level="guided", noteb
     return target
 
 
-def _student_file(folder):
-    """FOLDER/backprop.py, else FOLDER/backprop.ipynb (the notebook assignment)."""
-    for name in (exercises.FILE_NAME, NOTEBOOK_NAME):
-        path = Path(folder) / name
-        if path.is_file():
-            return path
+def _student_file(folder, log=print):
+    """FOLDER/backprop.py or FOLDER/backprop.ipynb (the notebook assignment); of both, the
+    one with more functions written (:func:`choose_submission`)."""
+    found = [Path(folder) / name for name in (exercises.FILE_NAME, NOTEBOOK_NAME)
+             if (Path(folder) / name).is_file()]
+    if found:
+        return choose_submission(found, log)
     raise JobError(f"no {exercises.FILE_NAME} or {NOTEBOOK_NAME} in {folder}; create one with "
                    f"numpy-sae exercises init {folder} (add --notebook for the notebook)")
+
+
+def written_functions(path):
+    """How many graded functions a .py file or a notebook defines with a body of its own
+    (the last definition of each, as the kernel would run it; a stub that still only
+    raises NotImplementedError is not written). None when it cannot be parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        source = notebook_program(text)[0] if path.suffix == ".ipynb" else text
+        tree = ast.parse(source)
+    except (OSError, UnicodeDecodeError, ValueError, SyntaxError, RecursionError):
+        return None
+    graded = {name for _, name in exercises.GRADED}
+    last = {node.name: node for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name in graded}
+    return sum(not exercises.is_stub_node(node) for node in last.values())
+
+
+def choose_submission(found, log=print):
+    """The file to grade of a submission's backprop.py and backprop.ipynb: the only one,
+    or of both the one with more graded functions written (the other is usually the
+    untouched handout), backprop.py on a tie; the choice and why are logged."""
+    if len(found) == 1:
+        return found[0]
+    counts = {path: written_functions(path) for path in found}
+    chosen = max(found, key=lambda p: -1 if counts[p] is None else counts[p])
+    other = next(p for p in found if p != chosen)
+
+    def written(path):
+        return "cannot be read" if counts[path] is None else \
+            f"{counts[path]} of {len(exercises.GRADED)} functions written"
+    log(f"note: both {found[0].name} and {found[1].name} were found; grading {chosen.name} "
+        f"({written(chosen)}; {other.name}: {written(other)})")
+    return chosen
 
 
 def _events(report):
@@ -216,7 +252,7 @@ TRAINING_TEST = "training with your functions"
 
 def run_check(folder, log=print, only=None, as_json=False, results=None, force=False,
               time_limit=20.0, memory_limit=4096, points=None, training_points=0,
-              visibility=None, hidden=(), max_hint=3, student_file=None):
+              visibility=None, hidden=(), max_hint=3, student_file=None, note=None):
     """Grade the student file; return True when every graded function passes (and, when the
     whole file was graded, the model learns with them).
 
@@ -231,19 +267,26 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     test; visibility : Gradescope's visibility of every test (None: its default); hidden :
     the functions (or "training") whose tests students never see, though they count;
     max_hint : the highest hint step the results show (0: none); student_file : the file
-    to grade, a .py or a notebook whose exercise cells are graded as one .py file
-    (default: FOLDER/backprop.py, else FOLDER/backprop.ipynb).
+    to grade, a .py or a notebook whose definitions are graded as one .py file
+    (default: FOLDER/backprop.py or FOLDER/backprop.ipynb, :func:`_student_file`);
+    note : a line the results.json summary starts with (which file was graded, and why).
     """
     settings = {"points": points or {}, "training_points": training_points,
                 "visibility": visibility, "hidden": set(hidden), "max_hint": max_hint,
-                "started": time.monotonic()}
+                "started": time.monotonic(), "note": note}
     if results is not None:
         if Path(results).is_dir():
             raise JobError(f"--results {results} is a folder; name the results.json file")
-        check_new_files([results], [Path(folder) / exercises.FILE_NAME], force)
+        # Never onto the student's work, even with force: the file graded, its notebook,
+        # and any Python file beside them (a helper the student's file imports).
+        inputs = [Path(folder) / exercises.FILE_NAME, Path(folder) / NOTEBOOK_NAME,
+                  *Path(folder).glob("*.py"), *Path(folder).glob("*.ipynb"),
+                  *([Path(student_file)] if student_file is not None else [])]
+        check_new_files([results], inputs, force)
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = Path(student_file) if student_file is not None else _student_file(folder)
+            path = Path(student_file) if student_file is not None else \
+                _student_file(folder, log)
             if path.suffix == ".ipynb":
                 path = _notebook_as_python(path, Path(tmp))
         except JobError as exc:
@@ -256,14 +299,17 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
 
 
 def _notebook_as_python(notebook, folder):
-    """FOLDER/backprop.py made of a notebook's exercise cells; JobError when it is no
-    notebook."""
+    """FOLDER/backprop.py made of a notebook's definitions (assignment.notebook_program),
+    with the cell of each of its lines beside it, so errors name the notebook's cells;
+    JobError when it is no notebook."""
     target = folder / exercises.FILE_NAME
     try:
-        target.write_text(notebook_to_source(notebook.read_text(encoding="utf-8")),
-                          encoding="utf-8")
+        source, lines = notebook_program(notebook.read_text(encoding="utf-8"))
+        target.write_text(source, encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise JobError(f"{notebook.name} is not a notebook: {exc}") from None
+    cell_map = target.with_name(target.name + exercises.CELL_MAP_SUFFIX)
+    cell_map.write_text(json.dumps({"notebook": notebook.name, "lines": lines}), "utf-8")
     return target
 
 
@@ -352,6 +398,9 @@ def _gradescope_results(report, settings):
         lines = [] if passed else [row["status"]]
         if not passed and row["status"] != "not started" and settings["max_hint"] >= 1:
             lines.append(f"hint: {row['hint']}")
+            # Steps 2 and 3 (shapes, then the formula) when the instructor allows them.
+            lines += [f"hint {step}" for step in
+                      exercises.hint(row["function"], settings["max_hint"])[1:]]
         if row["notes"]:
             lines.append(f"note: {row['notes']}")
         if row["output"]:
@@ -369,11 +418,30 @@ def _gradescope_results(report, settings):
                      None if training["learns"] else output, settings)
         test["output"] = output
         tests.append(test)
-    done = sum(t["status"] == "passed" for t in tests)
-    return {"score": report["score"], "tests": tests,
-            "output": f"{done} of {len(tests)} tests passed; score {report['score']:g} of "
-                      f"{report['max_score']:g}.",
-            "execution_time": round(time.monotonic() - settings["started"], 1)}
+    results = {"score": report["score"], "tests": tests,
+               "output": (settings["note"] + "\n" if settings.get("note") else "")
+                         + _summary(tests, report, settings),
+               "execution_time": round(time.monotonic() - settings["started"], 1)}
+    if settings["visibility"]:
+        results["visibility"] = settings["visibility"]  # the whole submission's, score too
+    return results
+
+
+def _summary(tests, report, settings):
+    """The top-level output, which Gradescope may show before the tests' own visibility
+    allows: no score or count of a test students may not see yet."""
+    if settings["visibility"] in ("hidden", "after_due_date", "after_published"):
+        return (f"{len(tests)} tests were run; the results are shown "
+                + {"hidden": "to the instructor only.",
+                   "after_due_date": "after the due date.",
+                   "after_published": "when the grades are published."}[settings["visibility"]])
+    shown = [t for t in tests if t.get("visibility") != "hidden"]
+    done = sum(t["status"] == "passed" for t in shown)
+    if len(shown) < len(tests):
+        return (f"{done} of {len(shown)} visible tests passed; {len(tests) - len(shown)} more "
+                "are hidden and count in the score shown after grading.")
+    return f"{done} of {len(tests)} tests passed; score {report['score']:g} of " \
+           f"{report['max_score']:g}."
 
 
 def _failed_results(message, settings):

@@ -55,9 +55,8 @@ def _train(student, student_file):
         with contextlib.redirect_stdout(printed):
             first, last, val_accuracy, chance = train_with_student(student)
         result = {"first": first, "last": last, "val_accuracy": val_accuracy, "chance": chance}
-    except Exception as exc:  # the student's functions may fail any way while training
-        result = {"error": f"{type(exc).__name__}: {exercises.text_of(exc)}"
-                           f"{exercises.where(exc, student_file)}"}
+    except BaseException as exc:  # the student's functions may fail any way while training
+        result = {"error": exercises.describe_error(exc, student_file)}
     result["output"] = exercises.truncated(printed.getvalue())
     return result
 
@@ -91,8 +90,7 @@ def main(argv):
         try:
             student = exercises.load_student(student_file)
         except BaseException as exc:  # SystemExit too: the file must import to be graded
-            emit({"import_error": f"{type(exc).__name__}: {exc}"
-                                  f"{exercises.where(exc, student_file)}"})
+            emit({"import_error": exercises.describe_error(exc, student_file)})
             return 0
         for unit in units:
             emit({"start": unit})

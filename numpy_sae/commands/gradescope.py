@@ -160,14 +160,19 @@ def write_bundle(target, config=None, force=False, log=print):
     return Path(target)
 
 
-def find_submission(folder):
-    """The student's file in a submission folder (Gradescope may nest it one level):
-    backprop.py, else backprop.ipynb. JobError names what was found instead."""
+def find_submission(folder, log=print):
+    """The student's file in a submission folder, at any depth (an uploaded folder nests
+    it): backprop.py or backprop.ipynb, the shallowest; of both in one folder, the one
+    with more functions written (exercises.choose_submission, which logs why). JobError
+    names what was found instead."""
+    from .exercises import choose_submission
     folder = Path(folder)
-    for name in (exercises.FILE_NAME, NOTEBOOK_NAME):
-        found = sorted(folder.glob(name)) + sorted(folder.glob(f"*/{name}"))
-        if found:
-            return found[0]
+    found = sorted((p for name in (exercises.FILE_NAME, NOTEBOOK_NAME)
+                    for p in folder.rglob(name) if p.is_file()),
+                   key=lambda p: (len(p.relative_to(folder).parts), str(p)))
+    if found:
+        shallowest = [p for p in found if p.parent == found[0].parent]
+        return choose_submission(shallowest, log)
     seen = sorted(p.name for p in folder.rglob("*") if p.is_file())[:10] if folder.is_dir() \
         else []
     raise JobError(f"no {exercises.FILE_NAME} or {NOTEBOOK_NAME} in the submission (found: "
@@ -190,14 +195,18 @@ def grade_submission(submission, results, config, log=print):
     _write_results(results, _failed_results(
         "grading did not finish: it was stopped (Gradescope's time limit?); a function that "
         "runs very long or never returns is the usual cause", settings), True)
+    notes = []
     try:
-        path = find_submission(submission)
+        path = find_submission(submission, log=notes.append)
     except JobError as exc:
         _write_results(results, _failed_results(str(exc), settings), True)
         log(f"error: {exc}")
         return
     try:
-        run_check(path.parent, log=log, student_file=path, **options)
+        for note in notes:
+            log(note)
+        run_check(path.parent, log=log, student_file=path, note=" ".join(notes) or None,
+                  **options)
     except JobError as exc:  # run_check has written the results with the reason
         log(f"error: {exc}")
     except Exception as exc:  # the student must still get a result, never a blank page

@@ -20,8 +20,8 @@ RUN_FILES = ("model.npz", "history.csv", "metrics.json", "report.txt", "curves.p
 
 # Song-level 5-fold cross-validation on 61 real GTZAN clips of 6 genres (docs/results.md).
 DEFAULT_MODEL_NOTE = ("the default: on 61 real GTZAN clips of 6 genres (5-fold song-level "
-                      "cross-validation) it classified 0.912 of held-out songs right, the "
-                      "study's window model 0.656")
+                      "cross-validation, 3 seeds) it classified 0.917 of held-out songs "
+                      "right, the study's window model 0.613")
 
 
 def model_lines(settings):

@@ -203,29 +203,108 @@ def assignment_notebook(solutions=False, level="guided"):
 
 
 def notebook_to_source(text):
-    """The Python file the grader imports from a notebook's text: NumPy's import, then the
-    code cells tagged ``exercise`` in order (or, when no cell has the tag, every code cell
-    that defines a function, without its IPython magics)."""
+    """The Python file the grader imports from a notebook's text (see :func:`notebook_program`)."""
+    return notebook_program(text)[0]
+
+
+# Cell magics whose body is Python, run as written (the magic only times or captures it).
+PYTHON_CELL_MAGICS = ("time", "timeit", "capture", "prun")
+
+
+def notebook_program(text):
+    """What the grader runs of a notebook, as the student's kernel would define it.
+
+    Every code cell counts, in order, so a function written in a new cell below its stub
+    replaces the stub (the last definition wins, as in the kernel). Of each cell only
+    the definitions are kept: ``def`` and ``class`` statements, imports, and assignments
+    of values that call nothing and name only what is already defined (``EPS = 1e-8``).
+    Test lines, prints and calls to ``check`` are left out, so they cannot break
+    grading. IPython magics and shell lines are dropped; a cell under a cell magic
+    other than %%time, %%timeit, %%capture and %%prun is not Python and is skipped. A
+    cell that does not parse is kept whole when it holds a ``def`` (its SyntaxError is
+    the student's to see), else skipped.
+
+    Returns
+    -------
+    source : str, the Python file (NumPy imported first)
+    lines : list, for each line of ``source``, (cell number, line in that cell) counted
+        from 1 over all the notebook's cells as Jupyter shows them, or None
+    """
     try:
         notebook = json.loads(text)
-        cells = [c for c in notebook["cells"] if c.get("cell_type") == "code"]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        cells = list(enumerate(notebook["cells"], start=1))
+        cells = [(number, c) for number, c in cells
+                 if isinstance(c, dict) and c.get("cell_type") == "code"]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ValueError(f"not a Jupyter notebook ({type(exc).__name__}: {exc})") from None
-
-    def text_of(cell):
+    source, lines = ["import numpy as np", "", ""], [None, None, None]
+    bound = {"np"}
+    for number, cell in cells:
         body = cell.get("source", "")
-        return "".join(map(str, body)) if isinstance(body, list) else str(body)
+        body = "".join(map(str, body)) if isinstance(body, list) else str(body)
+        kept = _definitions(body, bound)
+        if kept:
+            for line_number, line in kept:
+                source.append(line)
+                lines.append((number, line_number))
+            source += ["", ""]
+            lines += [None, None]
+    return "\n".join(source) + "\n", lines
 
-    def tags_of(cell):  # a hand-edited notebook may hold anything here
-        metadata = cell.get("metadata")
-        tags = metadata.get("tags") if isinstance(metadata, dict) else None
-        return tags if isinstance(tags, list) else []
-    tagged = [text_of(c) for c in cells if TAG in tags_of(c)]
-    if not tagged:
-        tagged = ["\n".join(line for line in text_of(c).splitlines()
-                            if not line.lstrip().startswith(("%", "!")))
-                  for c in cells if "def " in text_of(c)]
-    return "import numpy as np\n\n\n" + "\n\n\n".join(t.strip("\n") for t in tagged) + "\n"
+
+def _definitions(body, bound):
+    """[(line number in the cell, line)] of a cell's definitions (see
+    :func:`notebook_program`); ``bound`` (the names defined so far) grows with them."""
+    cell_lines = body.splitlines()
+    first = next((line.strip() for line in cell_lines if line.strip()), "")
+    if first.startswith("%%"):
+        if first[2:].split(maxsplit=1)[0] not in PYTHON_CELL_MAGICS:
+            return []  # %%bash, %%writefile, %%html...: not Python
+    # A magic or shell line becomes blank, so every other line keeps its number.
+    cleaned = ["" if line.lstrip().startswith(("%", "!")) else line for line in cell_lines]
+    try:
+        tree = ast.parse("\n".join(cleaned))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        if "def " in body:
+            return list(enumerate(cleaned, start=1))
+        return []
+    kept, taken = [], set()
+    for node in tree.body:
+        if not _is_definition(node, bound):
+            continue
+        bound.update(_names_bound(node))
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        others = [n for n in tree.body if n is not node
+                  and n.lineno <= node.end_lineno and n.end_lineno >= start]
+        if not others:
+            kept += [(k, cleaned[k - 1]) for k in range(start, node.end_lineno + 1)
+                     if k not in taken]
+            taken.update(range(start, node.end_lineno + 1))
+        else:  # shares a line with a statement left out (``a = 1; f(a)``): itself only
+            segment = ast.get_source_segment("\n".join(cleaned), node) or ""
+            kept += [(start + k, line) for k, line in enumerate(segment.splitlines())]
+    return sorted(kept)
+
+
+def _is_definition(node, bound):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
+                         ast.ImportFrom)):
+        return True
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        parts = list(ast.walk(node.value))
+        return (not any(isinstance(p, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom,
+                                       ast.NamedExpr)) for p in parts)
+                and all(p.id in bound for p in parts if isinstance(p, ast.Name)))
+    return False
+
+
+def _names_bound(node):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
 class _Cells:

@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import inspect
 import io
+import json
 import linecache
 import sys
 import textwrap
@@ -682,8 +683,8 @@ def grade(student, seed=0, only=None):
             outcome = "not started"
         except _Wrong as wrong:
             outcome = wrong.status
-        except (Exception, KeyboardInterrupt) as exc:  # a student's code may fail any way
-            outcome = f"error: {type(exc).__name__}: {text_of(exc)}{where(exc, student)}"
+        except BaseException as exc:  # a student's code may fail any way, sys.exit too
+            outcome = f"error: {describe_error(exc, student)}"
         outcomes[unit] = (outcome, state, truncated(printed.getvalue()))
     grades = []
     for module, name in graded:
@@ -717,6 +718,32 @@ def truncated(text, limit=1500):
         "characters not shown)"
 
 
+def describe_error(exc, student):
+    """"NameError: name 'x' is not defined (backprop.py, line 42, in f: ...)": the error
+    and where in the student's file (a module or its path) it was raised; a SyntaxError
+    in a file made from a notebook names the notebook's cell."""
+    path = student if isinstance(student, (str, Path)) else getattr(student, "__file__", None)
+    if (isinstance(exc, SyntaxError) and path and exc.filename and exc.lineno
+            and Path(exc.filename).resolve() == Path(path).resolve()):
+        return f"{type(exc).__name__}: {exc.msg} ({located(path, exc.lineno)})"
+    return f"{type(exc).__name__}: {text_of(exc)}{where(exc, student)}"
+
+
+CELL_MAP_SUFFIX = ".cells.json"  # beside a file made from a notebook: its lines' cells
+
+
+def located(path, number):
+    """"backprop.py, line 42", or for a file made from a notebook (a cell map beside it)
+    "backprop.ipynb, cell 7, line 3": the line as the student sees it."""
+    path = Path(path)
+    try:
+        cells = json.loads(path.with_name(path.name + CELL_MAP_SUFFIX).read_text("utf-8"))
+        cell, line = cells["lines"][number - 1]
+        return f"{cells['notebook']}, cell {cell}, line {line}"
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return f"{path.name}, line {number}"
+
+
 def where(exc, student):
     """Where in the student's file (a module or its path) an exception was raised:
     " (backprop.py, line 42, in softmax_backward: dz = ...)", or "" when no frame of the
@@ -736,7 +763,7 @@ def place(path, number, function):
     """A line of the student's file as the grader names it: " (backprop.py, line 42, in
     softmax_backward: dz = ...)" (the code from linecache, as tracebacks show it)."""
     code = linecache.getline(str(path), number).strip()
-    return f" ({Path(path).name}, line {number}, in {function}{': ' + code if code else ''})"
+    return f" ({located(path, number)}, in {function}{': ' + code if code else ''})"
 
 
 def library_calls(student):
@@ -821,6 +848,12 @@ def _is_stub(student, name):
         node = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
     except (OSError, TypeError, SyntaxError):
         return False
+    return is_stub_node(node)
+
+
+def is_stub_node(node):
+    """Whether a parsed function's body (after its docstring) is only ``raise
+    NotImplementedError(...)``."""
     body = [statement for statement in node.body
             if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))]
     return (len(body) == 1 and isinstance(body[0], ast.Raise) and body[0].exc is not None
