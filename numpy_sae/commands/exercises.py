@@ -287,6 +287,7 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
         try:
             path = Path(student_file) if student_file is not None else \
                 _student_file(folder, log)
+            submitted = path.name
             if path.suffix == ".ipynb":
                 path = _notebook_as_python(path, Path(tmp))
         except JobError as exc:
@@ -295,7 +296,7 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
                 _write_results(results, _failed_results(str(exc), settings), force)
             raise
         return _grade_file(path, log, only, as_json, results, force, time_limit,
-                           memory_limit, settings)
+                           memory_limit, settings, submitted)
 
 
 def _notebook_as_python(notebook, folder):
@@ -314,8 +315,9 @@ def _notebook_as_python(notebook, folder):
 
 
 def _grade_file(path, log, only, as_json, results, force, time_limit, memory_limit,
-                settings):
-    """:func:`run_check` once the student's file is a .py file at ``path``."""
+                settings, submitted):
+    """:func:`run_check` once the student's file is a .py file at ``path`` (made from the
+    file named ``submitted``)."""
     max_hint, training_points = settings["max_hint"], settings["training_points"]
     units = list(dict.fromkeys(exercises.unit_of(name) for _, name in exercises.GRADED
                                if only is None or exercises.unit_of(name) in
@@ -323,7 +325,7 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
     grades, _, import_error = grade_in_children(path, units, time_limit,
                                                 memory_limit=memory_limit)
     if import_error:
-        message = f"{path.name} does not import: {import_error}"
+        message = f"{submitted} does not import: {import_error}"
         # Gradescope and the --json loop still get a result: score 0 and the reason.
         if results is not None:
             _write_results(results, _failed_results(message, settings), force)

@@ -7,8 +7,8 @@ by a cell that runs the grader's own check for it on the spot (:func:`check`);
 inline questions carry the instructor's answer only in the key. The end of the
 notebook overfits a tiny batch with the student's functions and compares SGD,
 momentum and Adam on it, with the curves drawn inline. The grader and the
-Gradescope bundle read the ``exercise`` cells back as one Python file
-(:func:`notebook_to_source`).
+Gradescope bundle read the definitions of every code cell back as one Python file
+(:func:`notebook_program`).
 """
 
 import ast
@@ -105,8 +105,10 @@ functions shows under the check.
 change an input array in place, except that `adam_step` updates `p`, `m` and `v` in place.
 Answer the inline questions in the markdown cells marked *Your answer*.
 
-**Submitting.** Submit this notebook (`backprop.ipynb`) as it is; the autograder reads the
-cells tagged `exercise`. To grade it yourself: `numpy-sae exercises check FOLDER`.
+**Submitting.** Submit this notebook (`backprop.ipynb`) as it is. The autograder reads the
+definitions of every code cell, as the kernel runs them top to bottom: an answer may go
+in a new cell below its stub, and a helper in a cell of its own; test lines and prints
+are left out. To grade it yourself: `numpy-sae exercises check FOLDER`.
 """
 
 _SETUP = """import matplotlib.pyplot as plt

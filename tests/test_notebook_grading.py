@@ -1,0 +1,123 @@
+"""A notebook is graded as the student's kernel runs it (teaching audit round 5, T5-01 to
+T5-03): every cell's definitions count, the last one winning; what only tests or prints
+cannot break grading; errors name the notebook's cell."""
+
+import json
+
+from numpy_sae.commands.cli import main
+from numpy_sae.commands.gradescope import find_submission
+from numpy_sae.teaching import exercises
+from numpy_sae.teaching.assignment import assignment_notebook, notebook_program
+
+DENSE = ("def dense_forward(x, W, b):\n"
+         "    return affine(x, W, b), (x, W)\n"
+         "\n"
+         "def dense_backward(dout, cache, need_dx=True):\n"
+         "    x, W = cache\n"
+         "    return dout @ W.T, x.T @ dout, dout.sum(axis=0)\n")
+
+
+def _code(source, cell_id):
+    return {"cell_type": "code", "id": cell_id, "metadata": {}, "execution_count": None,
+            "outputs": [], "source": source}
+
+
+def _student_notebook(*inserted):
+    """The student's notebook with cells put just before the dense pair's check cell."""
+    notebook = json.loads(assignment_notebook(solutions=False))
+    at = next(k for k, c in enumerate(notebook["cells"])
+              if "".join(c["source"]).startswith("check(dense_forward"))
+    notebook["cells"][at:at] = list(inserted)
+    return notebook, at
+
+
+def _grades(capsys, folder, only):
+    capsys.readouterr()
+    main(["exercises", "check", str(folder), "--only", only, "--json"])
+    return {row["function"]: row for row in json.loads(capsys.readouterr().out)["functions"]}
+
+
+def test_answers_in_new_cells_with_helpers_magics_and_test_lines_are_graded(tmp_path, capsys):
+    notebook, at = _student_notebook(
+        _code("x_test = np.ones((2, 3)); W_test = np.ones((3, 4)); b_test = np.zeros(4)", "t"),
+        _code("def affine(x, W, b):\n    return x @ W + b\n", "helper"),
+        # The answer below the stub, under %%time, with a test line and a print after it.
+        _code("%%time\n" + DENSE + "\nout, _ = dense_forward(x_test, W_test, b_test)\n"
+              "print(out.shape)\n!echo done\n", "mine"),
+        _code("%%bash\necho not python\n", "shell"),
+        _code("this is not python (", "broken-scratch"))
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "backprop.ipynb").write_text(json.dumps(notebook))
+    grades = _grades(capsys, folder, "dense_forward")
+    assert grades["dense_forward"]["status"] == "correct"
+    assert grades["dense_backward"]["status"] == "correct"
+    source, lines = notebook_program(json.dumps(notebook))
+    assert "x_test" not in source and "print(out.shape)" not in source
+    assert "check(" not in source and "echo" not in source
+    # Both definitions are there, the stub first: the answer wins, as in the kernel.
+    assert source.count("def dense_forward(x, W, b):") == 2
+    mine = at + 3  # cells counted from 1: the third inserted cell
+    numbered = [where for line, where in zip(source.splitlines(), lines)
+                if line == "    return affine(x, W, b), (x, W)"]
+    assert numbered == [(mine, 3)]
+
+
+def test_errors_name_the_notebook_cell_and_line(tmp_path, capsys):
+    notebook, at = _student_notebook(
+        _code("def dense_forward(x, W, b):\n    out = x @ W + bias\n    return out, (x, W)\n",
+              "wrong"))
+    folder = tmp_path / "n"
+    folder.mkdir()
+    (folder / "backprop.ipynb").write_text(json.dumps(notebook))
+    status = _grades(capsys, folder, "dense_forward")["dense_forward"]["status"]
+    assert "NameError: name 'bias' is not defined" in status
+    assert f"(backprop.ipynb, cell {at + 1}, line 2, in dense_forward: out = x @ W + bias)" \
+        in status and "backprop.py" not in status
+    # A function cell that does not parse: the notebook does not import, named by its cell.
+    notebook["cells"][at]["source"] = "def dense_forward(x, W, b):\n    return x @@ W\n"
+    (folder / "backprop.ipynb").write_text(json.dumps(notebook))
+    capsys.readouterr()
+    assert main(["exercises", "check", str(folder), "--only", "dense_forward"]) == 1
+    err = capsys.readouterr().err
+    assert f"backprop.ipynb does not import: SyntaxError: invalid syntax (backprop.ipynb, " \
+           f"cell {at + 1}, line 2)" in err
+
+
+def test_of_a_py_and_a_notebook_the_one_with_work_is_graded_and_named(tmp_path, capsys):
+    folder = tmp_path / "both"
+    assert main(["exercises", "init", str(folder), "--level", "derive"]) == 0  # the stubs
+    (folder / "backprop.ipynb").write_text(assignment_notebook(solutions=True))
+    capsys.readouterr()
+    assert main(["exercises", "check", str(folder), "--only", "dense_forward"]) == 0
+    out = capsys.readouterr().out
+    graded = len(exercises.GRADED)
+    assert (f"note: both backprop.py and backprop.ipynb were found; grading backprop.ipynb "
+            f"({graded} of {graded} functions written; backprop.py: 0 of {graded} functions "
+            f"written)") in out
+    assert "dense_forward" in out and "2 of 2 functions correct" in out
+
+
+def test_a_submission_nested_deeper_is_found(tmp_path):
+    # Round 5, U7: two folders down was "submit the file under that name".
+    deep = tmp_path / "submission" / "hw1" / "src"
+    deep.mkdir(parents=True)
+    (deep / "backprop.py").write_text(exercises.student_source(solutions=True))
+    (tmp_path / "submission" / "notes.txt").write_text("mine")
+    assert find_submission(tmp_path / "submission", log=lambda line: None) == \
+        deep / "backprop.py"
+
+
+def test_results_never_replace_the_notebook_or_a_helper(tmp_path, capsys):
+    # Round 5, L1: --results DIR/backprop.ipynb --force replaced the notebook.
+    folder = tmp_path / "k"
+    folder.mkdir()
+    (folder / "backprop.ipynb").write_text(assignment_notebook(solutions=True))
+    (folder / "helpers.py").write_text("X = 1\n")
+    for target in ("backprop.ipynb", "helpers.py"):
+        before = (folder / target).read_bytes()
+        capsys.readouterr()
+        assert main(["exercises", "check", str(folder), "--only", "dense_forward",
+                     "--results", str(folder / target), "--force"]) == 1
+        assert "is also an input of this command" in capsys.readouterr().err
+        assert (folder / target).read_bytes() == before
