@@ -182,3 +182,25 @@ def test_a_run_stopped_from_outside_leaves_a_result_that_says_so(bundle, tmp_pat
         grading.wait()
     written = json.loads(results.read_text())
     assert written["score"] == 0 and "grading did not finish" in written["output"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"hidden": None}, "hidden: None is not a list"),
+    ({"hidden": 3}, "hidden: 3 is not a list"),
+    ({"time_limit": -1}, "time limit -1 is not a number of seconds in (0, 3600]"),
+    ({"time_limit": "20"}, "time limit '20' is not a number of seconds"),
+    ({"memory_limit": 1}, "memory limit 1 is not a number of MB from 1024"),
+    ({"memory_limit": "x"}, "memory limit 'x' is not a number of MB"),
+])
+def test_config_values_are_checked_before_any_grading(change, message):
+    # Round 5, C3: hidden null stopped every submission; limits blamed the student.
+    from numpy_sae.commands.gradescope import check_config
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[").replace("]", r"\]")):
+        check_config(change)
+
+
+def test_a_memory_limit_numpy_sae_cannot_grade_under_is_refused(tmp_path, capsys):
+    # Round 5, C5: --memory-limit 256 hung 600 s, then told the key "an endless loop?".
+    assert main(["exercises", "check", str(tmp_path), "--memory-limit", "256"]) == 2
+    assert "--memory-limit: expected a number of MB from 1024" in capsys.readouterr().err

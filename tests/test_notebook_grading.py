@@ -121,3 +121,30 @@ def test_results_never_replace_the_notebook_or_a_helper(tmp_path, capsys):
                      "--results", str(folder / target), "--force"]) == 1
         assert "is also an input of this command" in capsys.readouterr().err
         assert (folder / target).read_bytes() == before
+
+
+def test_json_is_printed_when_there_is_nothing_to_grade(tmp_path, capsys):
+    # Round 5, U5: --json printed nothing for a missing file or one that is no notebook.
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "backprop.ipynb").write_text('{"cells": [')
+    for folder, words in (("empty", "no backprop.py or backprop.ipynb"),
+                          ("bad", "backprop.ipynb is not a notebook")):
+        capsys.readouterr()
+        assert main(["exercises", "check", str(tmp_path / folder), "--json"]) == 1
+        document = json.loads(capsys.readouterr().out)
+        assert document["score"] == 0 and words in document["error"]
+
+
+def test_any_exception_of_a_student_is_an_error_of_that_function(tmp_path, capsys):
+    # Round 5, U12: GeneratorExit was "sys.exit or os._exit?" for the function and its
+    # partner; a %%time cell of the notebook (U6) is graded as Python.
+    source = exercises.student_source(solutions=True).replace(
+        "    out = x @ W + b\n    return out, (x, W)", "    raise GeneratorExit", 1)
+    assert "raise GeneratorExit" in source
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "backprop.py").write_text(source)
+    grades = _grades(capsys, tmp_path / "g", "dense_forward")
+    assert grades["dense_forward"]["status"].startswith("error: GeneratorExit")
+    assert "(backprop.py, line" in grades["dense_forward"]["status"]
+    assert "sys.exit" not in grades["dense_backward"]["status"]

@@ -279,7 +279,11 @@ def test_any_numeric_option_is_in_range_or_a_one_line_usage_error(option, text):
 
 @pytest.mark.parametrize("text", [
     '{"cells":[{"cell_type":"code","":"","metadata":null}]}',  # found by the nightly profile
-    '{"cells":[3]}', '{"cells":[{"cell_type":"code","source":[1,2],"metadata":{"tags":7}}]}'])
+    '{"cells":[3]}', '{"cells":[{"cell_type":"code","source":[1,2],"metadata":{"tags":7}}]}',
+    # Round 5, C2: these were tracebacks of exercises check.
+    '{"cells":[{"cell_type":"code","metadata":{"tags":null},"source":"def f(): pass"}]}',
+    '{"cells":[{"cell_type":"code","metadata":[],"source":"def f(): pass"}]}',
+    '{"cells":[5, "x"]}', "[" * 200000])
 def test_the_notebook_reader_takes_what_hypothesis_found(text):
     from numpy_sae.teaching.assignment import notebook_to_source
     try:

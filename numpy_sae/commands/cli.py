@@ -67,7 +67,10 @@ positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 code_size = _number(int, lambda v: 1 <= v <= 65_536, "a code size from 1 to 65536")
 crop_count = _number(int, lambda v: 0 <= v <= 100_000, "a number of crops from 0 to 100000")
 seed_int = _number(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
-positive_float = _number(float, lambda v: 0 < v < math.inf, "a positive number")
+# The grader's own limits, as gradescope.check_config bounds them in config.json.
+seconds_limit = _number(float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
+memory_mb = _number(float, lambda v: 1024 <= v <= 1e6, "a number of MB from 1024 (numpy_sae's "
+                    "own grading needs about 512) to 1000000")
 points_float = _number(float, lambda v: 0 <= v <= 1e6, "a number of points from 0 to 1e+06")
 unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 factor_int = _number(int, lambda v: 1 <= v <= 10_000, "a downsampling factor from 1 to 10000")
@@ -485,9 +488,9 @@ def build_parser():
     q.add_argument("--hint", nargs=2, metavar=("N", "FUNC"),
                    help="print the hints of FUNC up to step N (1: the rule, 2: the shapes, "
                    "3: the formula) instead of grading")
-    q.add_argument("--time-limit", type=positive_float, default=20.0, metavar="S",
+    q.add_argument("--time-limit", type=seconds_limit, default=20.0, metavar="S",
                    help="seconds each function may run before it is stopped (20)")
-    q.add_argument("--memory-limit", type=positive_float, default=4096, metavar="MB",
+    q.add_argument("--memory-limit", type=memory_mb, default=4096, metavar="MB",
                    help="address space of the process running the student's code, POSIX "
                    "only (4096)")
     q = actions.add_parser("bundle", help="(instructors) write the Gradescope autograder zip",
@@ -510,7 +513,7 @@ def build_parser():
                    "joint_network_loss,training")
     q.add_argument("--max-hint", type=int, choices=(0, 1, 2, 3), default=1,
                    help="the hint step results show: 0 none, 1 the rule (default)")
-    q.add_argument("--time-limit", type=positive_float, default=20.0, metavar="S",
+    q.add_argument("--time-limit", type=seconds_limit, default=20.0, metavar="S",
                    help="seconds each function may run (20)")
     q.add_argument("--force", action="store_true", help="replace an existing OUT")
 

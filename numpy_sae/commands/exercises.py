@@ -294,6 +294,8 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
             # A misnamed or missing submission still gets a result that says so.
             if results is not None:
                 _write_results(results, _failed_results(str(exc), settings), force)
+            if as_json:
+                log(json.dumps({"score": 0, "max_score": None, "error": str(exc)}, indent=1))
             raise
         return _grade_file(path, log, only, as_json, results, force, time_limit,
                            memory_limit, settings, submitted)

@@ -119,13 +119,25 @@ def check_config(config):
     if not _points(config["training_points"]):
         raise ValueError(f"training points {config['training_points']!r} is not a number "
                          f"from 0 to {MAX_POINTS:g}")
+    if not isinstance(config["hidden"], list):
+        raise ValueError(f"hidden: {config['hidden']!r} is not a list of graded functions "
+                         "(or 'training')")
     unknown = [name for name in config["hidden"] if name not in graded | {"training"}]
-    if not isinstance(config["hidden"], list) or unknown:
+    if unknown:
         raise ValueError(f"hidden: {unknown or config['hidden']!r} are not graded functions "
                          "(or 'training')")
     if config["visibility"] not in (None, *VISIBILITIES):
         raise ValueError(f"visibility {config['visibility']!r}: choose from "
                          f"{', '.join(VISIBILITIES)}")
+    for key, low, high, unit in (("time_limit", 0, 3600, "seconds"),
+                                 ("memory_limit", 1024, 1e6, "MB")):
+        value = config[key]
+        if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                or not (low < value <= high if key == "time_limit" else low <= value <= high)):
+            raise ValueError(f"{key.replace('_', ' ')} {value!r} is not a number of {unit} "
+                             f"{'in (0, 3600]' if key == 'time_limit' else 'from 1024 to 1e6'}"
+                             + (" (numpy_sae's own grading needs about 512 MB)"
+                                if key == "memory_limit" else ""))
     if config["max_hint"] not in (0, 1, 2, 3):
         raise ValueError(f"max hint {config['max_hint']!r}: choose 0, 1, 2 or 3")
     return config
