@@ -3,6 +3,9 @@ T5-03): every cell's definitions count, the last one winning; what only tests or
 cannot break grading; errors name the notebook's cell."""
 
 import json
+import sys
+
+import pytest
 
 from numpy_sae.commands.cli import main
 from numpy_sae.commands.gradescope import find_submission
@@ -148,3 +151,66 @@ def test_any_exception_of_a_student_is_an_error_of_that_function(tmp_path, capsy
     assert grades["dense_forward"]["status"].startswith("error: GeneratorExit")
     assert "(backprop.py, line" in grades["dense_forward"]["status"]
     assert "sys.exit" not in grades["dense_backward"]["status"]
+
+
+def test_a_backward_that_never_returns_costs_its_forward_nothing(tmp_path, capsys):
+    # Teaching round 5, T5-06: an endless loop in dense_backward took dense_forward's point.
+    source = exercises.student_source(solutions=True)
+    marker = "def dense_backward("
+    head, tail = source.split(marker, 1)
+    signature, body = tail.split("\n", 1)
+    source = head + marker + signature + "\n    while True:\n        pass\n" + body
+    (tmp_path / "loop").mkdir()
+    (tmp_path / "loop" / "backprop.py").write_text(source)
+    capsys.readouterr()
+    main(["exercises", "check", str(tmp_path / "loop"), "--only", "dense_forward", "--json",
+          "--time-limit", "2"])
+    grades = {r["function"]: r for r in json.loads(capsys.readouterr().out)["functions"]}
+    assert grades["dense_forward"]["status"] == "correct" and grades["dense_forward"]["points"]
+    assert grades["dense_backward"]["status"].startswith("error: ran longer than 2 s")
+    assert "while True:" in grades["dense_backward"]["status"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_a_grading_process_killed_as_for_memory_is_named_so(tmp_path, capsys):
+    # T5-06: a process the system killed for memory was "sys.exit or os._exit?".
+    source = exercises.student_source(solutions=True).replace(
+        "    out = x @ W + b\n    return out, (x, W)",
+        "    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)", 1)
+    (tmp_path / "oom").mkdir()
+    (tmp_path / "oom" / "backprop.py").write_text(source)
+    grades = _grades(capsys, tmp_path / "oom", "dense_forward,tanh_forward")
+    assert "killed (SIGKILL): out of memory?" in grades["dense_forward"]["status"]
+    assert "sys.exit" not in grades["dense_forward"]["status"]
+    assert grades["tanh_forward"]["status"] == "correct"  # the next unit goes on
+
+
+def test_functions_keep_their_scores_when_training_runs_out_of_time(tmp_path, capsys):
+    # T5-05: correct but slow code reached Gradescope's stop while training and scored 0.
+    import time
+
+    from numpy_sae.commands.exercises import run_check
+    source = exercises.student_source(solutions=True).replace(
+        "def dense_forward(", "def _dense_forward(", 1) + (
+        "\n\ndef dense_forward(x, W, b):\n"
+        "    if len(x) >= 30:  # training's batches, not the checks' small cases\n"
+        "        import time\n        time.sleep(1000)\n"
+        "    return _dense_forward(x, W, b)\n")
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    (folder / "backprop.py").write_text(source)
+    results = tmp_path / "results.json"
+    assert not run_check(folder, log=lambda line: None, results=results, training_points=3,
+                         training_limit=3.0)
+    document = json.loads(results.read_text())
+    tests = {t["name"]: t for t in document["tests"]}
+    training = tests.pop(next(name for name in tests if "learn" in name or "train" in name))
+    assert all(t["status"] == "passed" for t in tests.values())
+    assert document["score"] == len(exercises.GRADED) and training["score"] == 0
+    assert "ran longer than 3 s" in training["output"]
+    # With almost no time left of the deadline, training is not started at all.
+    assert not run_check(folder, log=lambda line: None, results=results, force=True,
+                         training_points=3, deadline=time.monotonic() + 1)
+    document = json.loads(results.read_text())
+    assert document["score"] == len(exercises.GRADED)
+    assert any("s were left of the grader's time" in t["output"] for t in document["tests"])

@@ -69,6 +69,8 @@ crop_count = _number(int, lambda v: 0 <= v <= 100_000, "a number of crops from 0
 seed_int = _number(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
 # The grader's own limits, as gradescope.check_config bounds them in config.json.
 seconds_limit = _number(float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
+gradescope_seconds = _number(float, lambda v: 60 <= v <= 86400,
+                             "a number of seconds from 60 to 86400")
 memory_mb = _number(float, lambda v: 1024 <= v <= 1e6, "a number of MB from 1024 (numpy_sae's "
                     "own grading needs about 512) to 1000000")
 points_float = _number(float, lambda v: 0 <= v <= 1e6, "a number of points from 0 to 1e+06")
@@ -515,6 +517,10 @@ def build_parser():
                    help="the hint step results show: 0 none, 1 the rule (default)")
     q.add_argument("--time-limit", type=seconds_limit, default=20.0, metavar="S",
                    help="seconds each function may run (20)")
+    q.add_argument("--timeout", type=gradescope_seconds, default=600, metavar="S",
+                   help="the autograder timeout set on Gradescope (600, its default): "
+                   "training gets what is left of it, and the functions' scores are kept "
+                   "if Gradescope stops the run")
     q.add_argument("--force", action="store_true", help="replace an existing OUT")
 
     p = sub.add_parser("diagnose", help="pictures of the run's network learning, per layer",
@@ -766,7 +772,8 @@ def cmd_exercises(args):
             write_bundle(args.out, {"points": args.points, "training_points":
                                     args.training_points, "visibility": args.visibility,
                                     "hidden": args.hidden,
-                                    "max_hint": args.max_hint, "time_limit": args.time_limit},
+                                    "max_hint": args.max_hint, "time_limit": args.time_limit,
+                                    "timeout": args.timeout},
                          force=args.force)
         except ValueError as exc:
             raise CommandError(str(exc)) from None

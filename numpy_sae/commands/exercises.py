@@ -157,16 +157,40 @@ def grade_in_children(path, units, time_limit=20.0, training_limit=600.0, memory
         if any("done" in e for e in events) or not remaining:
             break
         stuck = remaining.pop(0)  # the unit that started and never finished
-        why = (f"ran longer than {limit:g} s (an endless loop?){running}" if ended == "timeout" else
-               f"your code ended the grading process (exit status {child.returncode}: "
-               "sys.exit or os._exit?)")
+        why = (f"ran longer than {limit:g} s (an endless loop?){running}" if ended == "timeout"
+               else _how_it_ended(child.returncode))
         if stuck == "training":
             training = {"error": why}
         else:
-            grades += [exercises.Grade(name, f"error: {why}", None, exercises.HINTS[name])
-                       for _, name in exercises.GRADED if exercises.unit_of(name) == stuck]
+            # A forward found right before its backward hung or crashed keeps its point.
+            checked = next((e["forward_checked"] for e in events
+                            if e.get("unit_progress") == stuck), None)
+            for _, name in exercises.GRADED:
+                if exercises.unit_of(name) != stuck:
+                    continue
+                if checked is not None and name.endswith("_forward"):
+                    grades.append(exercises.Grade(name, "correct", checked,
+                                                  exercises.HINTS[name]))
+                else:
+                    grades.append(exercises.Grade(name, f"error: {why}", None,
+                                                  exercises.HINTS[name]))
     order = {name: i for i, (_, name) in enumerate(exercises.GRADED)}
     return sorted(grades, key=lambda g: order[g.function]), training, None
+
+
+def _how_it_ended(returncode):
+    """Why a grading child ended before its unit did, from its exit status."""
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        if -returncode == getattr(signal, "SIGKILL", 9):
+            return (f"the grading process was killed ({name}): out of memory? (the system "
+                    "ends the largest process when memory runs out)")
+        return f"the grading process was ended by {name}"
+    return (f"your code ended the grading process (exit status {returncode}: sys.exit or "
+            "os._exit?)")
 
 
 def _running_line(stacks, student_file):
@@ -252,7 +276,8 @@ TRAINING_TEST = "training with your functions"
 
 def run_check(folder, log=print, only=None, as_json=False, results=None, force=False,
               time_limit=20.0, memory_limit=4096, points=None, training_points=0,
-              visibility=None, hidden=(), max_hint=3, student_file=None, note=None):
+              visibility=None, hidden=(), max_hint=3, student_file=None, note=None,
+              training_limit=600.0, deadline=None):
     """Grade the student file; return True when every graded function passes (and, when the
     whole file was graded, the model learns with them).
 
@@ -269,11 +294,15 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     max_hint : the highest hint step the results show (0: none); student_file : the file
     to grade, a .py or a notebook whose definitions are graded as one .py file
     (default: FOLDER/backprop.py or FOLDER/backprop.ipynb, :func:`_student_file`);
-    note : a line the results.json summary starts with (which file was graded, and why).
+    note : a line the results.json summary starts with (which file was graded, and why);
+    training_limit : seconds the training test may run; deadline : time.monotonic() by
+    which grading must end (Gradescope's own limit), or None: training gets what is left
+    of it, and the functions' scores are in ``results`` before training starts.
     """
     settings = {"points": points or {}, "training_points": training_points,
                 "visibility": visibility, "hidden": set(hidden), "max_hint": max_hint,
-                "started": time.monotonic(), "note": note}
+                "started": time.monotonic(), "note": note, "training_limit": training_limit,
+                "deadline": deadline}
     if results is not None:
         if Path(results).is_dir():
             raise JobError(f"--results {results} is a folder; name the results.json file")
@@ -344,17 +373,28 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
                 log("")
                 log("every function is right: training a small model on synthetic audio with "
                     "yours ...")
-            _, training, _ = grade_in_children(path, ["training"], time_limit,
-                                               memory_limit=memory_limit)
+            if results is not None:
+                # The functions' scores are kept should the run be stopped while training.
+                _write_results(results, _gradescope_results(
+                    _with_training(report, False, "training did not finish: it was stopped "
+                                   "(Gradescope's time limit?)", "", training_points),
+                    settings), force)
+                force = True  # this command's own file, replaced when training ends
+            budget, left = settings["training_limit"], None
+            if settings.get("deadline") is not None:
+                left = settings["deadline"] - time.monotonic()
+                budget = min(budget, left)
+            if left is not None and left < 10:
+                training = {"error": f"not run: {max(left, 0):.0f} s were left of the "
+                                     "grader's time"}
+            else:
+                _, training, _ = grade_in_children(path, ["training"], time_limit, budget,
+                                                   memory_limit=memory_limit)
             learned, message = _training_verdict(training)
             printed = training.get("output", "")
         else:
             message, printed = "not run: it runs once every function is correct", ""
-        report["training"] = {"learns": bool(learned), "message": message, "output": printed,
-                              "points": training_points * bool(learned),
-                              "max_points": training_points}
-        report["score"] += report["training"]["points"]
-        report["max_score"] += training_points
+        report = _with_training(report, learned, message, printed, training_points)
     if results is not None:
         _write_results(results, _gradescope_results(report, settings), force)
     if as_json:
@@ -366,6 +406,14 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
         if report["training"]["output"]:
             log("printed while training:\n" + report["training"]["output"].rstrip("\n"))
     return passed and learned is not False
+
+
+def _with_training(report, learned, message, printed, training_points):
+    """The report with its training test: its points only when the model learned."""
+    training = {"learns": bool(learned), "message": message, "output": printed,
+                "points": training_points * bool(learned), "max_points": training_points}
+    return {**report, "training": training, "score": report["score"] + training["points"],
+            "max_score": report["max_score"] + training_points}
 
 
 def _training_verdict(training):

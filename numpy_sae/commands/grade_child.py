@@ -46,6 +46,15 @@ def _limit_memory():
             pass  # Windows, or a limit the system refuses: grade without one
 
 
+def _number(value):
+    """A float JSON can hold (None for NaN, inf or anything else)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
 def _train(student, student_file):
     """Train with the student's functions: the figures, or the error with the student's line,
     and what the student's code printed."""
@@ -100,7 +109,10 @@ def main(argv):
                 emit({"training": _train(student, student_file)})
                 continue
             names = [name for _, name in exercises.GRADED if exercises.unit_of(name) == unit]
-            grades = exercises.grade(student, only=names)
+            grades = exercises.grade(
+                student, only=names,
+                on_forward=lambda unit, error: emit({"unit_progress": unit,
+                                                     "forward_checked": _number(error)}))
             emit({"unit": unit, "grades": [asdict(g) for g in grades]})
         faulthandler.cancel_dump_traceback_later()
         emit({"done": True})

@@ -28,7 +28,8 @@ from .outputs import check_new_files, written_output
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 DEFAULT_CONFIG = {"points": {}, "training_points": 2, "visibility": None, "hidden": [],
-                  "max_hint": 1, "time_limit": 20.0, "memory_limit": 4096}
+                  "max_hint": 1, "time_limit": 20.0, "memory_limit": 4096, "timeout": 600}
+MARGIN = 30  # seconds kept of Gradescope's timeout to write results.json
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder's image.
@@ -130,14 +131,15 @@ def check_config(config):
         raise ValueError(f"visibility {config['visibility']!r}: choose from "
                          f"{', '.join(VISIBILITIES)}")
     for key, low, high, unit in (("time_limit", 0, 3600, "seconds"),
-                                 ("memory_limit", 1024, 1e6, "MB")):
+                                 ("memory_limit", 1024, 1e6, "MB"),
+                                 ("timeout", 60, 86400, "seconds")):
         value = config[key]
         if (not isinstance(value, (int, float)) or isinstance(value, bool)
                 or not (low < value <= high if key == "time_limit" else low <= value <= high)):
             raise ValueError(f"{key.replace('_', ' ')} {value!r} is not a number of {unit} "
-                             f"{'in (0, 3600]' if key == 'time_limit' else 'from 1024 to 1e6'}"
-                             + (" (numpy_sae's own grading needs about 512 MB)"
-                                if key == "memory_limit" else ""))
+                             + {"time_limit": "in (0, 3600]", "timeout": "from 60 to 86400",
+                                "memory_limit": "from 1024 to 1e6 (numpy_sae's own grading "
+                                                "needs about 512 MB)"}[key])
     if config["max_hint"] not in (0, 1, 2, 3):
         raise ValueError(f"max hint {config['max_hint']!r}: choose 0, 1, 2 or 3")
     return config
@@ -199,7 +201,9 @@ def grade_submission(submission, results, config, log=print):
                "training_points": config["training_points"],
                "visibility": config["visibility"], "hidden": config["hidden"],
                "max_hint": config["max_hint"],
-               "time_limit": config["time_limit"], "memory_limit": config["memory_limit"]}
+               "time_limit": config["time_limit"], "memory_limit": config["memory_limit"],
+               # Gradescope stops the whole run at its timeout: training gets what is left.
+               "deadline": started + config["timeout"] - MARGIN}
     from .exercises import _failed_results, _write_results, run_check
     settings = {"visibility": config["visibility"], "started": started}
     # Written first, replaced when grading ends: if Gradescope stops the run on its own time
