@@ -33,6 +33,28 @@ if importlib.util.find_spec("numpy_sae") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", SOURCE], check=True)"""
 
 
+def install_cell(source=None):
+    """The assignment's first code cell: numpy_sae installed from ``source`` (a folder or a
+    git URL, what ``pip install`` takes) when the kernel lacks it; with no source, the cell
+    stops with a line asking for one (numpy_sae is not on PyPI under its name, and a
+    student's kernel must never install whatever a public index holds under it)."""
+    chosen = repr(source) if source else "None  # the folder or git URL your course gives"
+    return f"""# Install numpy_sae if this kernel lacks it (Colab, a fresh environment). Nothing
+# happens when numpy_sae imports already.
+import importlib.util
+import subprocess
+import sys
+
+%matplotlib inline
+
+SOURCE = {chosen}
+if importlib.util.find_spec("numpy_sae") is None:
+    if SOURCE is None:
+        raise SystemExit("numpy_sae is not installed in this kernel: set SOURCE in this cell "
+                         "to the folder or git URL your course gives, then run it again")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", SOURCE], check=True)"""
+
+
 def notebook_cells(source):
     """(kind, text) pairs, kind "markdown" or "code", from a ``# %%`` script."""
     module = ast.parse(source)

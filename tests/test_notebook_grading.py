@@ -214,3 +214,47 @@ def test_functions_keep_their_scores_when_training_runs_out_of_time(tmp_path, ca
     document = json.loads(results.read_text())
     assert document["score"] == len(exercises.GRADED)
     assert any("s were left of the grader's time" in t["output"] for t in document["tests"])
+
+
+def test_a_helper_named_like_a_standard_module_breaks_nothing(tmp_path, capsys):
+    # T5-11: random.py beside the key made every function "ImportError ... SystemRandom";
+    # tempfile.py or logging.py ended training. A helper of its own name still imports.
+    folder = tmp_path / "r"
+    folder.mkdir()
+    source = exercises.student_source(solutions=True).replace(
+        "    out = x @ W + b\n", "    from my_helpers import plus\n    out = plus(x @ W, b)\n", 1)
+    (folder / "backprop.py").write_text(source)
+    for name in ("random", "tempfile", "logging", "queue", "string"):
+        (folder / f"{name}.py").write_text("def helper():\n    return 1\n")
+    (folder / "my_helpers.py").write_text("def plus(a, b):\n    return a + b\n")
+    capsys.readouterr()
+    assert main(["exercises", "check", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "it learns." in out
+
+
+def test_the_install_cell_installs_from_the_courses_source_or_asks_for_one(tmp_path, capsys,
+                                                                           monkeypatch):
+    # T5-14: the cell ran "pip install numpy_sae", a name no index holds for this project.
+    import importlib.util
+    import subprocess
+    assert main(["exercises", "init", str(tmp_path / "a"), "--notebook", "--source",
+                 "git+https://example.edu/numpy_sae.git"]) == 0
+    assert main(["exercises", "init", str(tmp_path / "b"), "--notebook"]) == 0
+
+    def install_cell(folder):
+        cells = json.loads((tmp_path / folder / "backprop.ipynb").read_text())["cells"]
+        code = next("".join(c["source"]) for c in cells
+                    if "".join(c["source"]).startswith("# Install numpy_sae"))
+        return code.replace("%matplotlib inline", "")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # a bare kernel
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, check: ran.append(argv))
+    exec(install_cell("a"), {})
+    assert ran[0][-1] == "git+https://example.edu/numpy_sae.git"
+    with pytest.raises(SystemExit, match="set SOURCE in this cell to the folder or git URL"):
+        exec(install_cell("b"), {})
+    assert len(ran) == 1
+    capsys.readouterr()
+    assert main(["exercises", "init", str(tmp_path / "c"), "--source", "x"]) == 2
+    assert "--source sets the notebook's install cell: add --notebook" in capsys.readouterr().err

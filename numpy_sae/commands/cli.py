@@ -467,11 +467,21 @@ def build_parser():
     q.add_argument("--notebook", action="store_true",
                    help="write DIR/backprop.ipynb, the notebook assignment (checks under each "
                    "function, inline questions, curves), instead of backprop.py")
+    q.add_argument("--source", metavar="PIP_TARGET",
+                   help="with --notebook: where the notebook's first cell installs numpy_sae "
+                   "from in a kernel without it (Colab), e.g. "
+                   "git+https://your.course/numpy_sae.git or a folder; without it the cell "
+                   "asks the student to set one")
     q = actions.add_parser("key", help="(instructors) write the answer key: the library's "
                            "own bodies, optionally with one classic mistake planted")
     q.add_argument("dir", help="a folder for the key (not a student's)")
     q.add_argument("--notebook", action="store_true",
                    help="the notebook assignment's key (answers to the inline questions too)")
+    q.add_argument("--source", metavar="PIP_TARGET",
+                   help="with --notebook: where the notebook's first cell installs numpy_sae "
+                   "from in a kernel without it (Colab), e.g. "
+                   "git+https://your.course/numpy_sae.git or a folder; without it the cell "
+                   "asks the student to set one")
     q.add_argument("--break", dest="bug", choices=tuple(BUGS), metavar="BUG",
                    help=f"plant one classic mistake, to grade in class ({', '.join(BUGS)})")
     q = actions.add_parser("check", help="grade DIR/backprop.py or DIR/backprop.ipynb",
@@ -757,14 +767,18 @@ def cmd_exercises(args):
         if args.bug and not args.solutions:
             raise CommandError("--break plants a mistake in the answer key: use "
                                "numpy-sae exercises key DIR --break BUG")
+        if args.source and not args.notebook:
+            raise CommandError("--source sets the notebook's install cell: add --notebook")
         exercises.run_init(args.dir, args.solutions, args.bug, level=args.level,
-                           notebook=args.notebook)
+                           notebook=args.notebook, source=args.source)
         return 0
     if args.action == "key":
         if args.bug and args.notebook:
             raise CommandError("--break plants a mistake in backprop.py; the notebook key "
                                "takes no --break")
-        exercises.run_init(args.dir, True, args.bug, notebook=args.notebook)
+        if args.source and not args.notebook:
+            raise CommandError("--source sets the notebook's install cell: add --notebook")
+        exercises.run_init(args.dir, True, args.bug, notebook=args.notebook, source=args.source)
         return 0
     if args.action == "bundle":
         from .gradescope import write_bundle

@@ -36,16 +36,18 @@ from .experiment import (
 from .outputs import check_new_files, written_output
 
 
-def run_init(folder, solutions=False, bug=None, log=print, level="guided", notebook=False):
-    """Write the student file (backprop.py, or the notebook backprop.ipynb); refuse to
-    replace one that exists (it may hold work)."""
+def run_init(folder, solutions=False, bug=None, log=print, level="guided", notebook=False,
+             source=None):
+    """Write the student file (backprop.py, or the notebook backprop.ipynb, whose first
+    cell installs numpy_sae from ``source`` in a kernel without it); refuse to replace
+    one that exists (it may hold work)."""
     folder = Path(folder)
     target = folder / (NOTEBOOK_NAME if notebook else exercises.FILE_NAME)
     if target.exists():
         raise JobError(f"{target} already exists; it may hold a student's work, so it is "
                        "not replaced (pick another folder)")
     folder.mkdir(parents=True, exist_ok=True)
-    text = assignment_notebook(solutions, level) if notebook else \
+    text = assignment_notebook(solutions, level, install_from=source) if notebook else \
         exercises.student_source(solutions, bug, folder=str(folder), level=level)
     target.write_text(text, encoding="utf-8")
     what = "the library's solutions" + (f" with the bug {bug!r} planted" if bug else "") \

@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from ..notebooks import INSTALL_CELL, notebook_from_cells
+from ..notebooks import install_cell, notebook_from_cells
 from . import exercises
 
 NOTEBOOK_NAME = "backprop.ipynb"
@@ -152,11 +152,12 @@ def _cells_of_unit(unit):
     return [name for _, name in exercises.GRADED if exercises.unit_of(name) == unit]
 
 
-def assignment_cells(solutions=False, level="guided"):
-    """The notebook as (kind, text, tags) triples."""
+def assignment_cells(solutions=False, level="guided", install_from=None):
+    """The notebook as (kind, text, tags) triples; ``install_from`` is where its first cell
+    installs numpy_sae from (:func:`numpy_sae.notebooks.install_cell`)."""
     source = exercises.student_source(solutions=solutions, level=level)
     functions = _split_functions(source)
-    cells = [("markdown", _INTRO, []), ("code", INSTALL_CELL, []), ("code", _SETUP, []),
+    cells = [("markdown", _INTRO, []), ("code", install_cell(install_from), []), ("code", _SETUP, []),
              ("markdown", "## Given: two helpers your functions may call", []),
              ("code", "\n\n\n".join(functions[name] for _, name in exercises.PROVIDED), [TAG])]
     done_units = set()
@@ -199,9 +200,10 @@ def _split_functions(source):
             for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
-def assignment_notebook(solutions=False, level="guided"):
-    """The text of backprop.ipynb (the key when ``solutions``)."""
-    return notebook_from_cells(assignment_cells(solutions, level))
+def assignment_notebook(solutions=False, level="guided", install_from=None):
+    """The text of backprop.ipynb (the key when ``solutions``); ``install_from``: where
+    its first cell installs numpy_sae from in a kernel without it."""
+    return notebook_from_cells(assignment_cells(solutions, level, install_from))
 
 
 def notebook_to_source(text):

@@ -222,10 +222,12 @@ def student_source(solutions=False, bug=None, folder=".", level="guided"):
 
 def load_student(path):
     """Import a student's file as a module; modules beside it (helpers) import too, also
-    from inside its functions, so its folder stays on the import path."""
+    from inside its functions, so its folder stays on the import path: last on it, so a
+    helper named like a standard or installed module (random.py, tempfile.py) never
+    replaces that module for NumPy, SciPy or the grader."""
     folder = str(Path(path).resolve().parent)
     if folder not in sys.path:
-        sys.path.insert(0, folder)
+        sys.path.append(folder)
     spec = importlib.util.spec_from_file_location("student_backprop", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
