@@ -258,3 +258,25 @@ def test_the_install_cell_installs_from_the_courses_source_or_asks_for_one(tmp_p
     capsys.readouterr()
     assert main(["exercises", "init", str(tmp_path / "c"), "--source", "x"]) == 2
     assert "--source sets the notebook's install cell: add --notebook" in capsys.readouterr().err
+
+
+def _graded(tmp_path, old, new):
+    source = exercises.student_source(solutions=True)
+    assert old in source, old
+    (tmp_path / "backprop.py").write_text(source.replace(old, new, 1))
+    return {g.function: g for g in exercises.grade(
+        exercises.load_student(tmp_path / "backprop.py"))}
+
+
+@pytest.mark.parametrize("function, old, new, words", [
+    ("sum_squared_error", "loss = float(np.sum((x_hat - x) ** 2)) / n",
+     "loss = float(np.sum((x_hat - x) ** 2))", "N = 4 times the expected value (a missing 1/N?)"),
+    ("sum_squared_error", "loss = float(np.sum((x_hat - x) ** 2)) / n",
+     "loss = float(np.mean((x_hat - x) ** 2))", "1/D = 1/6 of the expected value"),
+    ("softmax_cross_entropy", "loss = -float(log_probs[rows, y].sum(dtype=np.float64)) / n",
+     "loss = -float(log_probs[rows, y].sum(dtype=np.float64))", "N = 5 times the expected"),
+])
+def test_a_loss_off_by_a_size_is_named(tmp_path, function, old, new, words):
+    # T5-15: a summed cross-entropy or an SSE averaged over N*D was a bare "wrong forward".
+    status = _graded(tmp_path, old, new)[function].status
+    assert words in status, status

@@ -279,16 +279,24 @@ def _constant_ratio(student, reference):
     return r
 
 
-def _factor_words(r, sizes):
-    """What a constant ratio means: "N = 4 times the expected value (a missing 1/N?)"."""
+def _factor_words(r, sizes, generic=True):
+    """What a constant ratio means: "N = 4 times the expected value (a missing 1/N?)";
+    with ``generic`` False, None for a ratio that is no size and no classic factor."""
     for name, size in sizes.items():
         if size > 1 and abs(r - size) < 1e-6 * size:
             return f"{name} = {size} times the expected value (a missing 1/{name}?)"
         if size > 1 and abs(r * size - 1) < 1e-6:
             return f"1/{name} = 1/{size} of the expected value (an extra 1/{name}?)"
+        for bessel, power in ((size / (size - 1) if size > 1 else 0, ""),
+                              (np.sqrt(size / (size - 1)) if size > 1 else 0, "the root of ")):
+            if size > 1 and abs(r - bessel) < 1e-6 * bessel:
+                return (f"{power}{name}/({name}-1) = {bessel:.4g} times the expected value "
+                        f"(the variance over {name} - 1, ddof=1? the pooling uses 1/{name})")
     for ratio, words in _FACTORS:
         if abs(r - ratio) < 1e-6:
             return f"off by {words}"
+    if not generic:
+        return None
     return f"{r:.4g} times the expected value (a constant factor is off)"
 
 
@@ -310,12 +318,15 @@ def _same(what, student, reference, state):
     error = relative_error(student, reference)
     state[stage] = max(state.get(stage, 0.0), error)
     if not error < BOUND:
-        # A constant ratio means something only across many entries, and only where the
-        # check says which sizes could be the factor (not for Adam's moments).
-        r = None if state.get("sizes") is None or student.size < 2 else \
+        # A constant ratio means something only where the check says which sizes could be
+        # the factor (not for Adam's moments); of one number (a loss) only when it is
+        # exactly one of those sizes or a classic factor, not any ratio at all.
+        r = None if state.get("sizes") is None else \
             _constant_ratio(student, np.asarray(reference, dtype=np.float64))
-        if r is not None:
-            raise _Wrong(f"{what}: {_factor_words(r, state['sizes'])}", error)
+        words = None if r is None else _factor_words(r, state["sizes"],
+                                                     generic=student.size >= 2)
+        if words is not None:
+            raise _Wrong(f"{what}: {words}", error)
         raise _Wrong(what, error)
 
 
