@@ -280,3 +280,25 @@ def test_a_loss_off_by_a_size_is_named(tmp_path, function, old, new, words):
     # T5-15: a summed cross-entropy or an SSE averaged over N*D was a bare "wrong forward".
     status = _graded(tmp_path, old, new)[function].status
     assert words in status, status
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("    m_hat = m / (1 - beta1**t)\n", "    m_hat = m\n", "only v is bias-corrected"),
+    ("    v_hat = v / (1 - beta2**t)\n", "    v_hat = v / (1 - beta2**(t + 1))\n", None),
+])
+def test_adam_bias_correction_slips_are_named(tmp_path, old, new, words):
+    # T5-15: every bias-correction slip was "wrong update: p after step 1".
+    source = exercises.student_source(solutions=True)
+    start = source.index("def adam_step(")
+    body = source[start:]
+    assert old in body, body[:1500]
+    both = body.replace(old, new, 1)
+    if words is None:  # t + 1 in both corrections
+        both = both.replace("    m_hat = m / (1 - beta1**t)\n",
+                            "    m_hat = m / (1 - beta1**(t + 1))\n", 1)
+        words = "the bias correction with t + 1"
+    (tmp_path / "backprop.py").write_text(source[:start] + both)
+    grades = {g.function: g for g in exercises.grade(
+        exercises.load_student(tmp_path / "backprop.py"), only=["adam_step"])}
+    assert grades["adam_step"].status.startswith("wrong update: p after step 1")
+    assert words in grades["adam_step"].status

@@ -563,6 +563,10 @@ def _check_adam(student, rng, state):
                                        reference[1:] + reference[:1]):
                     _same(f"wrong update: {label} after step {t}", a, b, state)
             except _Wrong as wrong:
+                slip = (_adam_slip(before[0], mine, t, lr, betas, eps)
+                        if wrong.status.startswith("wrong update: p") else None)
+                if slip is not None:
+                    raise _Wrong(f"{wrong.status}: {slip}", wrong.error) from None
                 if number == 0:
                     raise
                 ignored = [what for what, other in (("lr", (0.01,) + settings[1][1:]),
@@ -573,6 +577,26 @@ def _check_adam(student, rng, state):
                          "value)" if ignored else "")
                 raise _Wrong(f"{wrong.status} with lr={lr:g}, betas={betas}, eps={eps:g}"
                              f"{words}", wrong.error) from None
+
+
+def _adam_slip(p_before, mine, t, lr, betas, eps):
+    """The classic bias-correction slip that gives the student's p from their (right) m and
+    v at step t, in words, or None."""
+    p, m, v = mine
+    beta1, beta2 = betas
+    slips = {"no bias correction (m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t))":
+             (1, 1), "the bias correction with t + 1 (t is already this step's number)":
+             (1 - beta1 ** (t + 1), 1 - beta2 ** (t + 1)),
+             "only m is bias-corrected (v_hat = v / (1 - beta2**t) too)": (1 - beta1 ** t, 1),
+             "only v is bias-corrected (m_hat = m / (1 - beta1**t) too)": (1, 1 - beta2 ** t)}
+    if t > 1:
+        slips["the bias correction with t - 1 (t is already this step's number)"] = (
+            1 - beta1 ** (t - 1), 1 - beta2 ** (t - 1))
+    for words, (c1, c2) in slips.items():
+        expected = p_before - lr * (m / c1) / (np.sqrt(v / c2) + eps)
+        if relative_error(p, expected) < BOUND:
+            return words
+    return None
 
 
 def _agrees(student, p, g, steps, other, lr, betas, eps):
