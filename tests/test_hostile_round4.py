@@ -427,7 +427,7 @@ def test_a_function_that_allocates_without_end_is_stopped_by_the_memory_limit(tm
                "    hoard = [np.ones(2 ** 27) for _ in range(1000)]\n    return x, hoard\n")
     capsys.readouterr()
     assert main(["exercises", "check", str(student), "--only", "dense_forward",
-                 "--memory-limit", "1024"]) == 1
+                 "--memory-limit", "700"]) == 1
     out = capsys.readouterr().out
     assert "error: MemoryError" in out
 

@@ -71,8 +71,8 @@ seed_int = _number(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
 seconds_limit = _number(float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
 gradescope_seconds = _number(float, lambda v: 60 <= v <= 86400,
                              "a number of seconds from 60 to 86400")
-memory_mb = _number(float, lambda v: 1024 <= v <= 1e6, "a number of MB from 1024 (numpy_sae's "
-                    "own grading needs about 512) to 1000000")
+memory_mb = _number(float, lambda v: 512 <= v <= 1e6,
+                    "a number of MB from 512 (below it, numpy_sae's own grading fails) to 1000000")
 points_float = _number(float, lambda v: 0 <= v <= 1e6, "a number of points from 0 to 1e+06")
 unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 factor_int = _number(int, lambda v: 1 <= v <= 10_000, "a downsampling factor from 1 to 10000")

@@ -131,15 +131,15 @@ def check_config(config):
         raise ValueError(f"visibility {config['visibility']!r}: choose from "
                          f"{', '.join(VISIBILITIES)}")
     for key, low, high, unit in (("time_limit", 0, 3600, "seconds"),
-                                 ("memory_limit", 1024, 1e6, "MB"),
+                                 ("memory_limit", 512, 1e6, "MB"),
                                  ("timeout", 60, 86400, "seconds")):
         value = config[key]
         if (not isinstance(value, (int, float)) or isinstance(value, bool)
                 or not (low < value <= high if key == "time_limit" else low <= value <= high)):
             raise ValueError(f"{key.replace('_', ' ')} {value!r} is not a number of {unit} "
                              + {"time_limit": "in (0, 3600]", "timeout": "from 60 to 86400",
-                                "memory_limit": "from 1024 to 1e6 (numpy_sae's own grading "
-                                                "needs about 512 MB)"}[key])
+                                "memory_limit": "from 512 to 1e6 (below it, numpy_sae's own "
+                                                "grading fails)"}[key])
     if config["max_hint"] not in (0, 1, 2, 3):
         raise ValueError(f"max hint {config['max_hint']!r}: choose 0, 1, 2 or 3")
     return config
