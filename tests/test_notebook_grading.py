@@ -302,3 +302,25 @@ def test_adam_bias_correction_slips_are_named(tmp_path, old, new, words):
         exercises.load_student(tmp_path / "backprop.py"), only=["adam_step"])}
     assert grades["adam_step"].status.startswith("wrong update: p after step 1")
     assert words in grades["adam_step"].status
+
+
+def test_a_pair_that_keeps_state_outside_its_cache_is_named(tmp_path):
+    # T5-10: dense_forward kept x in a global; every check passed and training blamed Adam.
+    source = exercises.student_source(solutions=True)
+    old_forward = "    out = x @ W + b\n    return out, (x, W)"
+    assert old_forward in source
+    source = source.replace(old_forward, "    _SAVED['x'] = x\n    out = x @ W + b\n"
+                            "    return out, W", 1)
+    old_backward = "    x, W = cache\n"
+    assert old_backward in source
+    source = source.replace(old_backward, "    x, W = _SAVED['x'], cache\n", 1) + "\n_SAVED = {}\n"
+    (tmp_path / "backprop.py").write_text(source)
+    grades = {g.function: g for g in exercises.grade(
+        exercises.load_student(tmp_path / "backprop.py"), only=["dense_forward"])}
+    assert grades["dense_forward"].status == "correct"
+    assert "the backward must use only its cache" in grades["dense_backward"].status
+    # The library's own pairs, and the key's, pass it.
+    key = tmp_path / "key"
+    key.mkdir()
+    (key / "backprop.py").write_text(exercises.student_source(solutions=True))
+    assert all(g.passed for g in exercises.grade(exercises.load_student(key / "backprop.py")))

@@ -414,6 +414,28 @@ def _check_activation(student, name, rng, state, x=None):
     dx = backward(dout, cache)
     _same("wrong gradient: dx", dx,
           numerical_gradient_array(lambda: forward(x)[0], x, dout), state)
+    _check_stateless(lambda: forward(x)[1], lambda: forward(rng.standard_normal((6, 5))),
+                     lambda c: (backward(dout, c),), (dx,))
+
+
+def _check_stateless(first_cache, other_forward, backward, gradients):
+    """A forward, another forward on other inputs, then the backward on the first cache
+    must give the gradients found before: a pair that keeps what the backward needs
+    outside the cache (a module global) passes the checks and breaks training, where
+    every layer runs its forward before any backward."""
+    cache = first_cache()
+    other_forward()
+    try:
+        again = backward(cache)
+        same = all(np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-6, atol=1e-9)
+                   for a, b in zip(again, gradients))
+    except Exception:  # a shape error from the other forward's state, most often
+        same = False
+    if not same:
+        raise _Wrong("wrong gradient when another forward runs before the backward (as in "
+                     "a network, where every layer's forward runs first): the backward must "
+                     "use only its cache; keep what it needs there, not in a global or "
+                     "another object outside the function", np.nan)
 
 
 def _check(student, name, rng, state):
@@ -439,6 +461,9 @@ def _check(student, name, rng, state):
         for label, value, wrt in (("dx", dx, x), ("dW", dW, W), ("db", db, b)):
             _same(f"wrong gradient: {label}", value,
                   numerical_gradient_array(lambda: forward(x, W, b)[0], wrt, dout), state)
+        _check_stateless(lambda: forward(x, W, b)[1],
+                         lambda: forward(rng.standard_normal((6, 5)), W, b),
+                         lambda c: student.dense_backward(dout, c), (dx, dW, db))
         return None
     if name == "softmax_cross_entropy":
         logits, y = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
