@@ -185,3 +185,18 @@ def executed_notebooks():
 hypothesis_settings.register_profile("ci", max_examples=30, deadline=None)
 hypothesis_settings.register_profile("nightly", max_examples=1000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("NUMPY_SAE_HYPOTHESIS", "ci"))
+
+
+def other_songs(folder, names, genre="jazz", duration=2.0):
+    """Synthetic songs no labeled tree of the tests holds (their own seed), written under
+    ``folder`` with the given file names: unlabeled audio that is not a copy of a
+    labeled song, which --unlabeled would rightly leave out."""
+    import shutil
+
+    from numpy_sae.data.synth import generate_dataset
+    made = generate_dataset(Path(folder) / ".made", genres=(genre,), clips_per_genre=len(names),
+                            duration=duration, seed=12345)
+    for name, clip in zip(names, sorted(made.rglob("*.wav"))):
+        (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(clip, Path(folder) / name)
+    shutil.rmtree(Path(folder) / ".made")

@@ -63,7 +63,7 @@ def test_diagnose_writes_its_figures(tmp_path, monkeypatch, capsys):
     assert main(["train", "--model", "joint", "--data", str(tmp_path / "data"), "--genres",
                  "pop,metal",
                  "--epochs", "1", "--batch-size", "8", "--crops", "2", "--out",
-                 str(tmp_path), "--name", "r"]) == 0
+                 str(tmp_path), "--name", "r", "--no-figures"]) == 0
     assert main(["diagnose", str(tmp_path / "r"), "--epochs", "2"]) == 0
     out = tmp_path / "r" / "diagnose"
     for name in ("saturation.png", "gradient_norms.png", "update_ratios.png", "variants.png"):

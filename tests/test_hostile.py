@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import numpy_sae
-from conftest import small_network
+from conftest import other_songs, small_network
 from scipy.io import wavfile
 
 from numpy_sae import SoftmaxAutoencoder
@@ -118,11 +118,12 @@ def test_resume_refuses_changed_data_and_works_from_elsewhere(tree, tmp_path, ca
                                                              monkeypatch):
     relative = os.path.relpath(tree, tmp_path)
     assert main(["train", "--model", "joint", "--data", relative, "--genres", "blues,jazz", "--epochs", "1",
-                 "--batch-size", "8", "--crops", "2", "--name", "r"]) == 0
+                 "--batch-size", "8", "--crops", "2", "--name", "r", "--no-figures"]) == 0
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert main(["train", "--resume", str(tmp_path / "runs" / "r"), "--epochs", "2"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "runs" / "r"), "--epochs", "2",
+                 "--no-figures"]) == 0
     (tree / "blues" / "blues.00001.wav").unlink()
     (tree / "jazz" / "jazz.00002.wav").unlink()
     shutil.copy(tree / "jazz" / "jazz.00003.wav", tree / "jazz" / "jazz.00099.wav")
@@ -537,9 +538,9 @@ def test_every_model_refuses_a_file_too_short_for_it(tree, tmp_path, capsys):
 def test_resume_notices_changed_unlabeled_audio(tree, tmp_path, capsys):
     extra = tmp_path / "extra"
     extra.mkdir()
-    shutil.copy(tree / "jazz" / "jazz.00002.wav", extra / "other-song.wav")
+    other_songs(extra, ["other-song.wav"])
     assert train(tree, tmp_path, "--name", "u", "--unlabeled", str(extra)) == 0
-    shutil.copy(tree / "jazz" / "jazz.00003.wav", extra / "new-song.wav")
+    other_songs(extra / "later", ["new-song.wav"], genre="blues")
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "u"), "--epochs", "2"]) == 1
     one_line_error(capsys, "the data changed", "unlabeled gained 1")

@@ -32,7 +32,8 @@ def joint_run(tree, tmp_path_factory):
     out = tmp_path_factory.mktemp("joint")
     cache = tmp_path_factory.mktemp("cache")
     assert main(["train", "--model", "joint", "--data", str(tree), "--genres", "blues,jazz", "--epochs", "1",
-                 "--out", str(out), "--name", "m", "--cache-dir", str(cache)]) == 0
+                 "--out", str(out), "--name", "m", "--cache-dir", str(cache),
+                 "--no-figures"]) == 0
     return out / "m"
 
 
@@ -116,7 +117,7 @@ def test_a_run_being_trained_cannot_be_resumed_twice(tree, tmp_path, capsys):
     assert main(["train", "--resume", str(run), "--epochs", "2"]) == 1
     one_line_error(capsys, "is being trained by another command")
     (run / LOCK).write_text("999999999")  # a killed command's lock is taken over
-    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-figures"]) == 0
     assert not (run / LOCK).exists()
     assert main(["train", "--resume", str(run), "--epochs", "1"]) == 1
     one_line_error(capsys, "has run 2 epochs already; --epochs 1 must be more")
