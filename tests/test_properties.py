@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from scipy.io import wavfile
 
@@ -207,6 +207,7 @@ def small_tree(tmp_path_factory):
 
 @settings(max_examples=10, suppress_health_check=list(HealthCheck))
 @given(edits=mutations)
+@example(edits=[(69, 94)])  # found by the ci profile: a header byte changed the values
 def test_a_mutated_cache_is_rebuilt_never_trusted(small_tree, tmp_path_factory, edits):
     from numpy_sae.data.gtzan import Preprocessing, build_clipset
     cache = tmp_path_factory.mktemp("cache")

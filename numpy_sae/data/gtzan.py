@@ -28,7 +28,7 @@ from .audio import (
     n_windows,
 )
 from .decoders import AUDIO_EXTRA, needs_extra
-from .npzio import atomic_savez
+from .npzio import atomic_savez, check_archive
 from .parallel import map_in_workers, progress_lines
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop",
@@ -502,6 +502,7 @@ def cached_build(root, files, work, assemble, save, load, kind, key, cache_dir, 
         cache_file = Path(cache_dir or default_cache_dir()) / f"{kind}-{key}.npz"
         if cache_file.exists():
             try:
+                check_archive(cache_file)
                 dataset = load(cache_file)
                 check_cached(dataset, assemble([], []), root, files)
             except Exception as exc:  # a damaged cache is rebuilt, never trusted

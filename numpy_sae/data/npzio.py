@@ -8,6 +8,7 @@ old file intact and no half-written one behind.
 import contextlib
 import glob
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,19 @@ def atomic_savez(path, arrays):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_archive(path):
+    """Raise ValueError unless every member of the .npz at ``path`` matches the CRC-32 its
+    archive records. ``np.load`` does not always read a member to its end, where zipfile
+    checks it: a changed byte in an array's header can change its values unnoticed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise ValueError(f"damaged archive ({exc})") from None
+    if bad is not None:
+        raise ValueError(f"damaged archive (member {bad} does not match its CRC-32)")
 
 
 def _remove_stale_temp_files(path):

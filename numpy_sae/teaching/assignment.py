@@ -16,6 +16,7 @@ import json
 
 import numpy as np
 
+from ..nn.gradcheck import numerical_gradient, relative_error
 from ..notebooks import install_cell, notebook_from_cells
 from . import exercises
 
@@ -138,8 +139,12 @@ _SANITY = """## Sanity check: overfit a tiny batch
 
 A network that is right can drive the loss of five examples close to zero. This trains the
 one-layer softmax autoencoder of `joint_network_loss` on five examples with *your*
-`joint_network_loss` and *your* `adam_step`, and draws the loss per step. If the curve does
-not fall, a gradient is wrong even where a check passed, or the step is."""
+`joint_network_loss` and *your* `adam_step`, and draws the loss per step. It first compares
+your loss's gradients with centered differences of the loss itself on the same five
+examples: a falling curve alone proves little, since a network also trains with a wrong
+tanh derivative or a gradient averaged where it should be summed. It then says whether the
+loss got near zero (a right `adam_step` reaches below 0.01; without its bias correction the
+loss stays near 0.06)."""
 
 _COMPARE = """## Optimizers compared: SGD, momentum, Adam
 
@@ -175,7 +180,8 @@ def assignment_cells(solutions=False, level="guided", install_from=None):
         members = _cells_of_unit(unit)
         if name == members[-1] and unit not in done_units:
             done_units.add(unit)
-            cells.append(("code", f"check({', '.join(members)})", []))
+            # The semicolon keeps Jupyter from echoing check's True under the table.
+            cells.append(("code", f"check({', '.join(members)});", []))
             for number, (question_unit, question, answer) in enumerate(QUESTIONS, start=1):
                 if question_unit == unit:
                     reply = f"**Answer (key):** {answer}" if solutions else \
@@ -328,9 +334,10 @@ class _Cells:
         self._namespace[name] = value
 
 
-def check(*functions):
+def check(*functions, hints=1):
     """Check the given functions (one pair, say) with the grader's own checks and print
-    their rows of the grade table; return True when all are correct."""
+    their rows of the grade table, with hints up to step ``hints`` (1: the rule, 2: the
+    shapes, 3: the formula) under a failed one; return True when all are correct."""
     if not functions:
         raise TypeError("check(dense_forward, dense_backward): name the functions to check")
     names = [f.__name__ for f in functions]
@@ -338,6 +345,10 @@ def check(*functions):
     grades = exercises.grade(student, only=names)
     grades = [g for g in grades if g.function in names] or grades
     print(exercises.format_grades(grades, max_hint=1))
+    for grade in grades:
+        if not grade.passed and grade.status != "not started" and hints >= 2:
+            print(f"{grade.function}:\n  " + "\n  ".join(exercises.hint(grade.function,
+                                                                        hints)[1:]))
     return all(g.passed for g in grades)
 
 
@@ -357,9 +368,34 @@ def _train(loss_fn, update, steps, gamma=0.5):
     return np.array(losses)
 
 
+# A right loss and Adam bring the tiny batch from 5.3 to about 0.001 in 300 steps; a
+# missing bias correction leaves about 0.06 (teaching audit, round 5).
+OVERFIT_TARGET = 0.01
+
+
+def gradient_disagreement(joint_network_loss, gamma=0.5):
+    """(worst relative error, its parameter) of the student's gradients against centered
+    differences of the student's own loss, in float64 on the tiny batch."""
+    params, x, y = _tiny_problem()
+    _, grads = joint_network_loss({k: v.copy() for k, v in params.items()}, x, y, gamma)
+    worst = (0.0, None)
+    for key in params:
+        perturbed = {k: v.copy() for k, v in params.items()}  # numerical_gradient moves one
+        numeric = numerical_gradient(
+            lambda: joint_network_loss({k: v.copy() for k, v in perturbed.items()}, x, y,
+                                       gamma)[0], perturbed[key])
+        error = relative_error(np.asarray(grads[key], dtype=np.float64), numeric)
+        if not error <= worst[0]:
+            worst = (error, key)
+    return worst
+
+
 def overfit_tiny_batch(joint_network_loss, adam_step, steps=300, lr=0.05, show=True):
     """Train the tiny one-layer network on five examples with the student's loss and Adam
-    step; the loss per step (drawn inline when ``show``)."""
+    step; the loss per step (drawn inline when ``show``), after a float64 check of the
+    loss's gradients on the same batch, and a verdict that names what a slow fall means.
+    Overfitting alone misses most gradient slips (a network trains with a wrong tanh
+    derivative too), so the gradients are checked first."""
     moments = {}
 
     def update(params, grads, t):
@@ -367,11 +403,22 @@ def overfit_tiny_batch(joint_network_loss, adam_step, steps=300, lr=0.05, show=T
             m, v = moments.setdefault(key, (np.zeros_like(p), np.zeros_like(p)))
             adam_step(p, grads[key], m, v, t, lr)
     try:
+        error, key = gradient_disagreement(joint_network_loss)
         losses = _train(joint_network_loss, update, steps)
     except NotImplementedError as exc:
         print(f"not yet: {exc} (write joint_network_loss and adam_step first)")
         return None
     if show:
+        if not error < exercises.BOUND:
+            print(f"wrong: the gradient of {key} disagrees with centered differences of your "
+                  f"loss (relative error {error:.1e}): a backward is wrong, though the loss "
+                  "may still fall")
+        elif not losses[-1] < OVERFIT_TARGET:
+            print(f"wrong: the loss fell only to {losses[-1]:.4f} (a right adam_step reaches "
+                  f"below {OVERFIT_TARGET}): look at adam_step (its bias correction?)")
+        else:
+            print(f"right: gradients agree with centered differences ({error:.1e}) and the "
+                  f"loss fell to {losses[-1]:.4f}")
         _draw({"your Adam": losses}, "Overfitting five examples")
     return losses
 

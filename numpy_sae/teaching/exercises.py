@@ -830,7 +830,15 @@ def where(exc, student):
     traceback is in that file (a SyntaxError names its line in its own message)."""
     path = student if isinstance(student, (str, Path)) else getattr(student, "__file__", None)
     if not path:
-        return ""
+        # A notebook's namespace (the in-notebook check): Jupyter runs each cell from a
+        # file of its own (ipykernel_<pid>/<hash>.py, or <ipython-input-...>).
+        frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+                  if "ipykernel_" in frame.filename or frame.filename.startswith("<ipython")]
+        if not frames:
+            return ""
+        code = (frames[-1].line or "").strip()
+        return (f" (your cell, line {frames[-1].lineno}, in {frames[-1].name}"
+                f"{': ' + code if code else ''})")
     target = Path(path).resolve()
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
               if Path(frame.filename).resolve() == target]
