@@ -371,3 +371,20 @@ def test_the_notebook_check_names_the_cell_line_and_gives_more_hints(capsys):
     out = capsys.readouterr().out
     assert "(your cell, line 4, in dense_forward: return x @ W + b[:2], (x, W))" in out
     assert "2. x (N, D_in) @ W (D_in, D_out)" in out
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("    out = np.tanh(x)\n", "    out = np.tanh(x.astype(np.float32))\n",
+     "returns float32 for float64 inputs"),
+    ("    out = x @ W + b\n    return out, (x, W)",
+     "    out = np.dot(x, W, out=np.empty((len(x), W.shape[1]))) + b\n    return out, (x, W)",
+     "with float32 inputs, as in training, it raises ValueError"),
+])
+def test_a_forward_that_changes_the_dtype_is_named_and_its_backward_is_not_blamed(
+        tmp_path, old, new, words):
+    # T5-09: a float32 tanh_forward passed, and the library's own backward was "wrong".
+    grades = _graded(tmp_path, old, new)
+    function = "tanh" if "tanh" in old else "dense"
+    assert words in grades[f"{function}_forward"].status
+    assert grades[f"{function}_backward"].status == grades[f"{function}_forward"].status or \
+        "wrong gradient" not in grades[f"{function}_backward"].status

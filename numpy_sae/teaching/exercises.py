@@ -405,6 +405,7 @@ def _check_activation(student, name, rng, state, x=None):
     state["sizes"] = {}
     out, cache = _returns_pair(f"{name}_forward", forward(x))
     _same("wrong forward", out, getattr(F, f"{name}_forward")(x.copy())[0], state)
+    _keeps_dtype(forward, (x,))
     if name == "softmax":
         big = np.array([[1000.0, 0.0, -5.0], [-1000.0, 0.0, 5.0]])
         _stable("wrong forward", lambda: forward(big)[0], lambda: F.softmax_forward(big)[0],
@@ -416,6 +417,26 @@ def _check_activation(student, name, rng, state, x=None):
           numerical_gradient_array(lambda: forward(x)[0], x, dout), state)
     _check_stateless(lambda: forward(x)[1], lambda: forward(rng.standard_normal((6, 5))),
                      lambda c: (backward(dout, c),), (dx,))
+
+
+def _keeps_dtype(forward, args):
+    """A forward's output has its inputs' dtype: float64 in the checks (where centered
+    differences of a float32 forward are noise, and would blame a right backward), float32
+    in training (where an ``out=`` buffer of float64 fails)."""
+    dtype = np.asarray(forward(*args)[0]).dtype
+    if dtype != np.float64:
+        raise _Wrong(f"wrong forward: it returns {dtype} for float64 inputs; compute in the "
+                     "inputs' dtype (the checks run in float64, training in float32)", np.nan)
+    single = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+    try:
+        dtype = np.asarray(forward(*single)[0]).dtype
+    except Exception as exc:  # an out= buffer of the wrong dtype, most often
+        raise _Wrong(f"wrong forward: with float32 inputs, as in training, it raises "
+                     f"{type(exc).__name__}: {text_of(exc)} (a buffer of a fixed dtype? "
+                     "compute in the inputs' dtype)", np.nan) from None
+    if dtype != np.float32:
+        raise _Wrong(f"wrong forward: it returns {dtype} for float32 inputs, as in training; "
+                     "compute in the inputs' dtype", np.nan)
 
 
 def _check_stateless(first_cache, other_forward, backward, gradients):
@@ -455,6 +476,7 @@ def _check(student, name, rng, state):
         forward = student.dense_forward
         out, cache = _returns_pair("dense_forward", forward(x, W, b))
         _same("wrong forward", out, F.dense_forward(x, W, b)[0], state)
+        _keeps_dtype(forward, (x, W, b))
         dout = rng.standard_normal((4, 3))
         state["stage"] = "backward"
         dx, dW, db = student.dense_backward(dout, cache)
