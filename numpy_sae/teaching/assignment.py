@@ -103,8 +103,9 @@ what is wrong (a shape, a factor of N, an input changed in place). `print()` ins
 functions shows under the check.
 
 **Rules.** NumPy only (calling numpy_sae's own functions is refused by the grader); never
-change an input array in place, except that `adam_step` updates `p`, `m` and `v` in place.
-Answer the inline questions in the markdown cells marked *Your answer*.
+change an input array in place, except that `adam_step` updates `p`, `m` and `v` in place;
+keep what a backward needs in its cache, not in a global; return arrays of your inputs'
+dtype (the checks run in float64, training in float32). Answer the inline questions in the markdown cells marked *Your answer*.
 
 **Submitting.** Submit this notebook (`backprop.ipynb`) as it is. The autograder reads the
 definitions of every code cell, as the kernel runs them top to bottom: an answer may go

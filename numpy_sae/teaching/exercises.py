@@ -168,9 +168,11 @@ raises NotImplementedError, then run `numpy-sae exercises check {folder}`.
 Shapes are batch-first: x is (N, D), W is (D_in, D_out), b is (D_out,), dout is
 the gradient of the loss with respect to a function's output. Each docstring
 gives the shapes and the forward formula{level_words}. Work in NumPy only; keep
-every function free of state, and never change an input array in place (the
-layers before and after still use it): adam_step alone updates p, m and v in
-place. print() works: the grader shows what you print under your function.
+every function free of state (what a backward needs goes in its cache), and
+never change an input array in place (the layers before and after still use
+it): adam_step alone updates p, m and v in place. Return arrays of your inputs'
+dtype: the checks run in float64, training in float32. print() works: the
+grader shows what you print under your function.
 """
 
 import numpy as np
