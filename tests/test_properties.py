@@ -63,19 +63,13 @@ def _loads_or_names_the_file(path):
     return signal
 
 
+@pytest.mark.parametrize("suffix, written", [(".wav", _wav_bytes), (".au", _au_bytes)])
 @SLOW
 @given(edits=mutations, cut=st.one_of(st.none(), st.integers(0, 900)))
-def test_a_mutated_wav_gives_samples_or_one_named_error(tmp_path, edits, cut):
-    path = tmp_path / "m.wav"
-    path.write_bytes(_mutated(_wav_bytes(SIGNAL), edits, cut))
-    _loads_or_names_the_file(path)
-
-
-@SLOW
-@given(edits=mutations, cut=st.one_of(st.none(), st.integers(0, 900)))
-def test_a_mutated_au_gives_samples_or_one_named_error(tmp_path, edits, cut):
-    path = tmp_path / "m.au"
-    path.write_bytes(_mutated(_au_bytes(SIGNAL), edits, cut))
+def test_a_mutated_wav_or_au_gives_samples_or_one_named_error(tmp_path, suffix, written, edits,
+                                                              cut):
+    path = tmp_path / f"m{suffix}"
+    path.write_bytes(_mutated(written(SIGNAL), edits, cut))
     _loads_or_names_the_file(path)
 
 

@@ -11,8 +11,6 @@ import contextlib
 import importlib.util
 import os
 import shlex
-import signal
-import threading
 import time
 from dataclasses import asdict, replace
 from datetime import datetime
@@ -22,6 +20,7 @@ import numpy as np
 
 from ..audio_model import AudioModel
 from ..data.gtzan import DataError, resolve_root
+from ..data.parallel import sigterm_as_interrupt
 from ..train import TrainingDiverged, TrainingInterrupted
 from .experiment import (
     JobError,
@@ -39,24 +38,6 @@ from .report import model_lines, write_results, written_files
 
 class JobInterrupted(JobError):
     """Ctrl-C (or SIGTERM): the state of the last finished epoch was saved."""
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """Within the block, SIGTERM (a closed terminal, a job scheduler) acts like Ctrl-C.
-
-    Only the main thread may install handlers, and a handler someone else set
-    stays; elsewhere the block changes nothing.
-    """
-    previous = None
-    if (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

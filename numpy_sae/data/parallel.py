@@ -32,9 +32,13 @@ def _end_with(parent):
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM acts like Ctrl-C in the block (main thread only), so the pool is stopped
-    and its workers ended instead of being left behind."""
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM (a closed terminal, a job scheduler) acts like Ctrl-C, so
+    a pool is stopped and its workers ended, or a run saves its state.
+
+    Only the main thread may install handlers, and a handler someone else set
+    stays; elsewhere the block changes nothing.
+    """
     previous = None
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
@@ -66,7 +70,7 @@ def map_in_workers(work, items, workers, chunksize=8, progress=None):
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_start, initargs=(os.getpid(),))
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             return collected(pool.map(work, items, chunksize=chunksize))
     except BaseException:
         # Ctrl-C or SIGTERM: no chunk is started any more, and the running ones are ended
