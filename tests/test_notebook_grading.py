@@ -388,3 +388,41 @@ def test_a_forward_that_changes_the_dtype_is_named_and_its_backward_is_not_blame
     assert words in grades[f"{function}_forward"].status
     assert grades[f"{function}_backward"].status == grades[f"{function}_forward"].status or \
         "wrong gradient" not in grades[f"{function}_backward"].status
+
+
+def test_a_print_in_a_forward_is_shown_once_with_its_count(tmp_path):
+    # T5-20: print() in dense_forward repeated 60+ times, once per numerical-gradient call.
+    grades = _graded(tmp_path, "    out = x @ W + b\n    return out, (x, W)",
+                     "    print('shape', x.shape)\n    out = x @ W + b\n    return out, (x, W)")
+    printed = grades["dense_forward"].output
+    assert printed.count("shape (4, 5)") == 1
+    assert "more times: the gradient check calls your forward once per entry" in printed
+
+
+def test_the_bundle_ships_no_editor_leftovers(tmp_path):
+    # T5-25: backups, .ipynb_checkpoints and the like went into the autograder zip.
+    import zipfile
+    from pathlib import Path
+
+    from numpy_sae.commands import gradescope
+    from numpy_sae.commands.gradescope import _shipped
+    for leftover in ("data/x.py~", "teaching/.ipynb_checkpoints/a.py", "nn/#model.py#",
+                     "nn/model.py.orig", "nn/.model.py.swp", "__pycache__/a.pyc"):
+        assert not _shipped(Path(leftover)), leftover
+    assert _shipped(Path("teaching/exercises.py")) and _shipped(Path("data/splits/test.txt"))
+    gradescope.write_bundle(tmp_path / "a.zip", log=lambda line: None)
+    names = zipfile.ZipFile(tmp_path / "a.zip").namelist()
+    assert "numpy_sae_source/numpy_sae/teaching/exercises.py" in names
+    assert not any("__pycache__" in n or n.endswith("~") for n in names)
+
+
+def test_the_table_shows_each_functions_weight(tmp_path, capsys):
+    # T5-23: a function worth 4 points read "1 / 1"; one function read "1 of 1 functions".
+    folder = tmp_path / "w"
+    assert main(["exercises", "key", str(folder)]) == 0
+    from numpy_sae.commands.exercises import run_check
+    capsys.readouterr()
+    assert run_check(folder, only=["adam_step"], points={"adam_step": 4})
+    out = capsys.readouterr().out
+    assert any(line.startswith("adam_step") and "  4 / 4  " in line for line in out.splitlines())
+    assert out.rstrip().endswith("1 of 1 function correct")

@@ -371,7 +371,7 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
     if only is None:
         if passed:
             if not as_json:
-                log(exercises.format_grades(grades, max_hint))
+                log(exercises.format_grades(grades, max_hint, settings["points"]))
                 log("")
                 log("every function is right: training a small model on synthetic audio with "
                     "yours ...")
@@ -402,7 +402,7 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
     if as_json:
         log(json.dumps(report, indent=1))
     elif not passed or only is not None:
-        log(exercises.format_grades(grades, max_hint))
+        log(exercises.format_grades(grades, max_hint, settings["points"]))
     else:
         log(report["training"]["message"])
         if report["training"]["output"]:

@@ -145,13 +145,24 @@ def check_config(config):
     return config
 
 
+def _shipped(relative):
+    """Whether a file of the package goes into the bundle: never bytecode, hidden files and
+    folders (.ipynb_checkpoints, .DS_Store) or an editor's backups and merge leftovers."""
+    name = relative.name
+    return ("__pycache__" not in relative.parts
+            and not any(part.startswith(".") for part in relative.parts)
+            and relative.suffix not in (".pyc", ".pyo", ".swp", ".swo", ".bak", ".orig", ".rej",
+                                        ".tmp")
+            and not name.endswith("~") and not name.startswith("#"))
+
+
 def write_bundle(target, config=None, force=False, log=print):
     """Write the Gradescope autograder zip at ``target``: setup.sh, run_autograder,
     config.json and this numpy_sae's source (numpy_sae_source/)."""
     config = check_config(config)
     package = Path(__file__).resolve().parents[1]
-    files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                   and p.suffix not in (".pyc", ".pyo"))
+    files = sorted(p for p in package.rglob("*")
+                   if p.is_file() and _shipped(p.relative_to(package)))
     check_new_files([target], force=force)  # before the work, not after it
     with written_output(target, force) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:

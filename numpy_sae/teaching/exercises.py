@@ -789,7 +789,7 @@ def grade(student, seed=0, only=None, on_forward=None):
             outcome = wrong.status
         except BaseException as exc:  # a student's code may fail any way, sys.exit too
             outcome = f"error: {describe_error(exc, student)}"
-        outcomes[unit] = (outcome, state, truncated(printed.getvalue()))
+        outcomes[unit] = (outcome, state, truncated(condensed(printed.getvalue())))
     grades = []
     for module, name in graded:
         outcome, state, printed = outcomes[unit_of(name)]
@@ -815,6 +815,23 @@ def grade(student, seed=0, only=None, on_forward=None):
                       "exercise is to write it with NumPy")
         grades.append(Grade(name, status, error, HINTS[name], notes, printed))
     return grades
+
+
+def condensed(text):
+    """Printed output with each run of one repeated line shown once, and how often: a
+    print() in a forward runs once per input entry of the gradient check."""
+    lines, out = text.split("\n"), []
+    i = 0
+    while i < len(lines):
+        j = i
+        while j + 1 < len(lines) and lines[j + 1] == lines[i]:
+            j += 1
+        out.append(lines[i])
+        if j > i:
+            out.append(f"(the line above {j - i} more time{'s' if j - i > 1 else ''}: the "
+                       "gradient check calls your forward once per entry it perturbs)")
+        i = j + 1
+    return "\n".join(out)
 
 
 def truncated(text, limit=1500):
@@ -1008,15 +1025,19 @@ def first_hint(g):
     return STEP_HINTS[g.function][0]
 
 
-def format_grades(grades, max_hint=3):
+def format_grades(grades, max_hint=3, points=None):
     """The grade table: function, max relative error (blank where nothing was compared),
-    points, the whole status; under a failed function its first hint (``max_hint`` 0: none),
-    under any function its notes and what it printed."""
+    points (of its weight in ``points``, {function: weight}, 1 for one not named), the
+    whole status; under a failed function its first hint (``max_hint`` 0: none), under
+    any function its notes and what it printed."""
+    points = points or {}
     width = max(len(g.function) for g in grades)
     lines = [f"{'function':{width}}  {'max rel err':>11}  points  status"]
     for g in grades:
         error = "" if g.error is None else f"{g.error:.1e}"
-        lines.append(f"{g.function:{width}}  {error:>11}  {int(g.passed):>3} / 1  {g.status}")
+        weight = points.get(g.function, 1)
+        lines.append(f"{g.function:{width}}  {error:>11}  {weight * g.passed:>3g} / {weight:<3g}"
+                     f"  {g.status}")
         if not g.passed and g.status != "not started" and max_hint >= 1:
             more = f" (more: --hint 2 {g.function})" if max_hint >= 2 else ""
             lines.append(f"{'':{width}}  hint: {first_hint(g)}{more}")
@@ -1026,7 +1047,7 @@ def format_grades(grades, max_hint=3):
             printed = g.output.rstrip("\n").replace("\n", f"\n{'':{width}}  | ")
             lines.append(f"{'':{width}}  printed:\n{'':{width}}  | {printed}")
     done = sum(g.passed for g in grades)
-    lines.append(f"{done} of {len(grades)} functions correct")
+    lines.append(f"{done} of {len(grades)} function{'s' if len(grades) > 1 else ''} correct")
     return "\n".join(lines)
 
 
