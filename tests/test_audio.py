@@ -210,3 +210,17 @@ def test_an_odd_chunk_without_its_pad_byte_is_named(tmp_path):
     with pytest.raises(AudioError, match=r"odd\.wav: not a readable WAV file \(no data chunk "
                                          r"where the chunks lead.*pad byte\)$"):
         load_audio(path, 22050)
+
+
+def test_a_long_stereo_wav_is_averaged_block_by_block_to_the_same_samples(tmp_path):
+    # Audit G15: a 30 min stereo WAV held a float32 copy of both channels (1.35 GB peak in
+    # predict; 0.73 GB read block by block). The blocks give the same samples exactly.
+    from numpy_sae.data import audio
+    n = audio.MONO_BLOCK * 2 + 1234
+    stereo = (np.random.default_rng(0).standard_normal((n, 2)) * 5000).astype(np.int16)
+    wavfile.write(tmp_path / "long.wav", SR, stereo)
+    expected = (stereo.astype(np.float32) * np.float32(2.0 ** -15)).mean(axis=1,
+                                                                         dtype=np.float32)
+    np.testing.assert_array_equal(load_audio(tmp_path / "long.wav", SR), expected)
+    both, rate = audio.read_wav(tmp_path / "long.wav")
+    assert both.shape == (n, 2) and rate == SR

@@ -31,13 +31,24 @@ class AudioError(ValueError):
 
 
 # ----- WAV ---------------------------------------------------------------------------
-def _wav_to_float(data, path):
-    """Integer or float WAV samples -> float32 in [-1, 1] (full scale of the format).
+MONO_BLOCK = 1 << 18  # frames converted at a time when channels are averaged on reading
+
+
+def _wav_to_float(data, path, mono=False):
+    """Integer or float WAV samples -> float32 in [-1, 1] (full scale of the format);
+    with ``mono``, the mean of the channels (n,), made block by block, so a long stereo
+    file never holds a float32 copy of all its channels (a 30 min 44.1 kHz file: 635 MB).
 
     Each conversion allocates one float32 array and scales it in place: a 30 s
     clip is 2.6 MB, and fresh allocations of that size cost page faults, which
     dominate the time of building a dataset.
     """
+    if mono and data.ndim == 2 and data.shape[1] > 1:
+        out = np.empty(data.shape[0], dtype=np.float32)
+        for start in range(0, data.shape[0], MONO_BLOCK):
+            block = _wav_to_float(data[start:start + MONO_BLOCK], path)
+            out[start:start + MONO_BLOCK] = block.mean(axis=1, dtype=np.float32)
+        return out
     kind = data.dtype.newbyteorder("=")  # RIFX files hold big-endian samples
     if kind in (np.float32, np.float64):
         return data.astype(np.float32, copy=False)
@@ -64,16 +75,17 @@ def _streamed_wav(path):
                                                    == b"\xff\xff\xff\xff")
 
 
-def read_wav(path):
+def read_wav(path, mono=False):
     """Read a WAV file.
 
     Parameters
     ----------
     path : str or Path
+    mono : bool, average the channels as the samples are converted (less memory)
 
     Returns
     -------
-    samples : ndarray float32, shape (n_samples, n_channels)
+    samples : ndarray float32, shape (n_samples, n_channels), or (n_samples, 1) with mono
     rate : int, samples per second
     """
     with warnings.catch_warnings(record=True) as caught:
@@ -95,7 +107,7 @@ def read_wav(path):
         if ("EOF" in str(w.message) or "premature" in str(w.message).lower()) \
                 and not _streamed_wav(path) and not _data_chunk_complete(path):
             raise AudioError(f"{path}: truncated WAV file ({w.message})")
-    samples = _wav_to_float(data, path)
+    samples = _wav_to_float(data, path, mono)
     if samples.ndim == 1:
         samples = samples[:, None]
     return samples, int(rate)
@@ -241,7 +253,7 @@ def load_audio(path, sr=22050):
         # Opening a FIFO or a device blocks, or reads without end.
         raise AudioError(f"{path}: not a regular file (a FIFO, socket or device), skipped")
     if suffix == ".wav":
-        samples, rate = read_wav(path)
+        samples, rate = read_wav(path, mono=True)
     elif suffix == ".au":
         samples, rate = read_au(path)
     elif suffix in COMPRESSED_EXTENSIONS:
