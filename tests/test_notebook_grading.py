@@ -426,3 +426,12 @@ def test_the_table_shows_each_functions_weight(tmp_path, capsys):
     out = capsys.readouterr().out
     assert any(line.startswith("adam_step") and "  4 / 4  " in line for line in out.splitlines())
     assert out.rstrip().endswith("1 of 1 function correct")
+
+
+def test_an_unstable_softmax_shows_no_tiny_error_beside_its_nan(tmp_path):
+    # T5-21: "max rel err 2.0e-16" stood next to "wrong forward: NaN or inf ...".
+    grades = _graded(tmp_path, "    shifted = logits - logits.max(axis=1, keepdims=True)\n"
+                     "    probs = np.exp(shifted)", "    shifted = logits\n    probs = np.exp(shifted)")
+    softmax = grades["softmax_forward"]
+    assert "NaN or inf for logits of +-1000" in softmax.status
+    assert softmax.error is None or not softmax.error < 1e-6

@@ -171,8 +171,9 @@ gives the shapes and the forward formula{level_words}. Work in NumPy only; keep
 every function free of state (what a backward needs goes in its cache), and
 never change an input array in place (the layers before and after still use
 it): adam_step alone updates p, m and v in place. Return arrays of your inputs'
-dtype: the checks run in float64, training in float32. print() works: the
-grader shows what you print under your function.
+dtype: the checks run in float64, training in float32. Keep each function's name
+and parameters as they are (the grader checks the signature). print() works:
+the grader shows what you print under your function.
 """
 
 import numpy as np
@@ -392,6 +393,7 @@ def _stable(what, student_fn, reference_fn, state, fix):
     except (FloatingPointError, OverflowError):
         mine = np.nan
     if not np.isfinite(np.asarray(mine, dtype=np.float64)).all():
+        state[state["stage"]] = np.nan  # not the tiny error of the ordinary logits before
         raise _Wrong(f"{what}: NaN or inf for logits of +-1000 (numerically unstable: "
                      f"{fix})", np.nan)
     try:
