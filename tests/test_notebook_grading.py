@@ -435,3 +435,16 @@ def test_an_unstable_softmax_shows_no_tiny_error_beside_its_nan(tmp_path):
     softmax = grades["softmax_forward"]
     assert "NaN or inf for logits of +-1000" in softmax.status
     assert softmax.error is None or not softmax.error < 1e-6
+
+
+def test_a_shape_slip_gets_the_shapes_hint_and_dlogits_its_own(tmp_path):
+    # T5-21: db with keepdims=True got the rule about summing over rows; a wrong dlogits
+    # got the forward's rule.
+    grades = _graded(tmp_path, "    return dx, x.T @ dout, dout.sum(axis=0)\n",
+                     "    return dx, x.T @ dout, dout.sum(axis=0, keepdims=True)\n")
+    dense = grades["dense_backward"]
+    assert "wrong gradient: db: shape (1, 3), expected (3,)" in dense.status
+    assert exercises.first_hint(dense) == exercises.STEP_HINTS["dense_backward"][1]
+    wrong = exercises.Grade("softmax_cross_entropy", "wrong gradient: dlogits", 0.5,
+                            exercises.HINTS["softmax_cross_entropy"])
+    assert "through its probability" in exercises.first_hint(wrong)

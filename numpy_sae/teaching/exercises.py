@@ -17,6 +17,7 @@ import inspect
 import io
 import json
 import linecache
+import re
 import sys
 import textwrap
 import traceback
@@ -1015,11 +1016,18 @@ QUANTITY_HINTS = {
     ("meanstd_pool_backward", "dx through the mean"): "each frame holds 1/T of the mean",
     ("meanstd_pool_backward", "dx through the std"): "each frame's deviation x_t - mu moves "
                                                      "s, and s holds 1/T of the variance",
+    ("softmax_cross_entropy", "dlogits"): "each logit moves the loss through its "
+                                          "probability and, for the right class, through "
+                                          "-log p[y] itself; then average over the batch",
 }
 
 
 def first_hint(g):
-    """The level-1 hint for a failed grade: the wrong quantity's own, else the function's."""
+    """The level-1 hint for a failed grade: for a wrong shape the function's shapes hint
+    (step 2: the shapes are the whole problem, and they give no formula), else the wrong
+    quantity's own, else the function's rule."""
+    if re.search(r": shape \(.*\), expected \(", g.status) and len(STEP_HINTS[g.function]) > 1:
+        return STEP_HINTS[g.function][1]
     for (function, quantity), text in QUANTITY_HINTS.items():
         if g.function == function and f"wrong gradient: {quantity}" in g.status and \
                 (quantity != "dx" or "through" not in g.status):
