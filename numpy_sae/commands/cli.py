@@ -13,6 +13,7 @@ import math
 import sys
 import warnings
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from .. import __version__
@@ -31,6 +32,7 @@ from ..teaching.gradcheck_demo import BUGS, run_gradcheck_demo
 from ..train import TrainingInterrupted
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
 from .experiment import MAX_JOBS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
+from .gradescope import LIMITS, MAX_POINTS, within_limits
 from .models import DECODERS, FRONT_ENDS, MODEL_KINDS, MODELS
 from .outputs import check_name, folder_lock
 
@@ -67,13 +69,15 @@ positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 code_size = _number(int, lambda v: 1 <= v <= 65_536, "a code size from 1 to 65536")
 crop_count = _number(int, lambda v: 0 <= v <= 100_000, "a number of crops from 0 to 100000")
 seed_int = _number(int, lambda v: 0 <= v < 2 ** 63, "an integer >= 0")
-# The grader's own limits, as gradescope.check_config bounds them in config.json.
-seconds_limit = _number(float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
-gradescope_seconds = _number(float, lambda v: 60 <= v <= 86400,
-                             "a number of seconds from 60 to 86400")
-memory_mb = _number(float, lambda v: 512 <= v <= 1e6,
-                    "a number of MB from 512 (below it, numpy_sae's own grading fails) to 1000000")
-points_float = _number(float, lambda v: 0 <= v <= 1e6, "a number of points from 0 to 1e+06")
+# The grader's own limits: the bounds gradescope.check_config holds config.json to.
+seconds_limit = _number(float, partial(within_limits, "time_limit"),
+                        f"a number of {LIMITS['time_limit'][2]}")
+gradescope_seconds = _number(float, partial(within_limits, "timeout"),
+                             f"a number of {LIMITS['timeout'][2]}")
+memory_mb = _number(float, partial(within_limits, "memory_limit"),
+                    f"a number of {LIMITS['memory_limit'][2]}")
+points_float = _number(float, lambda v: 0 <= v <= MAX_POINTS,
+                       f"a number of points from 0 to {MAX_POINTS:g}")
 unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 factor_int = _number(int, lambda v: 1 <= v <= 10_000, "a downsampling factor from 1 to 10000")
 window_int = _number(int, lambda v: 1 <= v <= 100_000, "a number of samples from 1 to 100000")
@@ -111,7 +115,6 @@ def code_dims(text):
 
 def points_list(text):
     """--points: FUNC=N,... into {function: points}, each from 0 to MAX_POINTS."""
-    from .gradescope import MAX_POINTS
     _, graded, _ = _graded_names("")
     points = {}
     for item in filter(None, text.split(",")):

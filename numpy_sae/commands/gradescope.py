@@ -94,6 +94,19 @@ include = ["numpy_sae*"]
 
 
 MAX_POINTS = 1e6  # per function: the total stays a finite float, and JSON holds it
+# The grader's limits, checked alike in config.json and on the command line: key ->
+# (low, high, what a value must be); time_limit is open at 0.
+LIMITS = {"time_limit": (0, 3600, "seconds in (0, 3600]"),
+          "memory_limit": (512, 1e6, "MB from 512 to 1e6 (below it, numpy_sae's own grading "
+                                     "fails)"),
+          "timeout": (60, 86400, "seconds from 60 to 86400")}
+
+
+def within_limits(key, value):
+    """Whether ``value`` is a number in the bounds of :data:`LIMITS` ``[key]``."""
+    low, high, _ = LIMITS[key]
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and (low < value if key == "time_limit" else low <= value) and value <= high)
 
 
 def _points(weight):
@@ -130,16 +143,10 @@ def check_config(config):
     if config["visibility"] not in (None, *VISIBILITIES):
         raise ValueError(f"visibility {config['visibility']!r}: choose from "
                          f"{', '.join(VISIBILITIES)}")
-    for key, low, high, unit in (("time_limit", 0, 3600, "seconds"),
-                                 ("memory_limit", 512, 1e6, "MB"),
-                                 ("timeout", 60, 86400, "seconds")):
-        value = config[key]
-        if (not isinstance(value, (int, float)) or isinstance(value, bool)
-                or not (low < value <= high if key == "time_limit" else low <= value <= high)):
-            raise ValueError(f"{key.replace('_', ' ')} {value!r} is not a number of {unit} "
-                             + {"time_limit": "in (0, 3600]", "timeout": "from 60 to 86400",
-                                "memory_limit": "from 512 to 1e6 (below it, numpy_sae's own "
-                                                "grading fails)"}[key])
+    for key, (_, _, wanted) in LIMITS.items():
+        if not within_limits(key, config[key]):
+            raise ValueError(f"{key.replace('_', ' ')} {config[key]!r} is not a number of "
+                             f"{wanted}")
     if config["max_hint"] not in (0, 1, 2, 3):
         raise ValueError(f"max hint {config['max_hint']!r}: choose 0, 1, 2 or 3")
     return config

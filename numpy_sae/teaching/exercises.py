@@ -842,11 +842,16 @@ def truncated(text, limit=1500):
         "characters not shown)"
 
 
+def _student_path(student):
+    """The file of a student module, or the path itself; None for a notebook's namespace."""
+    return student if isinstance(student, (str, Path)) else getattr(student, "__file__", None)
+
+
 def describe_error(exc, student):
     """"NameError: name 'x' is not defined (backprop.py, line 42, in f: ...)": the error
     and where in the student's file (a module or its path) it was raised; a SyntaxError
     in a file made from a notebook names the notebook's cell."""
-    path = student if isinstance(student, (str, Path)) else getattr(student, "__file__", None)
+    path = _student_path(student)
     if (isinstance(exc, SyntaxError) and path and exc.filename and exc.lineno
             and Path(exc.filename).resolve() == Path(path).resolve()):
         return f"{type(exc).__name__}: {exc.msg} ({located(path, exc.lineno)})"
@@ -872,7 +877,7 @@ def where(exc, student):
     """Where in the student's file (a module or its path) an exception was raised:
     " (backprop.py, line 42, in softmax_backward: dz = ...)", or "" when no frame of the
     traceback is in that file (a SyntaxError names its line in its own message)."""
-    path = student if isinstance(student, (str, Path)) else getattr(student, "__file__", None)
+    path = _student_path(student)
     if not path:
         # A notebook's namespace (the in-notebook check): Jupyter runs each cell from a
         # file of its own (ipykernel_<pid>/<hash>.py, or <ipython-input-...>).
