@@ -9,12 +9,8 @@ when everything passes, so an instructor can grade in CI.
 
 import ast
 import contextlib
+import io
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +21,7 @@ from ..data.gtzan import Preprocessing, build_clipset
 from ..data.synth import generate_dataset
 from ..teaching import exercises
 from ..teaching.assignment import NOTEBOOK_NAME, assignment_notebook, notebook_program
+from ..teaching.remote import GradingLost, RemoteStudent, StudentError
 from .experiment import (
     JobError,
     RunSettings,
@@ -101,149 +98,44 @@ def choose_submission(found, log=print):
     return chosen
 
 
-def _events(report):
-    """The JSON events the child has written whole (a line counts once its newline is)."""
-    return [json.loads(line) for line in report.read_text().split("\n")[:-1] if line]
-
-
 def grade_in_children(path, units, time_limit=20.0, training_limit=600.0, memory_limit=4096):
-    """Grade ``units`` of the student file at ``path`` in child processes.
+    """Grade ``units`` of the student file at ``path``, its code in a process of its own.
 
-    Each unit has ``time_limit`` seconds (``training`` has ``training_limit``) and the child
-    at most ``memory_limit`` MB of address space (POSIX); a unit that
-    runs longer, or whose code ends its process (``sys.exit``, ``os._exit``), is reported
-    as such and the remaining units go on in a fresh process. Returns
-    (grades: list of exercises.Grade, training: dict or None, import_error: str or None).
+    The student's functions run in that process (:class:`remote.RemoteStudent`), which
+    hands back only values; every check, comparison and score is made here, so nothing
+    the file does in its process (replacing NumPy's or the grader's functions) reaches
+    them. Each unit has ``time_limit`` seconds (``training`` has ``training_limit``) and
+    the process at most ``memory_limit`` MB of address space (POSIX); a unit that runs
+    longer, or whose code ends its process, is reported as such and the next unit goes on
+    in a fresh process. Returns (grades: list of exercises.Grade, training: dict or None,
+    import_error: str or None, isolation: how the student's code ran, in words).
     """
-    grades, training, remaining = [], None, list(units)
-    while remaining:
-        with tempfile.TemporaryDirectory() as tmp:
-            report = Path(tmp) / "report.jsonl"
-            report.touch()
-            child = subprocess.Popen(
-                [sys.executable, "-m", "numpy_sae.commands.grade_child",
-                 str(Path(path).resolve()), str(report), *remaining],
-                # What the student's code prints is not read: a full pipe would stall it.
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp,
-                env={**os.environ, "NUMPY_SAE_GRADER_MEMORY": str(int(memory_limit * 2 ** 20)),
-                     "NUMPY_SAE_GRADER_LIMITS": f"{time_limit},{training_limit}"},
-                # Its own process group, so whatever it forks is ended with it.
-                **({"start_new_session": True} if os.name == "posix" else {}))
-            try:
-                ended, unit, limit = _supervise(child, report, time_limit, training_limit)
-            finally:
-                # Ctrl-C or SIGTERM while grading: the student's code must not run on,
-                # unsupervised, after the grader is gone.
-                _end(child)
-            events = _events(report)
-            running = _running_line(Path(f"{report}.stack"), path) if ended == "timeout" else ""
-        seen = set()
-        for event in events:
-            if "import_error" in event:
-                return grades, training, event["import_error"]
-            # A student file that forks reports every unit twice: count each once.
-            key = event.get("unit", "training" if "training" in event else None)
-            if key is None or key in seen or key not in remaining:
-                continue
-            seen.add(key)
-            if "unit" in event:
-                grades += [exercises.Grade(**g) for g in event["grades"]]
-            else:
-                training = event["training"]
-            remaining.remove(key)
-        if all(event.get("start") == "import" for event in events):
-            return grades, training, (
-                f"importing it ran longer than {limit:g} s (an endless loop at the top level?)"
-                f"{running}" if ended == "timeout" else f"the file ended the grading process "
-                f"while it was imported (exit status {child.returncode})")
-        if any("done" in e for e in events) or not remaining:
-            break
-        stuck = remaining.pop(0)  # the unit that started and never finished
-        why = (f"ran longer than {limit:g} s (an endless loop?){running}" if ended == "timeout"
-               else _how_it_ended(child.returncode))
-        if stuck == "training":
-            training = {"error": why}
-        else:
-            # A forward found right before its backward hung or crashed keeps its point.
-            checked = next((e["forward_checked"] for e in events
-                            if e.get("unit_progress") == stuck), None)
-            for _, name in exercises.GRADED:
-                if exercises.unit_of(name) != stuck:
-                    continue
-                if checked is not None and name.endswith("_forward"):
-                    grades.append(exercises.Grade(name, "correct", checked,
-                                                  exercises.HINTS[name]))
-                else:
-                    grades.append(exercises.Grade(name, f"error: {why}", None,
-                                                  exercises.HINTS[name]))
-    order = {name: i for i, (_, name) in enumerate(exercises.GRADED)}
-    return sorted(grades, key=lambda g: order[g.function]), training, None
-
-
-def _how_it_ended(returncode):
-    """Why a grading child ended before its unit did, from its exit status."""
-    if returncode is not None and returncode < 0:
+    graded = [name for _, name in exercises.GRADED]
+    functions = [name for name in graded if exercises.unit_of(name) in units]
+    with RemoteStudent(path, memory_limit, time_limit, graded + list(
+            name for _, name in exercises.PROVIDED)) as student:
         try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        if -returncode == getattr(signal, "SIGKILL", 9):
-            return (f"the grading process was killed ({name}): out of memory? (the system "
-                    "ends the largest process when memory runs out)")
-        return f"the grading process was ended by {name}"
-    return (f"your code ended the grading process (exit status {returncode}: sys.exit or "
-            "os._exit?)")
+            student.start()
+        except (GradingLost, StudentError) as exc:
+            return [], None, exercises.describe_error(exc, path), student.isolation
+        grades = exercises.grade(student, only=functions) if functions else []
+        training = _train(student, training_limit) if "training" in units else None
+        return grades, training, None, student.isolation
 
 
-def _running_line(stacks, student_file):
-    """Where the student's code was when its time ran out, from the stack the child wrote
-    just before the limit (faulthandler: innermost frame first): " (backprop.py, line 12,
-    in relu_forward: while True:)", or "" when no frame is in the student's file."""
+def _train(student, limit):
+    """Train with the student's functions within ``limit`` seconds: the figures, or the
+    error with the student's line; and what the student's code printed."""
+    printed = io.StringIO()
     try:
-        text = stacks.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    target = Path(student_file).resolve()
-    for match in re.finditer(r'File "(.+)", line (\d+) in (\S+)', text):
-        if Path(match.group(1)).resolve() == target:
-            return exercises.place(target, int(match.group(2)), match.group(3))
-    return ""
-
-
-def _end(child):
-    """Kill a grading child and every process it started (its process group on POSIX)."""
-    if os.name == "posix":
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
-    if child.poll() is None:
-        child.kill()
-    child.wait()
-
-
-STARTUP_LIMIT = 120.0  # seconds a grading child may take to start, before the student's code
-
-
-def _supervise(child, report, time_limit, training_limit):
-    """Wait for a grading child: (how it ended, its last unit, that unit's limit)."""
-    started, unit, ended = time.monotonic(), None, None
-    while ended is None:
-        events = _events(report)
-        current = next((e["start"] for e in reversed(events) if "start" in e), None)
-        if current != unit:
-            unit, started = current, time.monotonic()
-        # Importing the student's file has the same limit as a function; before it (unit
-        # None) the child is still importing numpy_sae itself, which a loaded machine may
-        # take seconds to do: that is not the student's time.
-        limit = (training_limit if unit == "training" else STARTUP_LIMIT if unit is None
-                 else time_limit)
-        if child.poll() is not None:
-            ended = "exit"
-        elif time.monotonic() - started > limit:
-            _end(child)
-            ended = "timeout"
-        else:
-            time.sleep(0.02)
-    return ended, unit, limit
+        student.begin_unit(limit)
+        with contextlib.redirect_stdout(printed):
+            first, last, val_accuracy, chance = train_with_student(student)
+        result = {"first": first, "last": last, "val_accuracy": val_accuracy, "chance": chance}
+    except Exception as exc:  # the student's functions may fail any way while training
+        result = {"error": exercises.describe_error(exc, student)}
+    result["output"] = exercises.truncated(exercises.condensed(printed.getvalue()))
+    return result
 
 
 def train_with_student(student, epochs=30, seed=0, log=print):
@@ -355,8 +247,9 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
     units = list(dict.fromkeys(exercises.unit_of(name) for _, name in exercises.GRADED
                                if only is None or exercises.unit_of(name) in
                                {exercises.unit_of(n) for n in only}))
-    grades, _, import_error = grade_in_children(path, units, time_limit,
-                                                memory_limit=memory_limit)
+    grades, _, import_error, isolation = grade_in_children(path, units, time_limit,
+                                                           memory_limit=memory_limit)
+    settings["isolation"] = isolation
     if import_error:
         message = f"{submitted} does not import: {import_error}"
         # Gradescope and the --json loop still get a result: score 0 and the reason.
@@ -390,13 +283,15 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
                 training = {"error": f"not run: {max(left, 0):.0f} s were left of the "
                                      "grader's time"}
             else:
-                _, training, _ = grade_in_children(path, ["training"], time_limit, budget,
-                                                   memory_limit=memory_limit)
+                _, training, error, _ = grade_in_children(path, ["training"], time_limit,
+                                                          budget, memory_limit=memory_limit)
+                training = training or {"error": error}
             learned, message = _training_verdict(training)
             printed = training.get("output", "")
         else:
             message, printed = "not run: it runs once every function is correct", ""
         report = _with_training(report, learned, message, printed, training_points)
+    report["isolation"] = isolation
     if results is not None:
         _write_results(results, _gradescope_results(report, settings), force)
     if as_json:
@@ -474,11 +369,21 @@ def _gradescope_results(report, settings):
         tests.append(test)
     results = {"score": report["score"], "tests": tests,
                "output": (settings["note"] + "\n" if settings.get("note") else "")
-                         + _summary(tests, report, settings),
+                         + _summary(tests, report, settings) + _isolation_note(settings),
                "execution_time": round(time.monotonic() - settings["started"], 1)}
     if settings["visibility"]:
         results["visibility"] = settings["visibility"]  # the whole submission's, score too
     return results
+
+
+def _isolation_note(settings):
+    """A line for results.json when the student's code could not run as an unprivileged
+    user (the grader was not root, or that user could not start Python)."""
+    isolation = settings.get("isolation") or ""
+    if not isolation or "ran as the user" in isolation:
+        return ""
+    return (f"\nnote for the instructor: {isolation}, so it could read or change what "
+            "the grader's user can (not the grades, which are computed apart from it).")
 
 
 def _summary(tests, report, settings):

@@ -29,6 +29,7 @@ import numpy as np
 from ..nn import functional as F
 from ..nn import optim
 from ..nn.gradcheck import numerical_gradient, numerical_gradient_array, relative_error
+from .remote import GradingLost, RemoteStudent, StudentError
 
 # (module, function): the functions a student writes, in the order of a lecture.
 GRADED = (
@@ -693,11 +694,23 @@ def _check_network(student, rng, state):
     library's, so a mistake inside tanh_backward is charged to tanh_backward only."""
     parts = [name for module, name in GRADED + PROVIDED
              if module is F and name != "joint_network_loss" and hasattr(student, name)]
+    with _library_inside(student, parts):
+        return _check_composition(student, rng, state)
+
+
+@contextlib.contextmanager
+def _library_inside(student, parts):
+    """Within the block the student's functions ``parts`` are the library's: in the
+    student's own process (a RemoteStudent), or in the student's module itself."""
+    if isinstance(student, RemoteStudent):
+        with student.library_inside(parts):
+            yield
+        return
     own = {name: getattr(student, name) for name in parts}
     for name in parts:
         setattr(student, name, getattr(F, name))
     try:
-        return _check_composition(student, rng, state)
+        yield
     finally:
         for name, function in own.items():
             setattr(student, name, function)
@@ -784,6 +797,8 @@ def grade(student, seed=0, only=None, on_forward=None):
         printed = io.StringIO()
         try:
             with np.errstate(all="ignore"), contextlib.redirect_stdout(printed):
+                if isinstance(student, RemoteStudent):
+                    student.begin_unit()  # its time limit starts; a lost process restarts
                 _check(_Watched(student, state), unit, np.random.default_rng(seed), state)
             outcome = "correct"
         except NotImplementedError:
@@ -852,6 +867,13 @@ def describe_error(exc, student):
     and where in the student's file (a module or its path) it was raised; a SyntaxError
     in a file made from a notebook names the notebook's cell."""
     path = _student_path(student)
+    if isinstance(exc, GradingLost):
+        return f"{exc.reason}{where(exc, student)}"
+    if isinstance(exc, StudentError):
+        if exc.syntax and path and exc.syntax[0] and isinstance(exc.syntax[1], int) and \
+                Path(exc.syntax[0]).resolve() == Path(path).resolve():
+            return f"{exc.type_name}: {exc.syntax[2]} ({located(path, exc.syntax[1])})"
+        return f"{exc.type_name}: {exc.message}{where(exc, student)}"
     if (isinstance(exc, SyntaxError) and path and exc.filename and exc.lineno
             and Path(exc.filename).resolve() == Path(path).resolve()):
         return f"{type(exc).__name__}: {exc.msg} ({located(path, exc.lineno)})"
@@ -889,11 +911,13 @@ def where(exc, student):
         return (f" (your cell, line {frames[-1].lineno}, in {frames[-1].name}"
                 f"{': ' + code if code else ''})")
     target = Path(path).resolve()
-    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
-              if Path(frame.filename).resolve() == target]
+    # An error of the student's own process carries its frames as (file, line, function).
+    frames = getattr(exc, "frames", None) if isinstance(exc, (StudentError, GradingLost)) \
+        else [(f.filename, f.lineno, f.name) for f in traceback.extract_tb(exc.__traceback__)]
+    frames = [frame for frame in frames if Path(frame[0]).resolve() == target]
     if not frames:
         return ""
-    return place(target, frames[-1].lineno, frames[-1].name)
+    return place(target, frames[-1][1], frames[-1][2])
 
 
 def place(path, number, function):
@@ -907,7 +931,10 @@ def library_calls(student):
     """{graded function: the numpy_sae name it uses} for the student's functions that call
     numpy_sae's own code, or are numpy_sae's (imported by name). Works on a module and on
     a notebook's namespace alike: the names bound to numpy_sae objects, then each
-    function's source (by ``ast``, imports inside it included)."""
+    function's source (by ``ast``, imports inside it included). For a
+    :class:`RemoteStudent`, :func:`_remote_library_calls`."""
+    if isinstance(student, RemoteStudent):
+        return _remote_library_calls(student)
     namespace = getattr(student, "_namespace", None)
     if namespace is None:
         namespace = vars(student)
@@ -924,17 +951,83 @@ def library_calls(student):
             tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
         except (OSError, TypeError, SyntaxError):
             continue
-        inner = set()
-        for item in ast.walk(tree):
-            if isinstance(item, ast.Import):
-                inner |= {(a.asname or a.name).split(".")[0] for a in item.names
-                          if a.name.split(".")[0] == "numpy_sae"}
-            elif isinstance(item, ast.ImportFrom) and item.level == 0 and item.module and \
-                    item.module.split(".")[0] == "numpy_sae":
-                inner |= {a.asname or a.name for a in item.names}
-        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & (imported | inner)
-        if used or inner:
-            found[name] = sorted(used or inner)[0]
+        used = _numpy_sae_names(tree, imported)
+        if used:
+            found[name] = used
+    return found
+
+
+def _numpy_sae_names(function, imported):
+    """The first numpy_sae name a parsed function uses: one of the ``imported`` names it
+    reads (not a local variable of the same name), or one it imports itself; or None."""
+    inner, local = set(), set()
+    for item in ast.walk(function):
+        if isinstance(item, ast.Import):
+            inner |= {(a.asname or a.name).split(".")[0] for a in item.names
+                      if a.name.split(".")[0] == "numpy_sae"}
+        elif isinstance(item, ast.ImportFrom) and item.level == 0 and item.module and \
+                item.module.split(".")[0] == "numpy_sae":
+            inner |= {a.asname or a.name for a in item.names}
+        elif isinstance(item, ast.Name) and isinstance(item.ctx, ast.Store):
+            local.add(item.id)
+        elif isinstance(item, ast.arg):
+            local.add(item.arg)
+    read = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)}
+    used = (read & imported) - local
+    return sorted(used or inner)[0] if used or inner else None
+
+
+def _parsed(student):
+    """The student's file parsed (cached on the RemoteStudent), or None."""
+    if "_tree" not in vars(student):
+        try:
+            student._tree = ast.parse(Path(student.__file__).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, SyntaxError, RecursionError):
+            student._tree = None
+    return student._tree
+
+
+def _definition(student, name):
+    """The ``def`` in the student's file that made the RemoteStudent's function ``name``
+    (the one at the line its process reported), or None."""
+    tree, line = _parsed(student), student.defined_in_file(name)
+    if tree is None or line is None:
+        return None
+    return next((node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                 and node.name == name and (node.decorator_list[0].lineno
+                                            if node.decorator_list else node.lineno) == line),
+                None)
+
+
+def _remote_library_calls(student):
+    """library_calls for a student graded in its own process: the graded functions that
+    are numpy_sae's (their module, as that process saw it), that use names the file's
+    imports bind to numpy_sae (by ``ast``), or that loaded numpy_sae while they ran; when
+    the file loaded numpy_sae without any import statement of it (``__import__``,
+    importlib, a path), every one of its functions."""
+    tree = _parsed(student)
+    statements = [] if tree is None else [
+        node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+        and any((node.module if isinstance(node, ast.ImportFrom) and node.level == 0 else
+                 alias.name if isinstance(node, ast.Import) else "").split(".")[0] ==
+                "numpy_sae" for alias in node.names)]
+    imported = {(a.asname or a.name).split(".")[0] for node in statements for a in node.names}
+    found = {}
+    for _, name in GRADED:
+        function = getattr(student, name, None)
+        if function is None:
+            continue
+        module = getattr(function, "__module__", "") or ""
+        node = _definition(student, name)
+        if module.split(".")[0] == "numpy_sae":
+            found[name] = name
+        elif node is not None and _numpy_sae_names(node, imported):
+            found[name] = _numpy_sae_names(node, imported)
+        elif name in student.numpy_sae_calls:
+            found[name] = "loaded while it ran"
+        elif student.numpy_sae_at_import and not statements:
+            found[name] = "loaded without an import statement: __import__, importlib or a path"
     return found
 
 
@@ -981,6 +1074,9 @@ def _is_stub(student, name):
     function = getattr(student, name, None)
     if function is None:
         return True
+    if isinstance(student, RemoteStudent):
+        node = _definition(student, name)
+        return node is not None and is_stub_node(node)
     try:
         node = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
     except (OSError, TypeError, SyntaxError):
