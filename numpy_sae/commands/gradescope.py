@@ -51,6 +51,9 @@ mkdir -p "$root/results"
 # python -m puts the working folder first on the import path: run from one that holds no
 # student file (a submitted numpy_sae.py must not replace the grader).
 cd "$root"
+# The student's code runs as the user nobody: it may not read the instructor's settings
+# or write the results (root, which grades, still can).
+chmod 700 "$root/source" "$root/results" 2>/dev/null || true
 python3 -m numpy_sae.commands.gradescope "$root/submission" "$results" \\
     --config "$root/source/config.json"
 status=$?

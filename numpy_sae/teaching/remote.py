@@ -90,10 +90,8 @@ def student_error(info):
     syntax = info.get("syntax")
     if not (isinstance(syntax, list) and len(syntax) == 3):
         syntax = None
-    error = _KINDS[base].__new__(_KINDS[base])
-    StudentError.__init__(error, str(info.get("type", "Exception")),
-                          str(info.get("message", "")), frames, syntax)
-    return error
+    return _KINDS[base](str(info.get("type", "Exception")), str(info.get("message", "")),
+                        frames, syntax)
 
 
 def how_it_ended(returncode):

@@ -43,7 +43,8 @@ import numpy as np
 
 MAX_MESSAGE = 1 << 30  # bytes; a longer message is refused, not read
 PRINTED_LIMIT = 20000  # characters of one call's printed output kept
-PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # numpy_sae/
+THIS_FILE = os.path.abspath(__file__)
+PACKAGE = os.path.dirname(os.path.dirname(THIS_FILE))  # numpy_sae/
 
 
 # --- The message format (both sides) ---------------------------------------------------
@@ -102,7 +103,7 @@ def encode(value, blobs, keep=None):
     if isinstance(value, (int, float)) and not isinstance(value, np.generic):
         return int(value) if isinstance(value, int) else float(value)
     if isinstance(value, (np.ndarray, np.generic)) and np.asarray(value).dtype.kind in "biufc":
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value)
         blobs.append(array.tobytes())
         return {"$a" if isinstance(value, np.ndarray) else "$s":
                 [len(blobs) - 1, array.dtype.str, list(array.shape)]}
@@ -219,7 +220,8 @@ class _Server:
     def __init__(self, requests, replies):
         self.requests, self.replies = requests, replies
         self.module, self.kept, self.ids, self.next_id = None, {}, {}, 0
-        self.modules_seen, self.loaded = 0, False
+        self.modules_seen, self.loaded, self.ran_library = 0, False, False
+        self.pid = os.getpid()
 
     def keep(self, value):
         key = id(value)
@@ -253,7 +255,8 @@ class _Server:
         spec = importlib.util.spec_from_file_location("student_backprop", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules["student_backprop"] = module
-        spec.loader.exec_module(module)
+        with self.watching():
+            spec.loader.exec_module(module)
         self.module = module
         return {name: describe(value) for name, value in vars(module).items()
                 if not name.startswith("__")}
@@ -272,11 +275,26 @@ class _Server:
         return library
 
     def look_for_numpy_sae(self):
-        """Whether numpy_sae has been loaded here (a look only when modules were added)."""
+        """Whether numpy_sae has been loaded here (a look only when modules were added) or
+        code of its files has run (:meth:`watching`)."""
         if len(sys.modules) != self.modules_seen:
             self.modules_seen = len(sys.modules)
             self.loaded = self.loaded or numpy_sae_loaded()
         return self.loaded
+
+    @contextlib.contextmanager
+    def watching(self):
+        """Within the block, note whether a function of numpy_sae's files is called, by
+        whatever route its module was loaded (sys.setprofile: this thread only)."""
+        def watch(frame, event, arg):
+            if event == "call" and frame.f_code.co_filename.startswith(PACKAGE + os.sep) \
+                    and frame.f_code.co_filename != THIS_FILE:
+                self.ran_library = True
+        sys.setprofile(watch)
+        try:
+            yield
+        finally:
+            sys.setprofile(None)
 
     def call(self, header, blobs):
         sent = {}
@@ -285,13 +303,13 @@ class _Server:
             function = getattr(self.module, header["name"])
         except Exception as exc:  # a name the file no longer binds, most often
             return {"error": exception_info(exc), "printed": "", "numpy_sae": False}, None
-        already = self.look_for_numpy_sae()
+        already, self.ran_library = self.look_for_numpy_sae(), False
         library = {name: self.callback(name) for name in header.get("library", [])}
         saved = {name: vars(self.module)[name] for name in library if name in vars(self.module)}
         printed = io.StringIO()
         try:
             vars(self.module).update(library)
-            with contextlib.redirect_stdout(printed):
+            with contextlib.redirect_stdout(printed), self.watching():
                 try:
                     result = function(*args, **kwargs)
                     outcome = {"ok": True}
@@ -304,34 +322,44 @@ class _Server:
         text = printed.getvalue()
         if len(text) > PRINTED_LIMIT:
             text = text[:PRINTED_LIMIT] + "\n..."
-        # numpy_sae loaded while the student's function ran: the function loaded it.
-        loaded = self.look_for_numpy_sae() and not already
+        # numpy_sae's code ran, or was loaded, while the student's function ran.
+        loaded = self.ran_library or self.look_for_numpy_sae() and not already
         after = [arg if changed(arg, sent) else Unchanged for arg in args]
         return {**outcome, "printed": text, "numpy_sae": loaded}, [result, after]
 
     def serve(self):
+        me = self.pid
         while True:
             try:
                 header, blobs = read_message(self.requests)
             except EOFError:
                 return
             self.release(header.get("release", []))
-            if header.get("op") == "load":
-                try:
-                    names = self.load(header["path"])
-                    self.reply({"ok": True, "names": names,
-                                "numpy_sae": self.look_for_numpy_sae()})
-                except BaseException as exc:  # SystemExit too: the file must import
-                    self.reply({"error": exception_info(exc)})
-            elif header.get("op") == "call":
-                reply, values = self.call(header, blobs)
-                try:
-                    self.reply(reply, values)
-                except (TypeError, ValueError) as exc:
-                    self.reply({"error": {"type": "TypeError", "builtin": "TypeError",
-                                          "message": f"its result cannot be graded: {exc}",
-                                          "frames": [], "syntax": None},
-                                "printed": reply["printed"], "numpy_sae": reply["numpy_sae"]})
+            self.handle(header, blobs)
+            if os.getpid() != me:
+                os._exit(0)  # a copy the student's code forked: the grader talks to one
+
+    def handle(self, header, blobs):
+        if header.get("op") == "load":
+            try:
+                names = self.load(header["path"])
+                reply = {"ok": True, "names": names,
+                         "numpy_sae": self.look_for_numpy_sae() or self.ran_library}
+            except BaseException as exc:  # SystemExit too: the file must import
+                reply = {"error": exception_info(exc)}
+            if os.getpid() == self.pid:
+                self.reply(reply)
+        elif header.get("op") == "call":
+            reply, values = self.call(header, blobs)
+            if os.getpid() != self.pid:
+                return
+            try:
+                self.reply(reply, values)
+            except (TypeError, ValueError) as exc:
+                self.reply({"error": {"type": "TypeError", "builtin": "TypeError",
+                                      "message": f"its result cannot be graded: {exc}",
+                                      "frames": [], "syntax": None},
+                            "printed": reply["printed"], "numpy_sae": reply["numpy_sae"]})
 
 
 def describe(value):
@@ -356,7 +384,7 @@ def numpy_sae_loaded():
             return True
         path = getattr(module, "__file__", None)
         if isinstance(path, str) and os.path.abspath(path).startswith(PACKAGE + os.sep) \
-                and os.path.abspath(path) != os.path.abspath(__file__):  # not this script
+                and os.path.abspath(path) != THIS_FILE:  # not this script
             return True
     return False
 
