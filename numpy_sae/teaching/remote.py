@@ -37,7 +37,7 @@ import weakref
 from pathlib import Path
 
 from . import student_process
-from .student_process import decode, encode, message_bytes, read_message
+from .student_process import decode, encode, message_bytes, read_message, reader
 
 STARTUP_LIMIT = 120.0  # seconds the process may take to start (Python and NumPy)
 UNPRIVILEGED_USER = "nobody"
@@ -201,13 +201,13 @@ class StudentProcess:
         except OSError:
             pass  # it has ended: the reply's read says how
 
-    def receive(self, deadline, limit):
+    def receive(self, deadline, limit, spin=None):
         """The next message, or GradingLost when the process ends or ``deadline``
         (time.monotonic()) passes (``limit``: the seconds named in the reason)."""
         if self.lost is not None:
             raise self.lost
         try:
-            message = self._next(max(deadline - time.monotonic(), 0.0))
+            message = self._next(max(deadline - time.monotonic(), 0.0), spin)
         except queue.Empty:
             frames = self._stack()
             self.end()
@@ -225,29 +225,17 @@ class StudentProcess:
             raise self.lost
         return message
 
-    def _next(self, timeout):
+    def _next(self, timeout, spin=None):
         """The next message, an exception that ended the reading, or queue.Empty."""
         if self.replies is not None:
             return self.replies.get(timeout=timeout)
-        deadline = time.monotonic() + timeout
         try:
-            return read_message(None, lambda size: self._read_before(size, deadline))
+            return read_message(None, reader(self.child.stdout.fileno(),
+                                             time.monotonic() + timeout, spin))
+        except TimeoutError:
+            raise queue.Empty from None  # a reply cut in the middle times out too
         except (EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
             return exc
-
-    def _read_before(self, size, deadline):
-        """Exactly ``size`` bytes of the reply pipe; queue.Empty when ``deadline`` passes
-        first (a reply cut in the middle times out too)."""
-        fd, chunks = self.child.stdout.fileno(), []
-        while size:
-            if not select.select([fd], [], [], max(deadline - time.monotonic(), 0.0))[0]:
-                raise queue.Empty
-            chunk = os.read(fd, min(size, 1 << 20))
-            if not chunk:
-                raise EOFError("the student's process closed its end")
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
 
     def _stack(self):
         """Where the student's code is now: faulthandler writes the stack on SIGUSR1."""
@@ -303,7 +291,7 @@ class RemoteStudent:
         self.__file__ = str(Path(path).resolve())
         self.memory_limit, self.time_limit = memory_limit, time_limit
         self.graded = tuple(graded)
-        self.limit, self.deadline = time_limit, None
+        self.limit, self.deadline, self.spin = time_limit, None, student_process.SPIN
         self.library, self.released, self.numpy_sae_calls = (), [], set()
         self.numpy_sae_at_import, self.names, self.process = False, {}, None
         self._folder = tempfile.TemporaryDirectory(prefix="numpy_sae_student_")
@@ -392,11 +380,15 @@ class RemoteStudent:
                            if isinstance(facts, dict) and name in self.graded}
         return self.names
 
-    def begin_unit(self, limit=None):
+    def begin_unit(self, limit=None, poll=True):
         """Start a unit of grading: ``limit`` seconds from now (the unit time limit by
-        default), in a fresh process if the last one was lost."""
+        default), in a fresh process if the last one was lost. ``poll``: whether the
+        student's process polls for the next call before it sleeps (quicker calls when
+        this process computes little between them; not while training, whose BLAS
+        threads need the cores)."""
         if self.process is None or self.process.lost is not None:
             self.start()
+        self.spin = student_process.SPIN if poll else 0.0
         self.limit = self.time_limit if limit is None else limit
         self.deadline = time.monotonic() + self.limit
 
@@ -498,9 +490,10 @@ class RemoteStudent:
         process = self.process
         release, self.released = self.released, []
         process.send({"op": "call", "name": name, "library": list(self.library),
-                      "release": release}, [list(args), kwargs], self._keep, self.deadline)
+                      "release": release, "spin": self.spin}, [list(args), kwargs],
+                     self._keep, self.deadline)
         while True:
-            header, blobs = process.receive(self.deadline, self.limit)
+            header, blobs = process.receive(self.deadline, self.limit, self.spin)
             if "callback" not in header:
                 break
             self._call_library(header, blobs)

@@ -35,8 +35,10 @@ import inspect
 import json
 import math
 import os
+import select
 import struct
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -71,6 +73,33 @@ def _read_exactly(stream, size):
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
+
+
+SPIN = 0.0005  # seconds a reader polls before it sleeps: a sleeping process wakes slowly
+
+
+def reader(fd, deadline=None, spin=None):
+    """``read(size)`` for :func:`read_message`: exactly ``size`` bytes of the pipe ``fd``,
+    polled for SPIN seconds before each wait (a round trip on a virtual machine takes
+    about 100 us when the reader sleeps at once, 30 us when it polls); TimeoutError
+    when ``deadline`` (time.monotonic()) passes first, EOFError when the pipe ends."""
+    def read(size):
+        chunks = []
+        while size:
+            spin_end = time.monotonic() + (SPIN if spin is None else spin)
+            while not select.select([fd], [], [], 0)[0]:
+                if time.monotonic() > spin_end:
+                    wait = None if deadline is None else max(deadline - time.monotonic(), 0)
+                    if not select.select([fd], [], [], wait)[0]:
+                        raise TimeoutError
+                    break
+            chunk = os.read(fd, min(size, 1 << 20))
+            if not chunk:
+                raise EOFError("the other process closed its end")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+    return read
 
 
 def read_message(stream, read=None):
@@ -219,6 +248,11 @@ class _Server:
 
     def __init__(self, requests, replies):
         self.requests, self.replies = requests, replies
+        # How long to poll for the next request: the grader's "spin" (none while it trains,
+        # where the polling would take a core from its BLAS threads).
+        self.spin = SPIN
+        self.read = (lambda size: reader(requests.fileno(), spin=self.spin)(size)) \
+            if os.name == "posix" else None
         self.module, self.kept, self.ids, self.next_id = None, {}, {}, 0
         self.modules_seen, self.loaded, self.ran_library = 0, False, False
         self.pid = os.getpid()
@@ -267,7 +301,7 @@ class _Server:
             blobs = []
             write_message(self.replies, {"callback": name, "values": encode(
                 [list(args), kwargs], blobs, self.keep)}, blobs)
-            header, blobs = read_message(self.requests)
+            header, blobs = read_message(self.requests, self.read)
             if "error" in header:
                 raise RuntimeError(f"{name} failed in the grader: {header['error']}")
             return decode(header["values"], blobs, self.kept_value)
@@ -331,10 +365,12 @@ class _Server:
         me = self.pid
         while True:
             try:
-                header, blobs = read_message(self.requests)
+                header, blobs = read_message(self.requests, self.read)
             except EOFError:
                 return
             self.release(header.get("release", []))
+            spin = header.get("spin", SPIN)
+            self.spin = spin if isinstance(spin, (int, float)) and 0 <= spin <= 0.01 else SPIN
             self.handle(header, blobs)
             if os.getpid() != me:
                 os._exit(0)  # a copy the student's code forked: the grader talks to one
