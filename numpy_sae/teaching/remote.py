@@ -197,7 +197,7 @@ class StudentProcess:
                 if os.name == "posix" and not select.select(
                         [], [fd], [], max(deadline - time.monotonic(), 0.0))[1]:
                     return  # it does not read: the reply's wait ends it at the deadline
-                data = data[os.write(fd, data[:1 << 16]):]
+                data = data[os.write(fd, data[:1 << 20]):]
         except OSError:
             pass  # it has ended: the reply's read says how
 
