@@ -169,6 +169,7 @@ class StudentProcess:
             cwd=folder, env=env, **drop,
             # Its own process group, so whatever it forks is ended with it.
             **({"start_new_session": True} if os.name == "posix" else {}))
+        self.files = (None, None)  # (the student's file as this process sees it, its original)
         self.replies = None
         if os.name != "posix":
             # Windows cannot wait on a pipe with a time-out: a thread reads the replies.
@@ -250,7 +251,11 @@ class StudentProcess:
                     or self.child.poll() is not None:
                 break
         time.sleep(0.02)
-        return stack_frames(self._tail(before).decode("utf-8", "replace"))
+        frames = stack_frames(self._tail(before).decode("utf-8", "replace"))
+        # The student's copy, as the student's process saw it, named as the original.
+        seen, original = self.files
+        return [(original if os.path.abspath(f) == os.path.abspath(seen) else f, line, name)
+                for f, line, name in frames]
 
     def _tail(self, start):
         self.stack_file.seek(start)
@@ -353,6 +358,7 @@ class RemoteStudent:
             self._user = (None, None)
             self._child_file = self.__file__
             self.process = StudentProcess(self.memory_limit, Path(self._folder.name) / "work")
+        self.process.files = (self._child_file, self.__file__)
         ready, _ = self.process.receive(time.monotonic() + STARTUP_LIMIT, STARTUP_LIMIT)
         if not ready.get("ready"):
             raise GradingLost("the grading process did not start")
