@@ -98,7 +98,7 @@ def choose_submission(found, log=print):
     return chosen
 
 
-def grade_in_children(path, units, time_limit=20.0, training_limit=600.0, memory_limit=4096):
+def grade_apart(path, units, time_limit=20.0, training_limit=600.0, memory_limit=4096):
     """Grade ``units`` of the student file at ``path``, its code in a process of its own.
 
     The student's functions run in that process (:class:`remote.RemoteStudent`), which
@@ -175,7 +175,7 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     """Grade the student file; return True when every graded function passes (and, when the
     whole file was graded, the model learns with them).
 
-    The student's code runs in child processes (:func:`grade_in_children`), so it cannot
+    The student's code runs in a process of its own (:func:`grade_apart`), so it cannot
     end the grading, hang it, or change the library the answers are compared with; the
     verdict and the exit status are this process's.
 
@@ -247,7 +247,7 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
     units = list(dict.fromkeys(exercises.unit_of(name) for _, name in exercises.GRADED
                                if only is None or exercises.unit_of(name) in
                                {exercises.unit_of(n) for n in only}))
-    grades, _, import_error, isolation = grade_in_children(path, units, time_limit,
+    grades, _, import_error, isolation = grade_apart(path, units, time_limit,
                                                            memory_limit=memory_limit)
     settings["isolation"] = isolation
     if import_error:
@@ -283,7 +283,7 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
                 training = {"error": f"not run: {max(left, 0):.0f} s were left of the "
                                      "grader's time"}
             else:
-                _, training, error, _ = grade_in_children(path, ["training"], time_limit,
+                _, training, error, _ = grade_apart(path, ["training"], time_limit,
                                                           budget, memory_limit=memory_limit)
                 training = training or {"error": error}
             learned, message = _training_verdict(training)

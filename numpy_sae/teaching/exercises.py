@@ -753,21 +753,7 @@ def unit_of(function):
     return {"adam_step": "adam", "fanout_backward": "fanout"}.get(function, function)
 
 
-class _Stages(dict):
-    """A check's state that tells ``on_forward(error)`` when the forward has been found
-    right and the backward's check begins."""
-
-    def __init__(self, on_forward):
-        super().__init__(stage="forward")
-        self._on_forward = on_forward
-
-    def __setitem__(self, key, value):
-        super().__setitem__(key, value)
-        if key == "stage" and value == "backward" and self._on_forward is not None:
-            self._on_forward(self.get("forward"))
-
-
-def grade(student, seed=0, only=None, on_forward=None):
+def grade(student, seed=0, only=None):
     """Grade every function of :data:`GRADED` in a student module; a list of :class:`Grade`.
 
     A forward/backward pair is checked together: the forward's values first,
@@ -775,9 +761,8 @@ def grade(student, seed=0, only=None, on_forward=None):
     Every call gets copies of its inputs; what the student's code prints is kept
     with the unit it printed in.
     only : names of functions to grade (both functions of each pair are), or None for all
-    on_forward : callable(unit, error) or None, called when a pair's forward is found
-        right, before its backward runs (the grading child records it, so a backward that
-        never returns costs the forward nothing)
+    student : a module, a notebook's namespace, or a :class:`RemoteStudent` (the
+        student's functions in a process of their own, as the command line grades)
     """
     units = None if only is None else {unit_of(name) for name in only}
     graded = [(module, name) for module, name in GRADED if units is None or unit_of(name) in units]
@@ -786,8 +771,7 @@ def grade(student, seed=0, only=None, on_forward=None):
         unit = unit_of(name)
         if unit in outcomes:
             continue
-        state = _Stages(None if on_forward is None else
-                        lambda error, unit=unit: on_forward(unit, error))
+        state = {"stage": "forward"}
         problems = [_signature_problem(student, m, n) for m, n in graded if unit_of(n) == unit]
         problems = [p for p in problems if p]
         if problems:

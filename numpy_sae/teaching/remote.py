@@ -245,12 +245,16 @@ class StudentProcess:
         before = self.stack_file.seek(0, os.SEEK_END)
         with contextlib.suppress(OSError):
             os.kill(self.child.pid, signal.SIGUSR1)
-        for _ in range(50):
-            time.sleep(0.01)
-            if self.stack_file.seek(0, os.SEEK_END) > before and b"\n\n" in self._tail(before) \
-                    or self.child.poll() is not None:
+        # faulthandler writes at once, from its signal handler: wait until the file
+        # stops growing (at most half a second).
+        size, steady = before, 0
+        for _ in range(100):
+            time.sleep(0.005)
+            now = self.stack_file.seek(0, os.SEEK_END)
+            steady = steady + 1 if now == size and now > before else 0
+            size = now
+            if steady >= 3 or self.child.poll() is not None:
                 break
-        time.sleep(0.02)
         frames = stack_frames(self._tail(before).decode("utf-8", "replace"))
         # The student's copy, as the student's process saw it, named as the original.
         seen, original = self.files
