@@ -202,13 +202,13 @@ def test_functions_keep_their_scores_when_training_runs_out_of_time(tmp_path, ca
     (folder / "backprop.py").write_text(source)
     results = tmp_path / "results.json"
     assert not run_check(folder, log=lambda line: None, results=results, training_points=3,
-                         training_limit=3.0)
+                         training_limit=2.0)
     document = json.loads(results.read_text())
     tests = {t["name"]: t for t in document["tests"]}
     training = tests.pop(next(name for name in tests if "learn" in name or "train" in name))
     assert all(t["status"] == "passed" for t in tests.values())
     assert document["score"] == len(exercises.GRADED) and training["score"] == 0
-    assert "ran longer than 3 s" in training["output"]
+    assert "ran longer than 2 s" in training["output"]
     # With almost no time left of the deadline, training is not started at all.
     assert not run_check(folder, log=lambda line: None, results=results, force=True,
                          training_points=3, deadline=time.monotonic() + 1)
@@ -229,9 +229,12 @@ def test_a_helper_named_like_a_standard_module_breaks_nothing(tmp_path, capsys):
         (folder / f"{name}.py").write_text("def helper():\n    return 1\n")
     (folder / "my_helpers.py").write_text("def plus(a, b):\n    return a + b\n")
     capsys.readouterr()
-    assert main(["exercises", "check", str(folder)]) == 0
+    # Every function, in the student's process (training runs in the grader's own, whose
+    # import path never holds the submission's folder).
+    every = ",".join(name for _, name in exercises.GRADED)
+    assert main(["exercises", "check", str(folder), "--only", every]) == 0
     out = capsys.readouterr().out
-    assert "it learns." in out
+    assert f"{len(exercises.GRADED)} of {len(exercises.GRADED)} functions correct" in out
 
 
 def test_the_install_cell_installs_from_the_courses_source_or_asks_for_one(tmp_path, capsys,
