@@ -192,7 +192,7 @@ def test_a_run_stopped_from_outside_leaves_a_result_that_says_so(bundle, tmp_pat
     ({"hidden": 3}, "hidden: 3 is not a list"),
     ({"time_limit": -1}, "time limit -1 is not a number of seconds in (0, 3600]"),
     ({"time_limit": "20"}, "time limit '20' is not a number of seconds"),
-    ({"memory_limit": 1}, "memory limit 1 is not a number of MB from 512"),
+    ({"memory_limit": 1}, "memory limit 1 is not a number of MB from 256"),
     ({"memory_limit": "x"}, "memory limit 'x' is not a number of MB"),
 ])
 def test_config_values_are_checked_before_any_grading(change, message):
@@ -205,5 +205,6 @@ def test_config_values_are_checked_before_any_grading(change, message):
 
 def test_a_memory_limit_numpy_sae_cannot_grade_under_is_refused(tmp_path, capsys):
     # Round 5, C5: --memory-limit 256 hung 600 s, then told the key "an endless loop?".
-    assert main(["exercises", "check", str(tmp_path), "--memory-limit", "256"]) == 2
-    assert "--memory-limit: expected a number of MB from 512" in capsys.readouterr().err
+    # The student's process now runs only the student's functions: 256 MB is enough.
+    assert main(["exercises", "check", str(tmp_path), "--memory-limit", "128"]) == 2
+    assert "--memory-limit: expected a number of MB from 256" in capsys.readouterr().err

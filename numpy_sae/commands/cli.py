@@ -505,9 +505,9 @@ def build_parser():
                    "3: the formula) instead of grading")
     q.add_argument("--time-limit", type=seconds_limit, default=20.0, metavar="S",
                    help="seconds each function may run before it is stopped (20)")
-    q.add_argument("--memory-limit", type=memory_mb, default=4096, metavar="MB",
+    q.add_argument("--memory-limit", type=memory_mb, default=512, metavar="MB",
                    help="address space of the process running the student's code, POSIX "
-                   "only (4096)")
+                   "only (512: within Gradescope's 768 MB container)")
     q = actions.add_parser("bundle", help="(instructors) write the Gradescope autograder zip",
                            description="Writes OUT.zip for Gradescope's 'Zip file upload' "
                            "autograder: setup.sh (installs numpy_sae, shipped inside, on the "

@@ -28,7 +28,7 @@ from .outputs import check_new_files, written_output
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 DEFAULT_CONFIG = {"points": {}, "training_points": 2, "visibility": None, "hidden": [],
-                  "max_hint": 1, "time_limit": 20.0, "memory_limit": 4096, "timeout": 600}
+                  "max_hint": 1, "time_limit": 20.0, "memory_limit": 512, "timeout": 600}
 MARGIN = 30  # seconds kept of Gradescope's timeout to write results.json
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -100,8 +100,8 @@ MAX_POINTS = 1e6  # per function: the total stays a finite float, and JSON holds
 # The grader's limits, checked alike in config.json and on the command line: key ->
 # (low, high, what a value must be); time_limit is open at 0.
 LIMITS = {"time_limit": (0, 3600, "seconds in (0, 3600]"),
-          "memory_limit": (512, 1e6, "MB from 512 to 1e6 (below it, numpy_sae's own grading "
-                                     "fails)"),
+          "memory_limit": (256, 1e6, "MB from 256 to 1e6 (below it, the student's process "
+                                     "may not start NumPy)"),
           "timeout": (60, 86400, "seconds from 60 to 86400")}
 
 

@@ -158,7 +158,11 @@ class StudentProcess:
     def __init__(self, memory_limit_mb, folder, user=(None, None)):
         self.stack_file = open(Path(folder) / "stack.txt", "w+b")
         uid, gid = user
-        env = {**os.environ, "NUMPY_SAE_GRADER_MEMORY_MB": str(int(memory_limit_mb))}
+        env = {**os.environ, "NUMPY_SAE_GRADER_MEMORY_MB": str(int(memory_limit_mb)),
+               # At most two BLAS threads: each thread's buffers take address space,
+               # which the memory limit counts (a many-core machine would not start
+               # NumPy under it); two train as fast as more on the key's small arrays.
+               "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
         drop = {}
         if uid is not None:
             drop = {"user": uid, "group": gid, "extra_groups": []}
