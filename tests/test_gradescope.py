@@ -23,7 +23,8 @@ def bundle(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gradescope")
     assert main(["exercises", "bundle", str(folder / "autograder.zip"), "--points",
                  "joint_network_loss=4,adam_step=2", "--training-points", "3",
-                 "--visibility", "after_due_date", "--hidden", "filterbank_backward"]) == 0
+                 "--visibility", "after_due_date", "--hidden", "filterbank_backward",
+                 "--training-limit", "300"]) == 0
     with zipfile.ZipFile(folder / "autograder.zip") as archive:
         archive.extractall(folder / "source")
         modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
@@ -62,6 +63,8 @@ def test_the_bundle_holds_what_gradescope_runs(bundle, tmp_path, capsys):
     assert config["points"] == {"joint_network_loss": 4, "adam_step": 2}
     assert config["training_points"] == 3 and config["visibility"] == "after_due_date"
     assert config["hidden"] == ["filterbank_backward"]
+    # T5-19: the training's own limit is a setting; the memory limit fits Gradescope's 768 MB.
+    assert config["training_limit"] == 300 and config["memory_limit"] == 512
     shipped = source / "numpy_sae_source"
     assert (shipped / "numpy_sae" / "commands" / "gradescope.py").is_file()
     assert not list(shipped.rglob("__pycache__"))
@@ -194,6 +197,7 @@ def test_a_run_stopped_from_outside_leaves_a_result_that_says_so(bundle, tmp_pat
     ({"time_limit": "20"}, "time limit '20' is not a number of seconds"),
     ({"memory_limit": 1}, "memory limit 1 is not a number of MB from 256"),
     ({"memory_limit": "x"}, "memory limit 'x' is not a number of MB"),
+    ({"training_limit": 1}, "training limit 1 is not a number of seconds from 10"),
 ])
 def test_config_values_are_checked_before_any_grading(change, message):
     # Round 5, C3: hidden null stopped every submission; limits blamed the student.

@@ -208,13 +208,36 @@ def test_functions_keep_their_scores_when_training_runs_out_of_time(tmp_path, ca
     training = tests.pop(next(name for name in tests if "learn" in name or "train" in name))
     assert all(t["status"] == "passed" for t in tests.values())
     assert document["score"] == len(exercises.GRADED) and training["score"] == 0
-    assert "ran longer than 2 s" in training["output"]
+    assert "did not finish within the training's 2 s" in training["output"]
     # With almost no time left of the deadline, training is not started at all.
     assert not run_check(folder, log=lambda line: None, results=results, force=True,
                          training_points=3, deadline=time.monotonic() + 1)
     document = json.loads(results.read_text())
     assert document["score"] == len(exercises.GRADED)
     assert any("s were left of the grader's time" in t["output"] for t in document["tests"])
+
+
+def test_training_shows_its_epochs_apart_from_what_the_student_printed(capsys):
+    # T5-19: a local check gave no progress or expected time while training.
+    from types import SimpleNamespace
+
+    from numpy_sae.commands.exercises import _train
+    from numpy_sae.nn import functional, optim
+    functions = {name: getattr(optim if name == "adam_step" else functional, name)
+                 for _, name in exercises.GRADED + exercises.PROVIDED}
+    said = []
+
+    def tanh_forward(z):
+        if not said:
+            said.append(print("hello from tanh_forward"))
+        return functions["tanh_forward"](z)
+    student = SimpleNamespace(**{**functions, "tanh_forward": tanh_forward},
+                              begin_unit=lambda limit, poll: None)
+    result = _train(student, 60, progress=print)  # the command's progress: print
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("/")[0] for line in lines] == [f"epoch {e:>2}" for e in range(1, 31)]
+    assert "left)" in lines[0] and result["last"] < result["first"]
+    assert result["output"].strip() == "hello from tanh_forward"
 
 
 def test_a_helper_named_like_a_standard_module_breaks_nothing(tmp_path, capsys):

@@ -29,8 +29,10 @@ from ..nn.optim import OPTIMIZERS
 from ..teaching.exercises import STEP_HINTS as HINT_NAMES
 from ..teaching.exercises import hint as exercise_hint
 from ..teaching.gradcheck_demo import BUGS, run_gradcheck_demo
+from ..teaching.remote import MEMORY_LIMIT_MB
 from ..train import TrainingInterrupted
 from . import baselines, crossval, diagnose, encode, exercises, job, predict, sweep
+from .exercises import TRAINING_LIMIT
 from .experiment import MAX_JOBS, SPLITS, STUDY_SETTINGS, JobError, RunSettings
 from .gradescope import LIMITS, MAX_POINTS, within_limits
 from .models import DECODERS, FRONT_ENDS, MODEL_KINDS, MODELS
@@ -76,6 +78,8 @@ gradescope_seconds = _number(float, partial(within_limits, "timeout"),
                              f"a number of {LIMITS['timeout'][2]}")
 memory_mb = _number(float, partial(within_limits, "memory_limit"),
                     f"a number of {LIMITS['memory_limit'][2]}")
+training_seconds = _number(float, partial(within_limits, "training_limit"),
+                           f"a number of {LIMITS['training_limit'][2]}")
 points_float = _number(float, lambda v: 0 <= v <= MAX_POINTS,
                        f"a number of points from 0 to {MAX_POINTS:g}")
 unit_float = _number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
@@ -311,6 +315,14 @@ def _quiet_option(p):
                    "errors still print")
 
 
+def _grader_limits(p):
+    p.add_argument("--training-limit", type=training_seconds, default=TRAINING_LIMIT,
+                   metavar="S", help=f"seconds the training test may run ({TRAINING_LIMIT:g})")
+    p.add_argument("--memory-limit", type=memory_mb, default=MEMORY_LIMIT_MB, metavar="MB",
+                   help="address space of the process running the student's code, POSIX "
+                   f"only ({MEMORY_LIMIT_MB}: within Gradescope's 768 MB container)")
+
+
 def _json_option(p, what):
     p.add_argument("--json", action="store_true",
                    help=f"print {what} as one JSON document on stdout (messages go to stderr)")
@@ -505,9 +517,8 @@ def build_parser():
                    "3: the formula) instead of grading")
     q.add_argument("--time-limit", type=seconds_limit, default=20.0, metavar="S",
                    help="seconds each function may run before it is stopped (20)")
-    q.add_argument("--memory-limit", type=memory_mb, default=512, metavar="MB",
-                   help="address space of the process running the student's code, POSIX "
-                   "only (512: within Gradescope's 768 MB container)")
+    _grader_limits(q)
+    _quiet_option(q)
     q = actions.add_parser("bundle", help="(instructors) write the Gradescope autograder zip",
                            description="Writes OUT.zip for Gradescope's 'Zip file upload' "
                            "autograder: setup.sh (installs numpy_sae, shipped inside, on the "
@@ -530,6 +541,7 @@ def build_parser():
                    help="the hint step results show: 0 none, 1 the rule (default)")
     q.add_argument("--time-limit", type=seconds_limit, default=20.0, metavar="S",
                    help="seconds each function may run (20)")
+    _grader_limits(q)
     q.add_argument("--timeout", type=gradescope_seconds, default=600, metavar="S",
                    help="the autograder timeout set on Gradescope (600, its default): "
                    "training gets what is left of it, and the functions' scores are kept "
@@ -790,7 +802,8 @@ def cmd_exercises(args):
                                     args.training_points, "visibility": args.visibility,
                                     "hidden": args.hidden,
                                     "max_hint": args.max_hint, "time_limit": args.time_limit,
-                                    "timeout": args.timeout},
+                                    "training_limit": args.training_limit,
+                                    "memory_limit": args.memory_limit, "timeout": args.timeout},
                          force=args.force)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
@@ -807,7 +820,8 @@ def cmd_exercises(args):
         passed = exercises.run_check(args.dir, only=args.only, as_json=args.json,
                                      results=args.results, force=args.force,
                                      time_limit=args.time_limit,
-                                     memory_limit=args.memory_limit)
+                                     training_limit=args.training_limit,
+                                     memory_limit=args.memory_limit, progress=_progress(args))
     return 0 if passed else EXIT_FAILED
 
 

@@ -11,6 +11,7 @@ import ast
 import contextlib
 import io
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from ..data.gtzan import Preprocessing, build_clipset
 from ..data.synth import generate_dataset
 from ..teaching import exercises
 from ..teaching.assignment import NOTEBOOK_NAME, assignment_notebook, notebook_program
-from ..teaching.remote import GradingLost, RemoteStudent, StudentError
+from ..teaching.remote import MEMORY_LIMIT_MB, GradingLost, RemoteStudent, StudentError
 from .experiment import (
     JobError,
     RunSettings,
@@ -98,7 +99,11 @@ def choose_submission(found, log=print):
     return chosen
 
 
-def grade_apart(path, units, time_limit=20.0, training_limit=600.0, memory_limit=4096):
+TRAINING_LIMIT = 600.0  # seconds the training test may run by default
+
+
+def grade_apart(path, units, time_limit=20.0, training_limit=TRAINING_LIMIT,
+                memory_limit=MEMORY_LIMIT_MB, progress=None):
     """Grade ``units`` of the student file at ``path``, its code in a process of its own.
 
     The student's functions run in that process (:class:`remote.RemoteStudent`), which
@@ -107,8 +112,9 @@ def grade_apart(path, units, time_limit=20.0, training_limit=600.0, memory_limit
     them. Each unit has ``time_limit`` seconds (``training`` has ``training_limit``) and
     the process at most ``memory_limit`` MB of address space (POSIX); a unit that runs
     longer, or whose code ends its process, is reported as such and the next unit goes on
-    in a fresh process. Returns (grades: list of exercises.Grade, training: dict or None,
-    import_error: str or None, isolation: how the student's code ran, in words).
+    in a fresh process. ``progress`` takes the training's epoch lines (None: none).
+    Returns (grades: list of exercises.Grade, training: dict or None, import_error: str or
+    None, isolation: how the student's code ran, in words).
     """
     graded = [name for _, name in exercises.GRADED]
     functions = [name for name in graded if exercises.unit_of(name) in units]
@@ -119,27 +125,42 @@ def grade_apart(path, units, time_limit=20.0, training_limit=600.0, memory_limit
         except (GradingLost, StudentError) as exc:
             return [], None, exercises.describe_error(exc, path), student.isolation
         grades = exercises.grade(student, only=functions) if functions else []
-        training = _train(student, training_limit) if "training" in units else None
+        training = (_train(student, training_limit, progress) if "training" in units
+                    else None)
         return grades, training, None, student.isolation
 
 
-def _train(student, limit):
+def _train(student, limit, progress=None):
     """Train with the student's functions within ``limit`` seconds: the figures, or the
-    error with the student's line; and what the student's code printed."""
-    printed = io.StringIO()
+    error with the student's line; and what the student's code printed. ``progress``
+    takes the epoch lines (they are not the student's output)."""
+    printed, terminal = io.StringIO(), sys.stdout
+
+    def epoch_line(line):
+        with contextlib.redirect_stdout(terminal):
+            progress(line)
+
     try:
         student.begin_unit(limit, poll=False)
         with contextlib.redirect_stdout(printed):
-            first, last, val_accuracy, chance = train_with_student(student)
+            first, last, val_accuracy, chance = train_with_student(
+                student, log=epoch_line if progress else None)
         result = {"first": first, "last": last, "val_accuracy": val_accuracy, "chance": chance}
+    except GradingLost as exc:
+        if exc.timed_out:  # slow functions, most often: the checks' small cases passed
+            exc = GradingLost(f"did not finish within the training's {limit:g} s (slow "
+                              f"functions, such as Python loops over rows, or an endless "
+                              f"loop)", exc.frames, timed_out=True)
+        result = {"error": exercises.describe_error(exc, student)}
     except Exception as exc:  # the student's functions may fail any way while training
         result = {"error": exercises.describe_error(exc, student)}
     result["output"] = exercises.truncated(exercises.condensed(printed.getvalue()))
     return result
 
 
-def train_with_student(student, epochs=30, seed=0, log=print):
-    """Train a small joint model on synthetic audio with the student's functions.
+def train_with_student(student, epochs=30, seed=0, log=None):
+    """Train a small joint model on synthetic audio with the student's functions; ``log``
+    takes a line per epoch (None: silence).
 
     Returns (first epoch's training loss, last epoch's, validation accuracy, chance).
     """
@@ -159,7 +180,8 @@ def train_with_student(student, epochs=30, seed=0, log=print):
         model.network.fit_scaling(x_train)
         source = training_source(settings, clipset, splits.train_clips, x_train, y_train,
                                  model.features)
-        trainer = make_trainer(settings, model.network, source, splits.validation[:2], train_rng)
+        trainer = make_trainer(settings, model.network, source, splits.validation[:2], train_rng,
+                               log=log)
         history = trainer.fit(epochs)
     return (history["loss"][0], history["loss"][-1], history["val_accuracy"][-1],
             1.0 / len(clipset.genre_names))
@@ -169,9 +191,9 @@ TRAINING_TEST = "training with your functions"
 
 
 def run_check(folder, log=print, only=None, as_json=False, results=None, force=False,
-              time_limit=20.0, memory_limit=4096, points=None, training_points=0,
+              time_limit=20.0, memory_limit=MEMORY_LIMIT_MB, points=None, training_points=0,
               visibility=None, hidden=(), max_hint=3, student_file=None, note=None,
-              training_limit=600.0, deadline=None):
+              training_limit=TRAINING_LIMIT, deadline=None, progress=None):
     """Grade the student file; return True when every graded function passes (and, when the
     whole file was graded, the model learns with them).
 
@@ -191,12 +213,13 @@ def run_check(folder, log=print, only=None, as_json=False, results=None, force=F
     note : a line the results.json summary starts with (which file was graded, and why);
     training_limit : seconds the training test may run; deadline : time.monotonic() by
     which grading must end (Gradescope's own limit), or None: training gets what is left
-    of it, and the functions' scores are in ``results`` before training starts.
+    of it, and the functions' scores are in ``results`` before training starts;
+    progress : takes the training's epoch lines (None: none).
     """
     settings = {"points": points or {}, "training_points": training_points,
                 "visibility": visibility, "hidden": set(hidden), "max_hint": max_hint,
                 "started": time.monotonic(), "note": note, "training_limit": training_limit,
-                "deadline": deadline}
+                "deadline": deadline, "progress": progress}
     if results is not None:
         if Path(results).is_dir():
             raise JobError(f"--results {results} is a folder; name the results.json file")
@@ -248,7 +271,7 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
                                if only is None or exercises.unit_of(name) in
                                {exercises.unit_of(n) for n in only}))
     grades, _, import_error, isolation = grade_apart(path, units, time_limit,
-                                                           memory_limit=memory_limit)
+                                                     memory_limit=memory_limit)
     settings["isolation"] = isolation
     if import_error:
         message = f"{submitted} does not import: {import_error}"
@@ -266,8 +289,8 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
             if not as_json:
                 log(exercises.format_grades(grades, max_hint, settings["points"]))
                 log("")
-                log("every function is right: training a small model on synthetic audio with "
-                    "yours ...")
+                log(f"every function is right: training a small model on synthetic audio with "
+                    f"yours (at most {settings['training_limit']:g} s) ...")
             if results is not None:
                 # The functions' scores are kept should the run be stopped while training.
                 _write_results(results, _gradescope_results(
@@ -283,8 +306,8 @@ def _grade_file(path, log, only, as_json, results, force, time_limit, memory_lim
                 training = {"error": f"not run: {max(left, 0):.0f} s were left of the "
                                      "grader's time"}
             else:
-                _, training, error, _ = grade_apart(path, ["training"], time_limit,
-                                                          budget, memory_limit=memory_limit)
+                _, training, error, _ = grade_apart(path, ["training"], time_limit, budget,
+                                                    memory_limit, settings["progress"])
                 training = training or {"error": error}
             learned, message = _training_verdict(training)
             printed = training.get("output", "")

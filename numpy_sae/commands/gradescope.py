@@ -23,12 +23,15 @@ from pathlib import Path
 from .. import __version__
 from ..teaching import exercises
 from ..teaching.assignment import NOTEBOOK_NAME
+from ..teaching.remote import MEMORY_LIMIT_MB
+from .exercises import TRAINING_LIMIT
 from .experiment import JobError
 from .outputs import check_new_files, written_output
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 DEFAULT_CONFIG = {"points": {}, "training_points": 2, "visibility": None, "hidden": [],
-                  "max_hint": 1, "time_limit": 20.0, "memory_limit": 512, "timeout": 600}
+                  "max_hint": 1, "time_limit": 20.0, "memory_limit": MEMORY_LIMIT_MB,
+                  "training_limit": TRAINING_LIMIT, "timeout": 600}
 MARGIN = 30  # seconds kept of Gradescope's timeout to write results.json
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -102,6 +105,7 @@ MAX_POINTS = 1e6  # per function: the total stays a finite float, and JSON holds
 LIMITS = {"time_limit": (0, 3600, "seconds in (0, 3600]"),
           "memory_limit": (256, 1e6, "MB from 256 to 1e6 (below it, the student's process "
                                      "may not start NumPy)"),
+          "training_limit": (10, 86400, "seconds from 10 to 86400"),
           "timeout": (60, 86400, "seconds from 60 to 86400")}
 
 
@@ -223,6 +227,7 @@ def grade_submission(submission, results, config, log=print):
                "visibility": config["visibility"], "hidden": config["hidden"],
                "max_hint": config["max_hint"],
                "time_limit": config["time_limit"], "memory_limit": config["memory_limit"],
+               "training_limit": config["training_limit"],
                # Gradescope stops the whole run at its timeout: training gets what is left.
                "deadline": started + config["timeout"] - MARGIN}
     from .exercises import _failed_results, _write_results, run_check

@@ -43,6 +43,10 @@ STARTUP_LIMIT = 120.0  # seconds the process may take to start (Python and NumPy
 UNPRIVILEGED_USER = "nobody"
 
 
+# MB of address space the student's process may use by default: inside Gradescope's
+# 768 MB container with the grader's own process beside it.
+MEMORY_LIMIT_MB = 512
+
 class StudentError(Exception):
     """An exception raised by the student's code in its own process.
 
@@ -300,7 +304,7 @@ class RemoteStudent:
     time_limit : seconds each unit may take, and the import of the file
     """
 
-    def __init__(self, path, memory_limit=4096, time_limit=20.0, graded=()):
+    def __init__(self, path, memory_limit=MEMORY_LIMIT_MB, time_limit=20.0, graded=()):
         self.__file__ = str(Path(path).resolve())
         self.memory_limit, self.time_limit = memory_limit, time_limit
         self.graded = tuple(graded)
