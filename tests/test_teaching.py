@@ -38,8 +38,21 @@ def test_walkthrough_numbers_agree(capsys):
     np.testing.assert_allclose(nodes["encoder.0.W"].grad, result["grads"]["encoder.0.W"])
     np.testing.assert_allclose(nodes["code"].grad, result["dcode"])
     assert "decoder's" in nodes["code"].note and "classifier's" in nodes["code"].note
-    boxes = [t for t in result["graph_figure"].axes[0].texts if t.get_bbox_patch() is not None]
+    figure = result["graph_figure"]
+    boxes = [t for t in figure.axes[0].texts if t.get_bbox_patch() is not None]
     assert len(boxes) == len(nodes)
+    # T5-24: at a notebook's width (about 900 px) its text was 5 px high. Now 9 pt text in
+    # a figure about 1000 px wide, no two boxes overlapping, each inside the figure.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # the boxes take their sizes when drawn
+    renderer = canvas.get_renderer()
+    extents = [b.get_bbox_patch().get_window_extent(renderer) for b in boxes]
+    width = figure.get_size_inches()[0] * figure.dpi
+    assert min(b.get_fontsize() for b in boxes) * figure.dpi / 72 * min(1, 900 / width) >= 10
+    assert all(not e.overlaps(f) for i, e in enumerate(extents) for f in extents[i + 1:])
+    assert all(figure.bbox.contains(e.x0, e.y0) and figure.bbox.contains(e.x1, e.y1)
+               for e in extents)
     # The spectrogram cell: two dense rows per bin, energy and log are rfft's log power.
     assert "log |X_k|^2 by the layer" in text
     np.testing.assert_allclose(result["log_energy"], result["by_fft"], atol=1e-9)

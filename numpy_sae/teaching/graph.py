@@ -51,21 +51,23 @@ def joint_graph(model, x, y):
     dcode = F.fanout_backward(from_decoder, from_classifier)
     da = encoder_1.backward(dcode)
     encoder_0.backward(da)
+    # Top to bottom in the forward direction, three lanes: the classifier's on the left,
+    # the encoder's in the middle, the decoder's on the right (:func:`_at` places them).
     nodes = {
-        "x": Node("x", x, None, (0, 2.2), "input (data: no gradient)"),
+        "x": Node("x", x, None, _at(1, 0), "input (data: no gradient)"),
         "encoder.0.W": Node("encoder.0.W", encoder_0.params["W"], encoder_0.grads["W"],
-                            (0, 0.5), ""),
-        "a": Node("a", a, da, (2.1, 2.2), "x @ encoder.0.W + encoder.0.b"),
-        "code": Node("code", code, dcode, (4.4, 2.2), "tanh(a)"),
+                            _at(0, 0), ""),
+        "a": Node("a", a, da, _at(1, 1), "x @ encoder.0.W + encoder.0.b"),
+        "code": Node("code", code, dcode, _at(1, 2), "tanh(a)"),
         "decoder.0.W": Node("decoder.0.W", decoder_0.params["W"], decoder_0.grads["W"],
-                            (4.4, 4.1), ""),
-        "x_hat": Node("x_hat", x_hat, dx_hat, (6.7, 3.5), "code @ decoder.0.W + decoder.0.b"),
-        "L_rec": Node("L_rec", rec, gamma, (8.8, 3.5), "sum of squares / N"),
-        "h": Node("h", h, dh, (6.7, 0.9), "tanh(code @ classifier.0.W\n + classifier.0.b)"),
-        "logits": Node("logits", logits, dlogits, (8.8, 0.9),
+                            _at(2, 1), ""),
+        "x_hat": Node("x_hat", x_hat, dx_hat, _at(2, 3), "code @ decoder.0.W + decoder.0.b"),
+        "L_rec": Node("L_rec", rec, gamma, _at(2, 4), "sum of squares / N"),
+        "h": Node("h", h, dh, _at(0, 3), "tanh(code @ classifier.0.W\n + classifier.0.b)"),
+        "logits": Node("logits", logits, dlogits, _at(0, 4),
                        "h @ classifier.2.W\n + classifier.2.b"),
-        "L_ce": Node("L_ce", ce, 1 - gamma, (10.8, 0.9), "cross-entropy"),
-        "L": Node("L", total, 1.0, (10.8, 2.2), f"{gamma:g} L_rec + {1 - gamma:g} L_ce"),
+        "L_ce": Node("L_ce", ce, 1 - gamma, _at(0, 5), "cross-entropy"),
+        "L": Node("L", total, 1.0, _at(1, 5), f"{gamma:g} L_rec + {1 - gamma:g} L_ce"),
     }
     nodes["code"] = nodes["code"]._replace(
         note=f"tanh(a)\ndL/dcode = decoder's {_short(from_decoder)}\n"
@@ -75,6 +77,16 @@ def joint_graph(model, x, y):
              ("x_hat", "L_rec"), ("code", "h"), ("h", "logits"), ("logits", "L_ce"),
              ("L_rec", "L"), ("L_ce", "L")]
     return nodes, edges
+
+
+# The drawing's grid in inches (1 data unit = 1 inch at the figure's size): three lanes,
+# six rows, so the figure stays readable at a notebook's width.
+LANE_X, ROW_HEIGHT, WIDTH, HEIGHT = (1.7, 4.95, 8.2), 1.2, 10.0, 7.4
+
+
+def _at(lane, row):
+    """The centre of a box in lane 0, 1 or 2 (left to right) and row ``row`` (top: 0)."""
+    return (LANE_X[lane], HEIGHT - 0.85 - row * ROW_HEIGHT)
 
 
 def _short(value):
@@ -90,11 +102,11 @@ def plot_graph(nodes, edges, path=None, title="one forward and backward pass"):
     node, where the two heads' gradients add, is highlighted. Returns the Figure; with
     ``path`` it is also written there (the format from the file's suffix)."""
     from matplotlib.figure import Figure  # the object API: no pyplot, no backend change
-    fig = Figure(figsize=(18, 6.5))
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(WIDTH, HEIGHT))
+    ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
-    ax.set_xlim(-1.2, 12.0)
-    ax.set_ylim(-0.2, 4.8)
+    ax.set_xlim(0, WIDTH)
+    ax.set_ylim(0, HEIGHT)
     boxes = {}
     for node in nodes.values():
         text = f"{node.name}  {np.shape(node.value)}\nvalue {_short(node.value)}"
@@ -105,7 +117,7 @@ def plot_graph(nodes, edges, path=None, title="one forward and backward pass"):
             text += f"\n{node.note}"
         highlight = node.name == "code"
         boxes[node.name] = ax.text(
-            *node.position, text, ha="center", va="center", fontsize=7.5, family="monospace",
+            *node.position, text, ha="center", va="center", fontsize=9, family="monospace",
             bbox={"boxstyle": "round", "facecolor": "#ffe9a8" if highlight else "#eef3fb",
                   "edgecolor": "#c98a00" if highlight else "#5878a8"})
     for start, end in edges:
@@ -114,7 +126,8 @@ def plot_graph(nodes, edges, path=None, title="one forward and backward pass"):
                     arrowprops={"arrowstyle": "-|>", "color": "0.45", "shrinkA": 4,
                                 "shrinkB": 4, "patchA": boxes[start].get_bbox_patch(),
                                 "patchB": boxes[end].get_bbox_patch()})
-    ax.set_title(f"{title}: the code's gradient is the sum of both heads' (highlighted)")
+    ax.text(WIDTH / 2, HEIGHT - 0.2, f"{title}: the code's gradient is the sum of both "
+            "heads' (highlighted)", ha="center", va="top", fontsize=11)
     if path is not None:
         fig.savefig(path, dpi=100, bbox_inches="tight")
     return fig
