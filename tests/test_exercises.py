@@ -505,7 +505,13 @@ def test_the_derive_notebook_shows_no_gradient_formula():
     cells = json.loads(assignment_notebook(level="derive"))["cells"]
     prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert "onehot" not in prose and "2(\\hat x - x)" not in prose and "dmu / T" not in prose
-    assert "Derive dx, dW and db" in prose and "$$\\mathrm{out} = xW + b$$" in prose
+    assert "Derive $dx$, $dW$ and $db$" in prose and "$$\\mathrm{out} = xW + b$$" in prose
+    # T5-24: the derive notes were plain text beside the LaTeX of the forward cells.
+    from numpy_sae.teaching.assignment import DERIVE_EQUATIONS
+    assert set(DERIVE_EQUATIONS) == set(exercises.DERIVE_NOTES)
+    headings = [c for c in cells if "".join(c["source"]).startswith("### `")]
+    assert len(headings) == len(exercises.GRADED)
+    assert all("$$" in "".join(c["source"]) for c in headings)
     # Its exercise cells read back as the derive-level handout's functions.
     source = notebook_to_source(assignment_notebook(level="derive"))
     tagged = [c for c in cells if TAG in c["metadata"].get("tags", [])]
@@ -520,3 +526,29 @@ def test_the_whole_network_changing_its_params_in_place_is_noted(tmp_path):
                                 "    return loss, grads\n")])
     assert grades["joint_network_loss"].passed
     assert "changed its input params in place" in grades["joint_network_loss"].notes
+
+
+def test_the_optimizers_question_has_an_answer_cell_and_its_key_holds():
+    # T5-24: "Optimizers compared" asked a question with no answer cell and no key answer.
+    import contextlib
+    import io
+    import json
+
+    import numpy as np
+
+    from numpy_sae.nn import functional, optim
+    from numpy_sae.teaching.assignment import assignment_notebook, compare_optimizers
+    for solutions, reply in ((False, "**Your answer:**"), (True, "**Answer (key):**")):
+        cells = json.loads(assignment_notebook(solutions=solutions))["cells"]
+        last = "".join(cells[-1]["source"])
+        assert cells[-1]["cell_type"] == "markdown" and last.startswith(reply)
+        assert "compare_optimizers" in "".join(cells[-2]["source"])
+    # The key's answer, with the library's functions: momentum slowest at first, SGD and
+    # Adam alike over the first steps, Adam the lowest from step 5 and far below at the end.
+    with contextlib.redirect_stdout(io.StringIO()):
+        curves = compare_optimizers(functional.joint_network_loss, optim.adam_step,
+                                    show=False)
+    sgd, momentum, adam = (np.asarray(c) for c in curves.values())
+    assert momentum[2] > max(sgd[2], adam[2]) and abs(sgd[2] - adam[2]) < 0.2 * sgd[2]
+    assert all(adam[i] < min(sgd[i], momentum[i]) for i in range(4, 150))
+    assert adam[-1] < 0.2 * min(sgd[-1], momentum[-1])

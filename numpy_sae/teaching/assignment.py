@@ -52,9 +52,42 @@ EQUATIONS = {
     "adam_step": r"m \leftarrow \beta_1 m + (1-\beta_1) g,\ v \leftarrow \beta_2 v + (1-\beta_2)"
                  r" g^2,\ p \leftarrow p - \eta\,\frac{m/(1-\beta_1^t)}{\sqrt{v/(1-\beta_2^t)}"
                  r" + \epsilon}",
-    "joint_network_loss": r"\mathrm{code} = \tanh(xW_{\mathrm{encoder.0}} + b),\ L = \gamma"
-                          r"\,\mathrm{SSE}(\mathrm{code}\,W_{\mathrm{decoder.0}} + b, x) + "
-                          r"(1-\gamma)\,\mathrm{CE}(\mathrm{code}\,W_{\mathrm{classifier.0}} + b, y)",
+    # e, d, c: encoder.0, decoder.0, classifier.0 (the keys of params, named in the
+    # docstring); both terms are batch means, as sum_squared_error and softmax_cross_entropy.
+    "joint_network_loss": r"\begin{aligned}\mathrm{code} &= \tanh(xW_e + b_e),\quad "
+                          r"\hat x = \mathrm{code}\,W_d + b_d,\quad z = \mathrm{code}\,W_c + b_c"
+                          r"\\ L &= \gamma\,\frac{1}{N}\sum_n \lVert \hat x_n - x_n \rVert^2 + "
+                          r"(1-\gamma)\,\frac{1}{N}\sum_n -\log \mathrm{softmax}(z_n)_{y_n}"
+                          r"\end{aligned}",
+}
+# What the letters of an equation stand for, under it.
+EQUATION_LEGENDS = {
+    "joint_network_loss": "$W_e, b_e$ are `params[\"encoder.0.W\"]`, `params[\"encoder.0.b\"]`; "
+                          "$d$ is `decoder.0`, $c$ `classifier.0`. Both terms are batch means, "
+                          "as in `sum_squared_error` and `softmax_cross_entropy`.",
+}
+# The derive level's note above a gradient cell, in LaTeX like the others: the forward it
+# differentiates, then what to derive (exercises.DERIVE_NOTES is the docstrings' plain text).
+DERIVE_EQUATIONS = {
+    "dense_backward": (EQUATIONS["dense_forward"], "Derive $dx$, $dW$ and $db$."),
+    "tanh_backward": (EQUATIONS["tanh_forward"],
+                      r"Derive $dx$, using only the cached $\mathrm{out}$."),
+    "sigmoid_backward": (r"\mathrm{out} = \frac{1}{1 + e^{-x}}",
+                         r"Derive $dx$, using only $\mathrm{out}$."),
+    "relu_backward": (EQUATIONS["relu_forward"], "Derive $dx$."),
+    "softmax_backward": (r"p = \mathrm{softmax}(z)\ \text{(per row)}",
+                         r"Derive $dz$ from $\mathrm{dout}$ and $p$."),
+    "softmax_cross_entropy": (r"L = -\frac{1}{N}\sum_n \log \mathrm{softmax}(z_n)_{y_n}",
+                              r"Finite for logits of $\pm 1000$. Derive $\partial L/\partial z$."),
+    "sum_squared_error": (r"L = \frac{1}{N}\sum_n \lVert \hat x_n - x_n \rVert^2",
+                          r"Derive $\partial L/\partial \hat x$."),
+    "joint_loss": (EQUATIONS["joint_loss"], "Derive how each gradient changes."),
+    "fanout_backward": (r"a = x,\quad b = x",
+                        r"The same $x$ goes to branch $a$ and branch $b$. Derive $dx$ from "
+                        r"$\mathrm{dout}_a$ and $\mathrm{dout}_b$."),
+    "meanstd_pool_backward": (EQUATIONS["meanstd_pool_forward"], "Derive $dx_t$."),
+    "filterbank_backward": (EQUATIONS["filterbank_forward"],
+                            r"Derive $dW$ and $dx$ from $\mathrm{dout} = \partial L/\partial c$."),
 }
 # Inline questions after a unit: (unit, question, the key's answer).
 QUESTIONS = (
@@ -152,6 +185,15 @@ _COMPARE = """## Optimizers compared: SGD, momentum, Adam
 The same tiny problem, three update rules from the same start (SGD and momentum from
 `numpy_sae.nn.optim`, Adam with your `adam_step`), each at a learning rate that suits it.
 Which falls fastest in the first steps, and why? (Look at the size of Adam's first steps.)"""
+# The key's answer to that question: the ordering, which holds on every machine
+# (tests/test_exercises.py checks it with the library's functions), not the digits.
+_COMPARE_ANSWER = (
+    "Over the first two or three steps SGD and Adam fall about alike, and momentum is the "
+    "slowest: its velocity starts at zero and takes about 1/(1 - 0.9) = 10 steps to build. "
+    "From about step 5 Adam is the lowest and it ends far below both: its first steps move "
+    "every parameter by about lr (m_hat / sqrt(v_hat) is about sign(g) at t = 1), so "
+    "parameters with small gradients move as far as the others, where SGD moves each by "
+    "lr * g and the small ones barely change.")
 
 
 def _cells_of_unit(unit):
@@ -173,9 +215,12 @@ def assignment_cells(solutions=False, level="guided", install_from=None):
             cells += [("markdown", _GRAPH, []), ("code", _GRAPH_CODE, [])]
         if level == "derive" and name in exercises.DERIVE_NOTES:
             # The gradient is the student's work: the forward only, as in the docstring.
-            equation = f"\n\n{exercises.DERIVE_NOTES[name]}"
+            forward, task = DERIVE_EQUATIONS[name]
+            equation = f"\n\nForward: $${forward}$$\n\n{task}"
         else:
             equation = f"\n\n$${EQUATIONS[name]}$$"
+            if name in EQUATION_LEGENDS:
+                equation += f"\n\n{EQUATION_LEGENDS[name]}"
         cells.append(("markdown", f"### `{name}`{equation}", []))
         cells.append(("code", functions[name], [TAG]))
         members = _cells_of_unit(unit)
@@ -195,7 +240,9 @@ def assignment_cells(solutions=False, level="guided", install_from=None):
                        "    print(f\"loss {losses[0]:.3f} -> {losses[-1]:.4f} in {len(losses)} "
                        "steps\")", []),
               ("markdown", _COMPARE, []),
-              ("code", "curves = compare_optimizers(joint_network_loss, adam_step)", [])]
+              ("code", "curves = compare_optimizers(joint_network_loss, adam_step)", []),
+              ("markdown", f"**Answer (key):** {_COMPARE_ANSWER}" if solutions else
+               "**Your answer:** *write it here*", [])]
     return cells
 
 
