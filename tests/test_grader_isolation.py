@@ -279,3 +279,34 @@ def test_as_root_the_students_code_runs_as_nobody(tmp_path):
         assert "ran as the user 'nobody'" in student.isolation
     import pwd
     assert uid == pwd.getpwnam("nobody").pw_uid and not readable
+
+
+def test_a_user_who_cannot_start_python_is_named_and_grading_goes_on(tmp_path, monkeypatch):
+    # Python 3.10 built with a shared libpython under /root: the user nobody's process
+    # ended (exit 127) before it read the student's file, and the student was told "your
+    # code ended the grading process (sys.exit or os._exit?)".
+    from numpy_sae.teaching import remote
+    unstartable = tmp_path / "python"
+    unstartable.write_text("#!/bin/sh\necho 'python: error while loading shared libraries: "
+                           "libpython3.10.so.1.0' >&2\nexit 127\n")
+    unstartable.chmod(0o755)
+    started = remote.StudentProcess
+
+    class AsAnotherUser(started):
+        def __init__(self, memory_limit_mb, folder, user=(None, None)):
+            if user[0] is None:
+                return started.__init__(self, memory_limit_mb, folder)
+            with monkeypatch.context() as patched:
+                patched.setattr(remote.sys, "executable", str(unstartable))
+                started.__init__(self, memory_limit_mb, folder)
+    monkeypatch.setattr(remote, "StudentProcess", AsAnotherUser)
+    folder, _ = _key(tmp_path)
+    with RemoteStudent(folder / "backprop.py", graded=["tanh_forward"]) as student:
+        student._user = (65534, 65534)  # as the grader would, running as root
+        student.start()
+        student.begin_unit()
+        out, _ = student.tanh_forward(np.zeros(3))
+        np.testing.assert_allclose(out, np.zeros(3))
+        assert "cannot start" in student.isolation
+        assert "exit status 127; python: error while loading shared libraries" in \
+            student.isolation

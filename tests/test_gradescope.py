@@ -58,7 +58,6 @@ def test_the_bundle_holds_what_gradescope_runs(bundle, tmp_path, capsys):
     for name in ("setup.sh", "run_autograder"):
         assert stat.S_IMODE(modes[name]) & 0o111, name  # executable inside the zip
         assert (source / name).read_text().startswith("#!/usr/bin/env bash")
-    assert "pip install ./numpy_sae_source" in (source / "setup.sh").read_text()
     config = json.loads((source / "config.json").read_text())
     assert config["points"] == {"joint_network_loss": 4, "adam_step": 2}
     assert config["training_points"] == 3 and config["visibility"] == "after_due_date"
@@ -71,6 +70,17 @@ def test_the_bundle_holds_what_gradescope_runs(bundle, tmp_path, capsys):
     pyproject = (shipped / "pyproject.toml").read_text()
     assert 'requires-python = ">=3.10"' in pyproject and "numpy" in pyproject
     assert f'version = "{numpy_sae.__version__}"' in pyproject
+    # T5-25: the dependencies were unpinned; now exact versions per Python of the image:
+    # this Python's own (those the instructor graded with) and Gradescope's default 3.10.
+    import numpy as np
+    assert "pip install -c numpy_sae_source/constraints.txt ./numpy_sae_source" in \
+        (source / "setup.sh").read_text()
+    pins = (shipped / "constraints.txt").read_text().splitlines()
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert f'numpy=={np.__version__}; python_version == "{here}"' in pins
+    assert any(line.startswith("numpy==") and line.endswith('python_version == "3.10"')
+               for line in pins)
+    assert all(line.startswith("#") or '; python_version == "' in line for line in pins)
     # Never replaced without --force; a bad weight is one line, exit 2.
     # Round 5, U15: the whole zip was built, then "another command wrote it meanwhile".
     assert main(["exercises", "bundle", str(folder / "autograder.zip")]) == 1

@@ -42,8 +42,12 @@ cd "$(dirname "$0")"
 export PIP_BREAK_SYSTEM_PACKAGES=1
 python3 -m pip --version >/dev/null 2>&1 || { apt-get update && apt-get install -y python3-pip; }
 python3 -m pip install --upgrade pip
-python3 -m pip install ./numpy_sae_source
-python3 -c "import numpy_sae; print('numpy_sae', numpy_sae.__version__, 'installed')"
+# The versions the bundle pins for this image's Python (numpy_sae_source/constraints.txt),
+# so that rebuilding the image later installs the same ones.
+python3 -m pip install -c numpy_sae_source/constraints.txt ./numpy_sae_source
+python3 -c "import matplotlib, numpy, scipy, numpy_sae, sys; print('numpy_sae', \
+numpy_sae.__version__, 'installed on Python', sys.version.split()[0], 'with NumPy', \
+numpy.__version__, 'SciPy', scipy.__version__, 'Matplotlib', matplotlib.__version__)"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -68,6 +72,34 @@ if [ ! -s "$results" ]; then
 fi
 exit 0
 """
+
+
+# numpy_sae's dependencies and theirs, as installed on Gradescope's default image (Python
+# 3.10, for which NumPy and SciPy made their last releases, 2.2.6 and 1.15.3). numpy_sae's
+# tests pass with this set on Python 3.10 (docs/teaching.md says how it was checked).
+PINNED_FOR_PYTHON_310 = {
+    "numpy": "2.2.6", "scipy": "1.15.3", "matplotlib": "3.10.9", "contourpy": "1.3.2",
+    "cycler": "0.12.1", "fonttools": "4.65.0", "kiwisolver": "1.5.1", "packaging": "26.4",
+    "pillow": "12.3.0", "pyparsing": "3.3.3", "python-dateutil": "3.0.0", "six": "1.17.0",
+    "tzdata": "2026.6"}
+
+
+def _constraints():
+    """pip's constraints for the image: the versions installed here (those the instructor's
+    own grading ran with), for an image of this Python; the set above for Python 3.10
+    when this is another Python; no pin for any other Python (each line has a marker)."""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    lines = ["# Exact versions per Python of the image; numpy_sae's setup.sh installs with",
+             "# pip install -c constraints.txt. Edit to pin others."]
+    for name in PINNED_FOR_PYTHON_310:
+        try:
+            lines.append(f'{name}=={metadata.version(name)}; python_version == "{here}"')
+        except metadata.PackageNotFoundError:
+            pass  # not installed here: the image's pip chooses
+    if here != "3.10":
+        lines += [f'{name}=={version}; python_version == "3.10"'
+                  for name, version in PINNED_FOR_PYTHON_310.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _pyproject():
@@ -185,7 +217,8 @@ def write_bundle(target, config=None, force=False, log=print):
                 info.external_attr = 0o100755 << 16  # executable, as Gradescope needs
                 bundle.writestr(info, text)
             for name, text in (("config.json", json.dumps(config, indent=1) + "\n"),
-                               ("numpy_sae_source/pyproject.toml", _pyproject())):
+                               ("numpy_sae_source/pyproject.toml", _pyproject()),
+                               ("numpy_sae_source/constraints.txt", _constraints())):
                 info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
                 info.external_attr = 0o100644 << 16
                 bundle.writestr(info, text)

@@ -350,6 +350,29 @@ class RemoteStudent:
 
     # --- the process ------------------------------------------------------------------
 
+    def _launch(self, user):
+        """Start the process as ``user`` and wait for its first message, sent before it
+        reads any of the student's code; GradingLost (or OSError) when it does not start."""
+        if self.process is not None:
+            self.process.close()
+        self.process = StudentProcess(self.memory_limit, Path(self._folder.name) / "work",
+                                      user)
+        self.process.files = (self._child_file, self.__file__)
+        try:
+            ready, _ = self.process.receive(time.monotonic() + STARTUP_LIMIT, STARTUP_LIMIT)
+        except GradingLost as lost:
+            # Before reading the student's file, so no student's doing: what it said is
+            # the reason (a library the loader cannot open, a Python error).
+            said = [line.strip() for line in self.process._tail(0).decode(
+                "utf-8", "replace").splitlines() if line.strip()]
+            ended = "" if lost.returncode is None else f"exit status {lost.returncode}"
+            details = "; ".join(part for part in (ended, said[-1][:300] if said else "")
+                                if part)
+            raise GradingLost(f"the grading process did not start ({details or lost.reason})",
+                              returncode=lost.returncode) from None
+        if not ready.get("ready"):
+            raise GradingLost("the grading process did not start")
+
     def start(self):
         """Start the process and import the student's file in it: the names it defines.
         StudentError when the import raised, GradingLost when it never finished."""
@@ -358,22 +381,19 @@ class RemoteStudent:
         self._registry = weakref.WeakValueDictionary()
         self.released = []
         try:
-            self.process = StudentProcess(self.memory_limit, Path(self._folder.name) / "work",
-                                          self._user)
-        except OSError as exc:
+            self._launch(self._user)
+        except (OSError, GradingLost) as exc:
             if self._user[0] is None:
                 raise
-            # The interpreter or the library is out of that user's reach: run as ours.
+            # The interpreter, a library it loads, or numpy_sae's own files are out of that
+            # user's reach (the process ended before the student's file was read): run as
+            # ours, and say so.
+            why = type(exc).__name__ if isinstance(exc, OSError) else exc.reason
             self.isolation = (f"the student's code ran as the grader's own user: the user "
-                              f"{UNPRIVILEGED_USER!r} cannot start {sys.executable} "
-                              f"({type(exc).__name__})")
+                              f"{UNPRIVILEGED_USER!r} cannot start {sys.executable} ({why})")
             self._user = (None, None)
             self._child_file = self.__file__
-            self.process = StudentProcess(self.memory_limit, Path(self._folder.name) / "work")
-        self.process.files = (self._child_file, self.__file__)
-        ready, _ = self.process.receive(time.monotonic() + STARTUP_LIMIT, STARTUP_LIMIT)
-        if not ready.get("ready"):
-            raise GradingLost("the grading process did not start")
+            self._launch(self._user)
         self.process.send({"op": "load", "path": self._child_file})
         try:
             header, _ = self.process.receive(time.monotonic() + self.time_limit,
