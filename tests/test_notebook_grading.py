@@ -309,6 +309,34 @@ def test_a_loss_off_by_a_size_is_named(tmp_path, function, old, new, words):
     assert words in status, status
 
 
+def test_a_softmax_backward_with_the_diagonal_only_is_named(tmp_path):
+    # T5-15: dout * p * (1 - p) was "wrong gradient: dx", for a function returning dlogits.
+    status = _graded(tmp_path, "    return p * (dout - np.sum(dout * p, axis=1, keepdims=True))",
+                     "    return dout * p * (1 - p)")["softmax_backward"].status
+    assert status.startswith("wrong gradient: dlogits: the Jacobian's diagonal only"), status
+    status = _graded(tmp_path, "    return p * (dout - np.sum(dout * p, axis=1, keepdims=True))",
+                     "    return 2 * p * (dout - np.sum(dout * p, axis=1, keepdims=True))"
+                     )["softmax_backward"].status
+    assert status == "wrong gradient: dlogits: off by a factor 2 (the derivative of a square?)"
+
+
+@pytest.mark.parametrize("function, old, new", [
+    ("dense_forward", "    out = x @ W + b\n    return out, (x, W)",
+     "    out = x @ W + b + 1e-3 * np.random.standard_normal((len(x), W.shape[1]))\n"
+     "    return out, (x, W)"),
+    ("relu_forward", "    mask = x > 0\n    return x * mask, mask",
+     "    mask = (x > 0) & (np.random.random(x.shape) > 0.5)\n    return x * mask * 2, mask * 2"),
+])
+def test_a_forward_with_random_numbers_is_named_not_deterministic(tmp_path, function, old,
+                                                                  new):
+    # T5-15: noise was a bare "wrong forward"; dropout folded into relu_forward passed it
+    # (by the luck of the draw) and failed relu_backward.
+    grades = _graded(tmp_path, old, new)
+    assert grades[function].status.startswith("wrong forward: not deterministic: two calls")
+    assert "random numbers (noise, dropout)?" in grades[function].status
+    assert sum(not g.passed for g in grades.values()) == 2  # the function and its pair
+
+
 @pytest.mark.parametrize("old, new, words", [
     ("    m_hat = m / (1 - beta1**t)\n", "    m_hat = m\n", "only v is bias-corrected"),
     ("    v_hat = v / (1 - beta2**t)\n", "    v_hat = v / (1 - beta2**(t + 1))\n", None),
