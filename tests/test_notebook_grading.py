@@ -450,6 +450,8 @@ def test_a_print_in_a_forward_is_shown_once_with_its_count(tmp_path):
                      "    print('shape', x.shape)\n    out = x @ W + b\n    return out, (x, W)")
     printed = grades["dense_forward"].output
     assert printed.count("shape (4, 5)") == 1
+    # It was shown under dense_backward too, which printed nothing.
+    assert grades["dense_backward"].output == ""
     assert "more times: the gradient check calls your forward once per entry" in printed
 
 

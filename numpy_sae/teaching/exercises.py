@@ -369,7 +369,13 @@ class _Watched:
 
         def called(*args, **kwargs):
             given = [_copied(a) for a in args]
-            result = function(*given, **kwargs)
+            printed = io.StringIO()  # shown under the function that printed it
+            try:
+                with contextlib.redirect_stdout(printed):
+                    result = function(*given, **kwargs)
+            finally:
+                self._state.setdefault("printed", {}).setdefault(name, []).append(
+                    printed.getvalue())
             for label, before, after in zip(names, args, given):
                 if _changed(before, after):
                     self._state.setdefault("changed", {})[label] = name
@@ -803,7 +809,7 @@ def grade(student, seed=0, only=None):
     A forward/backward pair is checked together: the forward's values first,
     then the backward's gradients against centered differences of that forward.
     Every call gets copies of its inputs; what the student's code prints is kept
-    with the unit it printed in.
+    with the function that printed it.
     only : names of functions to grade (both functions of each pair are), or None for all
     student : a module, a notebook's namespace, or a :class:`RemoteStudent` (the
         student's functions in a process of their own, as the command line grades)
@@ -842,6 +848,8 @@ def grade(student, seed=0, only=None):
     grades = []
     for module, name in graded:
         outcome, state, printed = outcomes[unit_of(name)]
+        # What this function printed (the unit's other prints are the other function's).
+        printed = truncated(condensed("".join(state.get("printed", {}).get(name, []))))
         stages = (("forward",) if name.endswith("_forward") else ("backward",)
                   if name.endswith("_backward") else ("forward", "backward"))
         compared = [state[stage] for stage in stages if stage in state]
