@@ -36,6 +36,11 @@ import time
 import weakref
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 from . import student_process
 from .student_process import decode, encode, message_bytes, read_message, reader
 
@@ -156,6 +161,17 @@ class _NotCallable:
         self.kind = kind
 
 
+def _widen_pipes(*pipes, size=1 << 20):
+    """Linux: pipes of ``size`` bytes (64 kB by default), so that a request with a layer's
+    weights is written at once, not in pieces each waiting for the other process to read."""
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", 1031) if fcntl is not None else None
+    if setpipe is None or not sys.platform.startswith("linux"):
+        return
+    for pipe in pipes:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe.fileno(), setpipe, size)
+
+
 class StudentProcess:
     """The running student process: requests, replies and the library's call-backs."""
 
@@ -178,6 +194,7 @@ class StudentProcess:
             # Its own process group, so whatever it forks is ended with it.
             **({"start_new_session": True} if os.name == "posix" else {}))
         self.files = (None, None)  # (the student's file as this process sees it, its original)
+        _widen_pipes(self.child.stdin, self.child.stdout)
         self.replies = None
         if os.name != "posix":
             # Windows cannot wait on a pipe with a time-out: a thread reads the replies.
