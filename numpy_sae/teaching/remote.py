@@ -227,13 +227,13 @@ class StudentProcess:
         except OSError:
             pass  # it has ended: the reply's read says how
 
-    def receive(self, deadline, limit, spin=None):
+    def receive(self, deadline, limit, poll=None):
         """The next message, or GradingLost when the process ends or ``deadline``
         (time.monotonic()) passes (``limit``: the seconds named in the reason)."""
         if self.lost is not None:
             raise self.lost
         try:
-            message = self._next(max(deadline - time.monotonic(), 0.0), spin)
+            message = self._next(max(deadline - time.monotonic(), 0.0), poll)
         except queue.Empty:
             frames = self._stack()
             self.end()
@@ -251,13 +251,13 @@ class StudentProcess:
             raise self.lost
         return message
 
-    def _next(self, timeout, spin=None):
+    def _next(self, timeout, poll=None):
         """The next message, an exception that ended the reading, or queue.Empty."""
         if self.replies is not None:
             return self.replies.get(timeout=timeout)
         try:
             return read_message(None, reader(self.child.stdout.fileno(),
-                                             time.monotonic() + timeout, spin))
+                                             time.monotonic() + timeout, poll))
         except TimeoutError:
             raise queue.Empty from None  # a reply cut in the middle times out too
         except (EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
@@ -326,6 +326,7 @@ class RemoteStudent:
         self.memory_limit, self.time_limit = memory_limit, time_limit
         self.graded = tuple(graded)
         self.limit, self.deadline, self.spin = time_limit, None, student_process.SPIN
+        self.poll = student_process.Poll()  # this process's polls for the replies
         self.library, self.released, self.numpy_sae_calls = (), [], set()
         self.numpy_sae_at_import, self.names, self.process = False, {}, None
         self._folder = tempfile.TemporaryDirectory(prefix="numpy_sae_student_")
@@ -444,6 +445,7 @@ class RemoteStudent:
         if self.process is None or self.process.lost is not None:
             self.start()
         self.spin = student_process.SPIN if poll else 0.0
+        self.poll.limit = self.spin
         self.limit = self.time_limit if limit is None else limit
         self.deadline = time.monotonic() + self.limit
 
@@ -548,7 +550,7 @@ class RemoteStudent:
                       "release": release, "spin": self.spin}, [list(args), kwargs],
                      self._keep, self.deadline)
         while True:
-            header, blobs = process.receive(self.deadline, self.limit, self.spin)
+            header, blobs = process.receive(self.deadline, self.limit, self.poll)
             if "callback" not in header:
                 break
             self._call_library(header, blobs)
