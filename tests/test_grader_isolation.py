@@ -328,3 +328,26 @@ def test_polling_stops_where_it_does_not_pay_and_comes_back_where_it_does():
         if poll.seconds():
             poll.ended(True)
     assert poll.seconds() == SPIN and Poll(0.0).seconds() == 0.0
+
+
+def test_the_library_functions_of_the_network_check_cannot_be_kept_for_later(tmp_path):
+    # During the whole network's check the student's functions are the library's, defined
+    # in the student's process from their source; one kept then and called later is a call
+    # of numpy_sae's code.
+    folder, source = _key(tmp_path)
+    source = source.replace("def joint_network_loss(params, x, y, gamma):",
+                            "def joint_network_loss(params, x, y, gamma):\n"
+                            "    _KEPT.append(dense_forward)", 1)
+    source = source.replace("    out = x @ W + b\n    return out, (x, W)",
+                            "    if _KEPT:\n        return _KEPT[0](x, W, b)\n"
+                            "    return x @ W * 3, (x, W)", 1)
+    (folder / "backprop.py").write_text(source + "\n_KEPT = []\n")
+    names = [n for _, n in exercises.GRADED + exercises.PROVIDED]
+    with RemoteStudent(folder / "backprop.py", graded=names) as student:
+        student.start()
+        first = {g.function: g.status for g in exercises.grade(student)}
+        again = {g.function: g.status for g in exercises.grade(student,
+                                                              only=["dense_forward"])}
+    assert first["dense_forward"] == "wrong forward" and first["joint_network_loss"] == \
+        "correct"
+    assert again["dense_forward"].startswith("not accepted: it calls numpy_sae's own code")

@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import weakref
@@ -546,9 +547,12 @@ class RemoteStudent:
             self.begin_unit()
         process = self.process
         release, self.released = self.released, []
-        process.send({"op": "call", "name": name, "library": list(self.library),
-                      "release": release, "spin": self.spin}, [list(args), kwargs],
-                     self._keep, self.deadline)
+        request = {"op": "call", "name": name, "library": list(self.library),
+                   "release": release, "spin": self.spin}
+        if self.library and getattr(process, "library_sent", None) != self.library:
+            request["library_source"] = library_source(self.library)
+            process.library_sent = self.library
+        process.send(request, [list(args), kwargs], self._keep, self.deadline)
         while True:
             header, blobs = process.receive(self.deadline, self.limit, self.poll)
             if "callback" not in header:
@@ -586,6 +590,14 @@ class RemoteStudent:
         except Exception as exc:  # the student's arguments may be anything
             self.process.send({"error": f"{type(exc).__name__}: {exc}"}, None, None,
                               self.deadline)
+
+
+def library_source(names):
+    """The source text of the library's functions ``names`` (numpy_sae.nn.functional's, which
+    use NumPy alone), for the student's process to define (student_process.LIBRARY_FILE)."""
+    from ..nn import functional as F
+    return "import numpy as np\n\n\n" + "\n\n".join(
+        textwrap.dedent(inspect.getsource(getattr(F, name))) for name in names)
 
 
 def _write_back(original, changed):
