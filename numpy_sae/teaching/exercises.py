@@ -825,11 +825,12 @@ def grade(student, seed=0, only=None):
         problems = [_signature_problem(student, m, n) for m, n in graded if unit_of(n) == unit]
         problems = [p for p in problems if p]
         if problems:
-            outcomes[unit] = (problems[0], state, "")
+            outcomes[unit] = (problems[0], state)
             continue
-        printed = io.StringIO()
         try:
-            with np.errstate(all="ignore"), contextlib.redirect_stdout(printed):
+            # What the student's code prints is kept per function (_Watched); the second
+            # call of a determinism check prints here, and is not shown.
+            with np.errstate(all="ignore"), contextlib.redirect_stdout(io.StringIO()):
                 if isinstance(student, RemoteStudent):
                     student.begin_unit()  # its time limit starts; a lost process restarts
                 _check(_Watched(student, state), unit, np.random.default_rng(seed), state)
@@ -842,12 +843,12 @@ def grade(student, seed=0, only=None):
             if isinstance(student, RemoteStudent) and not isinstance(exc, Exception):
                 raise  # Ctrl-C or SIGTERM to the grader: the student's errors are Exceptions
             outcome = f"error: {describe_error(exc, student)}"
-        outcomes[unit] = (outcome, state, truncated(condensed(printed.getvalue())))
+        outcomes[unit] = (outcome, state)
     # After the checks: a student's process says which functions loaded numpy_sae as they ran.
     borrowed = library_calls(student)
     grades = []
     for module, name in graded:
-        outcome, state, printed = outcomes[unit_of(name)]
+        outcome, state = outcomes[unit_of(name)]
         # What this function printed (the unit's other prints are the other function's).
         printed = truncated(condensed("".join(state.get("printed", {}).get(name, []))))
         stages = (("forward",) if name.endswith("_forward") else ("backward",)

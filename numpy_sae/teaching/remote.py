@@ -326,8 +326,9 @@ class RemoteStudent:
         self.__file__ = str(Path(path).resolve())
         self.memory_limit, self.time_limit = memory_limit, time_limit
         self.graded = tuple(graded)
-        self.limit, self.deadline, self.spin = time_limit, None, student_process.SPIN
-        self.poll = student_process.Poll()  # this process's polls for the replies
+        self.limit, self.deadline = time_limit, None
+        # This process's polls for the replies; its limit is also the student's process's.
+        self.poll = student_process.Poll()
         self.library, self.released, self.numpy_sae_calls = (), [], set()
         self.numpy_sae_at_import, self.names, self.process = False, {}, None
         self._folder = tempfile.TemporaryDirectory(prefix="numpy_sae_student_")
@@ -395,8 +396,6 @@ class RemoteStudent:
     def start(self):
         """Start the process and import the student's file in it: the names it defines.
         StudentError when the import raised, GradingLost when it never finished."""
-        if self.process is not None:
-            self.process.close()
         self._registry = weakref.WeakValueDictionary()
         self.released = []
         try:
@@ -445,8 +444,7 @@ class RemoteStudent:
         threads need the cores)."""
         if self.process is None or self.process.lost is not None:
             self.start()
-        self.spin = student_process.SPIN if poll else 0.0
-        self.poll.limit = self.spin
+        self.poll.limit = student_process.SPIN if poll else 0.0
         self.limit = self.time_limit if limit is None else limit
         self.deadline = time.monotonic() + self.limit
 
@@ -548,7 +546,7 @@ class RemoteStudent:
         process = self.process
         release, self.released = self.released, []
         request = {"op": "call", "name": name, "library": list(self.library),
-                   "release": release, "spin": self.spin}
+                   "release": release, "spin": self.poll.limit}
         if self.library and getattr(process, "library_sent", None) != self.library:
             request["library_source"] = library_source(self.library)
             process.library_sent = self.library
